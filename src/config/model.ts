@@ -1,0 +1,208 @@
+/**
+ * The normalised configuration model: what every module reads after the loader has parsed,
+ * substituted `${ENV}`, validated and normalised a file. Durations are milliseconds, sizes are
+ * bytes, shorthands are expanded, defaults are filled in. Objects of these types are frozen:
+ * nothing downstream mutates configuration, it compiles it into runtime structures once.
+ */
+
+/** Where a per-request key (hashing, stickiness, rate limiting) comes from. */
+export type KeySource =
+  | { readonly kind: 'ip' }
+  | { readonly kind: 'path' }
+  | { readonly kind: 'route' }
+  | { readonly kind: 'header'; readonly name: string } // lower-cased
+  | { readonly kind: 'cookie'; readonly name: string }
+  | { readonly kind: 'query'; readonly name: string }
+  | { readonly kind: 'jwt'; readonly claim: string }
+
+export interface TlsCertificateSettings {
+  readonly cert: string // absolute path
+  readonly key: string // absolute path
+  readonly serverNames: readonly string[] // lower-cased; empty for the default certificate
+}
+
+export interface TlsSettings {
+  readonly port: number
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3'
+  readonly http2: boolean
+  readonly redirectHttp: boolean
+  readonly clientCa?: string // absolute path
+  readonly requireClientCert: boolean
+  readonly certificates: readonly TlsCertificateSettings[]
+}
+
+export interface ServerSettings {
+  readonly host: string
+  readonly port: number
+  readonly trustedProxies: readonly string[]
+  readonly bodyLimit: number
+  readonly headersTimeout: number
+  readonly requestTimeout: number
+  readonly shutdownTimeout: number
+  readonly maxConnections: number
+  readonly workers: 1
+  /** Largest request header block in bytes (431 above it). */
+  readonly maxHeaderSize: number
+  /** Longest request target in bytes (414 above it). */
+  readonly maxUrlLength: number
+  readonly tls?: TlsSettings
+}
+
+export interface AdminSettings {
+  readonly host: string
+  readonly port: number
+  /** Empty string: no token required. */
+  readonly token: string
+}
+
+export interface JwtSettings {
+  readonly algorithms: readonly string[]
+  readonly secret?: string
+  readonly publicKey?: string // absolute path to a PEM file
+  readonly jwksUrl?: string
+  readonly issuer?: string
+  readonly audience?: string
+  readonly clockTolerance: number
+}
+
+export interface StoreSettings {
+  readonly store: 'memory' | 'redis'
+  readonly redis: string
+}
+
+export interface CacheSettings extends StoreSettings {
+  readonly maxSize: number
+  readonly maxEntrySize: number
+}
+
+export interface HealthCheckSettings {
+  readonly path: string
+  readonly interval: number
+  readonly timeout: number
+  readonly healthyThreshold: number
+  readonly unhealthyThreshold: number
+  /** Inclusive status ranges, e.g. 200-399 → [[200, 399]]. */
+  readonly expectStatus: readonly (readonly [number, number])[]
+}
+
+export interface CircuitBreakerSettings {
+  readonly consecutiveFailures: number
+  readonly openDuration: number
+  readonly halfOpenRequests: number
+  readonly maxEjectionPercent: number
+}
+
+export type RetryCondition = 'connect-error' | 'reset' | 'timeout' | number
+
+export interface RetrySettings {
+  readonly attempts: number
+  readonly on: readonly RetryCondition[]
+  /** Retries allowed as a share of requests (0..1) over a sliding window; bounds retry storms. */
+  readonly budget: number
+}
+
+export interface BackendSettings {
+  /** Origin only: scheme://host:port, no path. */
+  readonly url: string
+  readonly weight: number
+}
+
+export type Algorithm =
+  | 'round-robin'
+  | 'weighted-round-robin'
+  | 'least-connections'
+  | 'least-response-time'
+  | 'ip-hash'
+  | 'consistent-hash'
+  | 'random'
+  | 'power-of-two-choices'
+  | 'resource-based'
+
+export interface PoolSettings {
+  readonly name: string
+  readonly algorithm: Algorithm
+  readonly hashOn: KeySource
+  readonly backends: readonly BackendSettings[]
+  readonly slowStart: number // 0 = off
+  readonly stickySession?: { readonly cookie: string; readonly ttl: number }
+  readonly tls?: { readonly ca?: string; readonly servername?: string; readonly rejectUnauthorized: boolean }
+  readonly healthCheck?: HealthCheckSettings
+  readonly circuitBreaker?: CircuitBreakerSettings
+  readonly retry: RetrySettings
+  readonly timeouts: { readonly connect: number; readonly response: number }
+  readonly fallback?: string
+}
+
+export type HeaderMatch =
+  | { readonly kind: 'exact'; readonly value: string }
+  | { readonly kind: 'regex'; readonly source: string }
+  | { readonly kind: 'present'; readonly present: boolean }
+
+export interface RouteMatchSettings {
+  readonly path?: string
+  readonly pathExact?: string
+  readonly pathRegex?: string
+  readonly host?: string // lower-cased
+  readonly methods?: readonly string[] // upper-cased
+  readonly headers?: Readonly<Record<string, HeaderMatch>> // names lower-cased
+}
+
+export interface SplitTarget {
+  readonly pool: string
+  readonly weight: number
+}
+
+export interface RouteJwtSettings {
+  readonly required: boolean
+  readonly claims: Readonly<Record<string, string | number | boolean>>
+  readonly forwardClaims: Readonly<Record<string, string>> // claim → lower-cased header name
+}
+
+export interface RouteRateLimitSettings {
+  readonly max: number
+  readonly window: number
+  readonly key: KeySource
+  readonly onStoreError: 'allow' | 'deny'
+}
+
+export interface RouteCacheSettings {
+  readonly ttl: number // 0 = only what upstream headers allow
+  readonly staleWhileRevalidate: number
+  readonly staleIfError: number
+}
+
+export interface HeaderRewriteSettings {
+  readonly set: Readonly<Record<string, string>> // names lower-cased
+  readonly remove: readonly string[] // lower-cased
+}
+
+export interface RouteSettings {
+  readonly name: string
+  readonly match: RouteMatchSettings
+  readonly rewritePrefix?: string
+  /** A single `pool:` becomes one split entry of weight 1. */
+  readonly split: readonly SplitTarget[]
+  readonly sticky?: KeySource
+  readonly stickyCookie: { readonly ttl: number } // lifetime of an assigned `cookie:` sticky key
+  readonly override?: string // lower-cased header name
+  readonly jwt?: RouteJwtSettings
+  readonly rateLimit?: RouteRateLimitSettings
+  readonly cache?: RouteCacheSettings
+  readonly mirror?: { readonly pool: string; readonly percent: number; readonly maxBodySize: number }
+  readonly websocket: boolean
+  readonly headers: { readonly request: HeaderRewriteSettings; readonly response: HeaderRewriteSettings }
+}
+
+export interface GatewaySettings {
+  readonly server: ServerSettings
+  readonly admin: AdminSettings | false
+  readonly jwt?: JwtSettings
+  readonly rateLimit: StoreSettings
+  readonly cache: CacheSettings
+  /** In file order. */
+  readonly pools: readonly PoolSettings[]
+  /** In file order; the first match wins. */
+  readonly routes: readonly RouteSettings[]
+  /** Absolute path of the file this came from, when it came from a file. */
+  readonly source?: string
+}

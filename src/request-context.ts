@@ -1,0 +1,44 @@
+/**
+ * Per-request state, kept in one object under one symbol (never ad-hoc `request.foo`).
+ * Created in the request-context plugin's onRequest hook; read by every later stage and by
+ * the access log.
+ */
+import type { RuntimeState } from './runtime-state.js'
+import type { CompiledRoute } from './routing/types.js'
+
+export const kContext = Symbol('switchyard.context')
+
+export interface RequestContext {
+  readonly id: string
+  /** performance.now() at arrival. */
+  readonly startedAt: number
+  /** The configuration snapshot this request runs on, even if a reload happens meanwhile. */
+  readonly state: RuntimeState
+  /** 'http' or 'https': how the request reached us. */
+  readonly protocol: 'http' | 'https'
+  /** Resolved with trustedProxies. */
+  readonly clientIp: string
+  /** Whether the TCP peer is a trusted proxy (its forwarding headers are believed). */
+  readonly peerTrusted: boolean
+  /** Normalised path (see src/routing/normalize-path.ts), no query. */
+  readonly path: string
+  /** Raw query string without '?', or ''. */
+  readonly query: string
+  route: CompiledRoute | undefined
+  /** Path sent upstream (after rewritePrefix), query not included. */
+  upstreamPath: string
+  /** The pool the split chose, then the pool that actually served (fallback). */
+  pool: string | undefined
+  servedByPool: string | undefined
+  backend: string | undefined
+  attempts: number
+  fallbackUsed: boolean
+  upstreamMs: number | undefined
+  cacheResult: string | undefined
+  /** Verified JWT claims, when the route checked a token. */
+  claims: Readonly<Record<string, unknown>> | undefined
+  /** Headers the gateway adds upstream (e.g. forwarded claims); set after client copies are dropped. */
+  upstreamHeaders: Record<string, string> | undefined
+  /** Headers the gateway adds to the client response after upstream headers (they win). */
+  responseHeaders: Record<string, string | string[]> | undefined
+}

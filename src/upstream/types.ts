@@ -1,0 +1,113 @@
+/**
+ * The upstream-pool layer's contracts. The proxy depends only on these; algorithms, health
+ * checking and breakers live behind them (src/upstream/**), framework-free.
+ */
+import type { Dispatcher } from 'undici'
+import type { Algorithm, PoolSettings } from '../config/model.js'
+
+export type CircuitState = 'closed' | 'half-open' | 'open'
+
+/**
+ * Passive health of one backend from real traffic. Closed lets everything through; after
+ * `consecutiveFailures` failures it opens and refuses; after `openDuration` it is half-open
+ * and admits `halfOpenRequests` trial requests; a trial success closes it, a failure reopens.
+ */
+export interface CircuitBreaker {
+  /** The state now (an open breaker whose open time has elapsed reads as half-open). */
+  readonly state: CircuitState
+  /** Whether a request may go to the backend now; in half-open this takes a trial permit. */
+  tryAcquire(): boolean
+  /** The outcome of a request admitted by tryAcquire. */
+  onSuccess(): void
+  onFailure(): void
+  /** A request admitted by tryAcquire ended without an outcome (client went away): return its permit. */
+  onCancel(): void
+}
+
+/** Why an attempt on a backend ended badly; drives breakers, retries and the status code. */
+export type FailureKind = 'connect-error' | 'reset' | 'timeout' | 'status'
+
+/**
+ * One upstream server of a pool. Identity is its origin URL within its pool: a reload keeps the
+ * Backend object (and so its connection pool, health and breaker) when the origin remains.
+ */
+export interface Backend {
+  /** `${pool}|${origin}`: stable across reloads. */
+  readonly id: string
+  readonly poolName: string
+  /** scheme://host:port, no path. */
+  readonly origin: string
+  readonly url: URL
+  /** Configured weight (may change on reload). */
+  readonly weight: number
+  /** Keep-alive connection pool to this origin. */
+  readonly dispatcher: Dispatcher
+  readonly breaker: CircuitBreaker
+  /** Requests in flight right now. */
+  readonly activeRequests: number
+  /** Verdict of active health checks; true when the pool has none. */
+  readonly healthy: boolean
+  /** Opaque, stable token naming this backend in a session cookie (never its address). */
+  readonly stickyToken: string
+  /** Healthy and not refused by its breaker. Does not take a permit. */
+  isAvailable(): boolean
+}
+
+/** One attempt on a backend: obtained before sending, ended exactly once. */
+export interface Lease {
+  readonly backend: Backend
+  end(outcome: 'success' | 'failure' | 'cancel', responseMs: number, failure?: FailureKind): void
+}
+
+/** What a balancer may use to place a request. */
+export interface SelectionContext {
+  /** Client IP as resolved with trustedProxies. */
+  readonly clientIp: string
+  /** Value of the pool's `hashOn` key for this request, or undefined when absent. */
+  readonly hashKey: string | undefined
+}
+
+/**
+ * A balancing algorithm. `candidates` yields available backends in the order to try them:
+ * the first is the choice, the next ones serve retries. It is lazy, so the common case
+ * computes one choice only. Backends the caller already tried are skipped by the caller.
+ */
+export interface Balancer {
+  candidates(backends: readonly Backend[], ctx: SelectionContext): Iterable<Backend>
+}
+
+/**
+ * Active health checking of a pool's backends: periodic probes with jitter, never
+ * overlapping, flipping a backend after N consecutive results.
+ */
+export interface HealthChecker {
+  start(): void
+  stop(): void
+}
+
+/** A named set of backends with one algorithm, its health, retry budget and fallback. */
+export interface Pool {
+  readonly name: string
+  readonly algorithm: Algorithm
+  readonly settings: PoolSettings
+  readonly fallback: string | undefined
+  readonly backends: readonly Backend[]
+  /** Available backends in try order for this request. */
+  candidates(ctx: SelectionContext): Iterable<Backend>
+  /** True when at least one backend is available. */
+  hasAvailable(): boolean
+  /** Start an attempt on a backend: counts it in flight and takes a breaker permit. Null when the breaker refuses. */
+  acquire(backend: Backend): Lease | null
+  /** Sticky sessions: the available backend a cookie token names, if any. */
+  backendForToken(token: string): Backend | undefined
+  /** Retry budget: whether one more retry is allowed now (records it when true). */
+  tryRetry(): boolean
+  /** Retry budget: a first attempt was made (the budget is a share of these). */
+  recordRequest(): void
+}
+
+/** All pools of the running configuration; reconciled (not rebuilt) on reload. */
+export interface PoolRegistry {
+  get(name: string): Pool | undefined
+  all(): readonly Pool[]
+}
