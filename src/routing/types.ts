@@ -36,6 +36,11 @@ export interface SplitDecision {
 export interface SplitSelector {
   readonly targets: readonly SplitTarget[]
   readonly sticky: KeySource | undefined
+  /**
+   * The route's `override` request header (lower-case), if any. The proxy removes it from every
+   * request of the route before forwarding, whatever its value: it is never sent upstream.
+   */
+  readonly overrideHeader: string | undefined
   choose(input: SplitInput): SplitDecision
 }
 

@@ -1,0 +1,214 @@
+/**
+ * Compiles the configured routes into a table of precompiled predicates. Everything that can
+ * be decided from configuration (normalised prefixes, regexes, method sets, host suffixes) is
+ * computed here once; `match` is a linear scan in configuration order, first match wins.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { HeaderMatch, RouteSettings } from '../config/model.js'
+import { BadRouteSettingError } from './errors.js'
+import { normalizeConfiguredPath } from './normalize-path.js'
+import { createSplitSelector } from './split.js'
+import type { CompiledRoute, MatchInput, RouteTable, SplitSelector } from './types.js'
+
+/** One condition of a route: a fast predicate and the reason it fails, for explain. */
+interface Condition {
+  test(input: MatchInput): boolean
+  why(input: MatchInput): string
+}
+
+function pathPrefixCondition(prefix: string): Condition {
+  if (prefix === '/') return { test: () => true, why: () => '' }
+  // A prefix written with a trailing "/" already ends on a boundary: plain startsWith.
+  const test = prefix.endsWith('/')
+    ? (input: MatchInput) => input.path.startsWith(prefix)
+    : (input: MatchInput) => {
+        const p = input.path
+        return p.startsWith(prefix) && (p.length === prefix.length || p.charCodeAt(prefix.length) === 0x2f)
+      }
+  return { test, why: (input) => `path ${input.path} does not start with ${prefix}` }
+}
+
+function pathExactCondition(exact: string): Condition {
+  return { test: (input) => input.path === exact, why: (input) => `path ${input.path} is not ${exact}` }
+}
+
+function pathRegexCondition(routeName: string, source: string): Condition {
+  let re: RegExp
+  try {
+    re = new RegExp(source)
+  } catch (err) {
+    throw new BadRouteSettingError(routeName, `pathRegex does not compile: ${(err as Error).message}`)
+  }
+  return { test: (input) => re.test(input.path), why: (input) => `path ${input.path} does not match ${source}` }
+}
+
+function hostCondition(host: string): Condition {
+  if (host.startsWith('*.')) {
+    // Like NGINX and Envoy, `*.example.com` matches any depth of subdomain, not the bare domain.
+    const suffix = host.slice(1)
+    return {
+      test: (input) => input.host.length > suffix.length && input.host.endsWith(suffix),
+      why: (input) => `host ${input.host || '(none)'} does not match ${host}`,
+    }
+  }
+  return { test: (input) => input.host === host, why: (input) => `host ${input.host || '(none)'} is not ${host}` }
+}
+
+function methodsCondition(methods: readonly string[]): Condition {
+  const set = new Set(methods)
+  const list = methods.join(', ')
+  return { test: (input) => set.has(input.method), why: (input) => `method ${input.method} not in ${list}` }
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | string[] | undefined {
+  return headers[name]
+}
+
+function headerCondition(routeName: string, name: string, m: HeaderMatch): Condition {
+  switch (m.kind) {
+    case 'present':
+      return m.present
+        ? { test: (input) => headerValue(input.headers, name) !== undefined, why: () => `header ${name} is missing` }
+        : { test: (input) => headerValue(input.headers, name) === undefined, why: () => `header ${name} is present` }
+    case 'exact': {
+      const want = m.value
+      return {
+        test: (input) => {
+          const v = headerValue(input.headers, name)
+          return typeof v === 'string' ? v === want : v !== undefined && v.includes(want)
+        },
+        why: (input) => {
+          const v = headerValue(input.headers, name)
+          return v === undefined ? `header ${name} is missing` : `header ${name} is ${JSON.stringify(v)}, not ${JSON.stringify(want)}`
+        },
+      }
+    }
+    case 'regex': {
+      let re: RegExp
+      try {
+        re = new RegExp(m.source)
+      } catch (err) {
+        throw new BadRouteSettingError(routeName, `headers.${name}.regex does not compile: ${(err as Error).message}`)
+      }
+      return {
+        test: (input) => {
+          const v = headerValue(input.headers, name)
+          return typeof v === 'string' ? re.test(v) : v !== undefined && v.some((x) => re.test(x))
+        },
+        why: (input) => {
+          const v = headerValue(input.headers, name)
+          return v === undefined ? `header ${name} is missing` : `header ${name} ${JSON.stringify(v)} does not match ${m.source}`
+        },
+      }
+    }
+  }
+}
+
+/**
+ * Builds the upstream path for a matched path. `rewritePrefix` replaces the matched `path`
+ * prefix ("" strips it), replaces the whole path of a `pathExact` route, and is prepended on
+ * routes that match without a prefix. The result always starts with "/" and never gains "//".
+ */
+function compileRewrite(route: RouteSettings): (path: string) => string {
+  const raw = route.rewritePrefix
+  if (raw === undefined) return (path) => path
+  const replacement = raw === '' || raw === '/' ? '' : normalizeConfiguredPath(raw.startsWith('/') ? raw : '/' + raw)
+  const join = (rest: string): string => {
+    // rest is '' or starts with '/'.
+    if (replacement === '') return rest === '' ? '/' : rest
+    if (rest === '') return replacement
+    return replacement.endsWith('/') ? replacement + rest.slice(1) : replacement + rest
+  }
+  const { path: prefix, pathExact } = route.match
+  if (pathExact !== undefined) {
+    const whole = join('')
+    return () => whole
+  }
+  if (prefix !== undefined) {
+    // Cut at the boundary, not after a written trailing "/", so `/api/` → `/v2` maps
+    // /api/x to /v2/x, not /v2x.
+    const p = normalizeConfiguredPath(prefix)
+    const cut = p.endsWith('/') ? p.length - 1 : p.length
+    return (path) => join(path.slice(cut))
+  }
+  return (path) => join(path)
+}
+
+class Route implements CompiledRoute {
+  readonly name: string
+  readonly index: number
+  readonly settings: RouteSettings
+  split: SplitSelector
+  readonly rewrite: (path: string) => string
+  readonly #conditions: readonly Condition[]
+
+  constructor(settings: RouteSettings, index: number) {
+    this.name = settings.name
+    this.index = index
+    this.settings = settings
+    const m = settings.match
+    const conditions: Condition[] = []
+    // Cheapest and most selective first: most requests are rejected by path or host.
+    if (m.path !== undefined) conditions.push(pathPrefixCondition(normalizeConfiguredPath(m.path)))
+    if (m.pathExact !== undefined) conditions.push(pathExactCondition(normalizeConfiguredPath(m.pathExact)))
+    if (m.host !== undefined) conditions.push(hostCondition(m.host.toLowerCase()))
+    if (m.methods !== undefined && m.methods.length > 0) conditions.push(methodsCondition(m.methods))
+    if (m.pathRegex !== undefined) conditions.push(pathRegexCondition(settings.name, m.pathRegex))
+    if (m.headers !== undefined) {
+      for (const [name, hm] of Object.entries(m.headers)) conditions.push(headerCondition(settings.name, name.toLowerCase(), hm))
+    }
+    this.#conditions = conditions
+    this.rewrite = compileRewrite(settings)
+    this.split = createSplitSelector(settings)
+  }
+
+  matches(input: MatchInput): boolean {
+    const cs = this.#conditions
+    for (let i = 0; i < cs.length; i++) if (!cs[i].test(input)) return false
+    return true
+  }
+
+  mismatch(input: MatchInput): string | undefined {
+    for (const c of this.#conditions) if (!c.test(input)) return c.why(input)
+    return undefined
+  }
+}
+
+class Table implements RouteTable {
+  readonly routes: readonly CompiledRoute[]
+  readonly #byName: Map<string, CompiledRoute>
+
+  constructor(routes: readonly CompiledRoute[]) {
+    this.routes = routes
+    this.#byName = new Map(routes.map((r) => [r.name, r]))
+  }
+
+  match(input: MatchInput): CompiledRoute | undefined {
+    const rs = this.routes
+    for (let i = 0; i < rs.length; i++) if (rs[i].matches(input)) return rs[i]
+    return undefined
+  }
+
+  get(name: string): CompiledRoute | undefined {
+    return this.#byName.get(name)
+  }
+}
+
+/**
+ * Compile routes in configuration order. Throws BadRouteSettingError for a setting that cannot
+ * be compiled (a regex that does not compile, a prefix that is not a valid path); the config
+ * loader reports those earlier with their paths, this is the last line of defence.
+ */
+export function compileRouteTable(routes: readonly RouteSettings[]): RouteTable {
+  const compiled = routes.map((r, i) => {
+    try {
+      return new Route(r, i)
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SWITCHYARD_BAD_PATH') {
+        throw new BadRouteSettingError(r.name, `invalid path in match or rewritePrefix: ${(err as Error).message}`)
+      }
+      throw err
+    }
+  })
+  return new Table(compiled)
+}
