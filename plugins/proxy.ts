@@ -1,0 +1,73 @@
+/**
+ * The data plane's one route: a catch-all that forwards through the composed forward chain
+ * and streams the upstream's answer back. One route reading an immutable, swappable route
+ * table is what makes hot reload possible (Fastify cannot remove routes from a running app).
+ */
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errorBody } from '../src/errors.js'
+import '../src/gateway-handle.js'
+import { createForward, routePlan } from '../src/proxy/forward.js'
+import type { Forward } from '../src/proxy/types.js'
+import { kContext } from '../src/request-context.js'
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE']
+
+/** Send a gateway error in the SPEC's JSON shape; never an upstream's text or a stack. */
+export function sendError(reply: FastifyReply, err: FastifyError | Error): FastifyReply {
+  const e = err as FastifyError
+  let status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500
+  // Fastify's own client errors (bad content type, etc.) keep their status; anything else unknown is 500.
+  const message = status === 500 ? 'internal error' : e.message
+  if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5')
+  if (status === 413) reply.header('connection', 'close')
+  const ctx = reply.request[kContext]
+  if (ctx?.responseHeaders) for (const k in ctx.responseHeaders) if (k.startsWith('ratelimit') || k === 'retry-after' || k === 'www-authenticate') reply.header(k, ctx.responseHeaders[k]!)
+  status = status | 0
+  return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message))
+}
+
+async function proxyPlugin(app: FastifyInstance): Promise<void> {
+  const gw = app.switchyard
+  // Compose once: earlier-registered middlewares wrap later ones; the base forward is innermost.
+  let forward: Forward = createForward({ metrics: gw.metrics })
+  const mws = gw.forwardMiddlewares
+  for (let i = mws.length - 1; i >= 0; i--) forward = mws[i]!(forward)
+
+  // Bodies are streamed to the upstream untouched: no parsing, and Fastify must not read them.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null))
+
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500
+    if (status >= 500) request.log.warn({ err, reqId: request[kContext]?.id }, 'request failed')
+    return sendError(reply, err)
+  })
+  app.setNotFoundHandler((request, reply) => {
+    // Reached only for targets the router cannot take (e.g. absolute-form); ordinary misses are 404'd in onRequest.
+    return sendError(reply, Object.assign(new Error(`no route matches ${request.method}`), { statusCode: 404 }))
+  })
+
+  app.route({
+    method: METHODS,
+    url: '/*',
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const ctx = request[kContext]
+      const res = await forward(request, ctx)
+      const plan = routePlan(ctx.route!).headers
+      reply.code(res.statusCode)
+      const h = res.headers
+      for (const name in h) {
+        const v = h[name]
+        if (v !== undefined) reply.header(name, v)
+      }
+      for (const [k, v] of plan.setResponse) reply.header(k, v)
+      if (ctx.responseHeaders !== undefined) for (const k in ctx.responseHeaders) reply.header(k, ctx.responseHeaders[k]!)
+      reply.header('x-request-id', ctx.id)
+      if (res.body === null) return reply.send()
+      return reply.send(res.body)
+    },
+  })
+}
+
+export default fp(proxyPlugin, { name: 'switchyard-proxy', fastify: '5.x', dependencies: ['switchyard-request-context'] })

@@ -1,0 +1,90 @@
+/**
+ * First stage of every data-plane request: build the request context, normalise the path,
+ * resolve the client IP, enforce the cheap limits (URL length, declared body size) and match
+ * the route. Later stages can rely on `request[kContext].route` being set: unmatched requests
+ * are answered 404 here.
+ */
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ERR_BODY_TOO_LARGE, ERR_NO_ROUTE, ERR_URL_TOO_LONG } from '../src/errors.js'
+import '../src/gateway-handle.js'
+import { resolveClientIp, unmapIPv4 } from '../src/net/client-ip.js'
+import { isValidRequestId } from '../src/proxy/headers.js'
+import { kContext, type RequestContext } from '../src/request-context.js'
+import { normalizePath } from '../src/routing/normalize-path.js'
+
+export interface RequestContextOptions {
+  readonly protocol: 'http' | 'https'
+}
+
+/** Host header → lower-case host without port (IPv6 literals keep their brackets). */
+export function hostOf(request: FastifyRequest): string {
+  const raw = request.headers.host ?? (request.headers[':authority'] as string | undefined) ?? ''
+  let end = raw.length
+  if (raw.charCodeAt(0) === 91 /* [ */) {
+    const close = raw.indexOf(']')
+    end = close < 0 ? raw.length : close + 1
+  } else {
+    const colon = raw.indexOf(':')
+    if (colon >= 0) end = colon
+  }
+  return raw.slice(0, end).toLowerCase()
+}
+
+async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOptions): Promise<void> {
+  const gw = app.switchyard
+  // A null slot declared up front keeps every request object the same shape (V8 hidden classes).
+  app.decorateRequest(kContext as unknown as string, null)
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const state = gw.state
+    const server = state.settings.server
+    const raw = request.raw
+    const url = raw.url ?? '/'
+    const peer = unmapIPv4(raw.socket.remoteAddress ?? '')
+    const peerTrusted = gw.trust.isTrusted(peer)
+    const sentId = request.headers['x-request-id']
+    const id = typeof sentId === 'string' && isValidRequestId(sentId) ? sentId : randomUUID()
+    const ctx: RequestContext = {
+      id,
+      startedAt: performance.now(),
+      state,
+      protocol: opts.protocol,
+      clientIp: peerTrusted ? resolveClientIp(peer, request.headers['x-forwarded-for'], gw.trust) : peer,
+      peerTrusted,
+      path: '',
+      query: '',
+      route: undefined,
+      upstreamPath: '',
+      pool: undefined,
+      servedByPool: undefined,
+      backend: undefined,
+      attempts: 0,
+      fallbackUsed: false,
+      upstreamMs: undefined,
+      cacheResult: undefined,
+      claims: undefined,
+      upstreamHeaders: undefined,
+      responseHeaders: undefined,
+    }
+    request[kContext] = ctx
+    reply.header('x-request-id', id)
+
+    if (url.length > server.maxUrlLength) throw new ERR_URL_TOO_LONG(server.maxUrlLength)
+    const cl = request.headers['content-length']
+    if (cl !== undefined && Number(cl) > server.bodyLimit) {
+      reply.header('connection', 'close')
+      throw new ERR_BODY_TOO_LARGE(server.bodyLimit)
+    }
+    const { path, query } = normalizePath(url)
+    ;(ctx as { path: string }).path = path
+    ;(ctx as { query: string }).query = query
+    const route = state.routes.match({ method: request.method, host: hostOf(request), path, headers: request.headers })
+    if (route === undefined) throw new ERR_NO_ROUTE(request.method, path)
+    ctx.route = route
+    ctx.upstreamPath = route.rewrite(path)
+  })
+}
+
+export default fp(requestContextPlugin, { name: 'switchyard-request-context', fastify: '5.x' })

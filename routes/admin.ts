@@ -1,0 +1,86 @@
+/**
+ * The admin listener: health, metrics, pools, reload, plus the feature endpoints registered
+ * from routes/ (routes and splits, cache purge, explain, dashboard). Separate from the data
+ * plane so it can bind to loopback and never be reachable by clients of the gateway.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { bearerToken, tokenMatches } from '../src/admin-token.js'
+import { errorBody } from '../src/errors.js'
+import type { Gateway } from '../src/gateway.js'
+import { adminFeatures } from './features.js'
+
+export interface AdminContext {
+  readonly gateway: Gateway
+  audit(action: string, detail: Record<string, unknown>): void
+}
+
+export function poolsView(gateway: Gateway): unknown[] {
+  return gateway.state.pools.all().map((p) => ({
+    name: p.name,
+    algorithm: p.algorithm,
+    fallback: p.fallback ?? null,
+    backends: p.backends.map((b) => ({
+      url: b.origin,
+      weight: b.weight,
+      healthy: b.healthy,
+      circuit: b.breaker.state,
+      activeRequests: b.activeRequests,
+    })),
+  }))
+}
+
+export async function buildAdmin(gateway: Gateway): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: gateway.log.child({ listener: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024 }) as unknown as FastifyInstance
+  const ctx: AdminContext = {
+    gateway,
+    audit(action, detail) {
+      gateway.log.info({ type: 'audit', action, ...detail }, `admin: ${action}`)
+    },
+  }
+
+  app.setErrorHandler((error, _req, reply) => {
+    const err = error as { statusCode?: number; message: string }
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, status === 500 ? 'internal error' : err.message))
+  })
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('application/json; charset=utf-8').send(errorBody(404, `no admin endpoint ${req.method} ${req.url.split('?')[0]}`))
+  })
+
+  // Token on everything but GET /health (probes from orchestrators carry no secrets).
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const admin = gateway.state.settings.admin
+    const token = admin === false ? '' : admin.token
+    if (token === '') return
+    if (request.method === 'GET' && request.url === '/health') return
+    const presented = bearerToken(request.headers.authorization)
+    if (presented === undefined || !tokenMatches(presented, token)) {
+      reply.header('www-authenticate', 'Bearer realm="switchyard-admin"')
+      reply.code(401).type('application/json; charset=utf-8').send(errorBody(401, 'missing or invalid admin token'))
+      return reply
+    }
+  })
+
+  app.get('/health', async (_req, reply) => {
+    if (!gateway.serving) return reply.code(503).send({ status: 'starting' })
+    return { status: 'ok' }
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    const body = await gateway.metrics.registry.metrics()
+    reply.type(gateway.metrics.registry.contentType)
+    return body
+  })
+
+  app.get('/api/pools', async () => poolsView(gateway))
+
+  app.post('/api/reload', async (_req, reply) => {
+    const result = await gateway.reload()
+    ctx.audit('reload', { ok: result.ok })
+    if (result.ok) return { reloaded: true, version: result.version }
+    return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'configuration rejected; the running configuration keeps serving', reloaded: false, errors: result.problems })
+  })
+
+  for (const feature of adminFeatures) await app.register(feature.plugin, { ctx } as never)
+  return app
+}

@@ -1,0 +1,193 @@
+/**
+ * `switchyard` command line: start, check, demo, explain, schema, --version.
+ * Exit codes: 0 ok, 1 invalid configuration or failed command, 2 usage error.
+ */
+import { resolve } from 'node:path'
+import { pino, type Logger } from 'pino'
+import { checkConfigFile, gatewayJsonSchema, loadConfigFile, ConfigError } from './config/index.js'
+import { createGateway, type Gateway } from './gateway.js'
+import { defaultConfigPath, packageVersion } from './package-root.js'
+import { startDemoUpstreams, type RunningDemo } from './demo-upstreams.js'
+import { cliCommands } from './cli-commands.js'
+
+const USAGE = `usage:
+  switchyard start [-c FILE]        run the gateway (default config/gateway.yaml)
+  switchyard check -c FILE          validate FILE: "ok", or one "path: message" line per problem
+  switchyard demo                   demo upstreams + the gateway on config/gateway.yaml
+  switchyard explain -c FILE METHOD URL [-H 'name: value']...   how a request would be routed
+  switchyard schema                 print the configuration JSON Schema
+  switchyard --version`
+
+export interface ParsedArgs {
+  readonly command: string | undefined
+  readonly config: string | undefined
+  readonly headers: string[]
+  readonly positional: string[]
+}
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  let command: string | undefined
+  let config: string | undefined
+  const headers: string[] = []
+  const positional: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '-c' || a === '--config') config = argv[++i]
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length)
+    else if (a === '-H' || a === '--header') headers.push(argv[++i] ?? '')
+    else if (command === undefined) command = a
+    else positional.push(a)
+  }
+  return { command, config, headers, positional }
+}
+
+/** True when this Node is older than what the project supports (it still runs, with a warning). */
+export function nodeTooOld(version = process.versions.node): boolean {
+  const [maj, min] = version.split('.').map(Number) as [number, number]
+  return maj < 22 || (maj === 22 && min < 12)
+}
+
+function makeLogger(): Logger {
+  return pino({ base: { service: 'switchyard' } })
+}
+
+/** Run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
+async function runGateway(gateway: Gateway, log: Logger, onStop?: () => Promise<void>): Promise<number> {
+  await gateway.listen()
+  return await new Promise<number>((resolveExit) => {
+    const reload = (): void => {
+      void gateway.reload().then((r) => {
+        if (!r.ok) log.warn({ problems: r.problems }, 'SIGHUP reload rejected')
+      })
+    }
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping: draining in-flight requests')
+      process.off('SIGHUP', reload)
+      void gateway
+        .close()
+        .then(() => onStop?.())
+        .then(
+          () => resolveExit(0),
+          (err) => {
+            log.error({ err }, 'error while stopping')
+            resolveExit(1)
+          },
+        )
+    }
+    process.on('SIGHUP', reload)
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv)
+  const out = (s: string): void => void process.stdout.write(s + '\n')
+  const err = (s: string): void => void process.stderr.write(s + '\n')
+
+  switch (args.command) {
+    case '--version':
+    case '-v':
+    case 'version':
+      out(`switchyard ${packageVersion} (node ${process.version})`)
+      return 0
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      out(USAGE)
+      return args.command === undefined ? 2 : 0
+    case 'schema':
+      out(JSON.stringify(gatewayJsonSchema(), null, 2))
+      return 0
+    case 'check': {
+      if (!args.config) {
+        err('check needs -c FILE')
+        return 2
+      }
+      const result = await checkConfigFile(resolve(args.config))
+      if (result.ok) {
+        out('ok')
+        return 0
+      }
+      for (const line of result.lines) out(line)
+      return 1
+    }
+    case 'start': {
+      const log = makeLogger()
+      if (nodeTooOld()) log.warn({ node: process.version }, 'Node older than 22.12: unsupported, missing HTTP parser fixes; use Node 24 LTS')
+      const path = resolve(args.config ?? defaultConfigPath)
+      let gateway: Gateway
+      try {
+        gateway = await createGateway(await loadConfigFile(path), { configPath: path, logger: log })
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          for (const line of e.lines()) err(line)
+          return 1
+        }
+        throw e
+      }
+      return runGateway(gateway, log)
+    }
+    case 'demo': {
+      const log = makeLogger()
+      if (nodeTooOld()) log.warn({ node: process.version }, 'Node older than 22.12: unsupported; use Node 24 LTS')
+      let demo: RunningDemo
+      try {
+        demo = await startDemoUpstreams()
+      } catch (e) {
+        err(`demo: cannot start the demo upstreams on ports 9001-9302: ${(e as Error).message}`)
+        return 1
+      }
+      const path = resolve(args.config ?? defaultConfigPath)
+      const gateway = await createGateway(await loadConfigFile(path), { configPath: path, logger: log })
+      await gateway.listen()
+      printDemoBanner(gateway, err)
+      // listen() already ran; runGateway's listen would double-bind, so wait for signals here.
+      return await new Promise<number>((resolveExit) => {
+        const reload = (): void => void gateway.reload()
+        process.on('SIGHUP', reload)
+        const stop = (): void => {
+          process.off('SIGHUP', reload)
+          void gateway.close().then(() => demo.close()).then(() => resolveExit(0))
+        }
+        process.once('SIGTERM', stop)
+        process.once('SIGINT', stop)
+      })
+    }
+    default: {
+      const extra = cliCommands[args.command]
+      if (extra) return extra(args, { out, err })
+      err(`unknown command "${args.command}"\n${USAGE}`)
+      return 2
+    }
+  }
+}
+
+function printDemoBanner(gateway: Gateway, write: (s: string) => void): void {
+  const u = gateway.url
+  const a = gateway.adminUrl
+  const admin = gateway.settings.admin
+  const auth = admin !== false && admin.token ? ` -H 'Authorization: Bearer ${admin.token}'` : ''
+  write(
+    [
+      '',
+      `Switchyard demo is running (node ${process.version})`,
+      `  gateway:   ${u}`,
+      a ? `  dashboard: ${a}/` : '  dashboard: (admin disabled)',
+      '',
+      'Try:',
+      `  curl -i ${u}/api/users/7                                   # 90/10 split users-v1/users-v2`,
+      `  curl -i -H 'x-user-id: alice' ${u}/api/users/me            # sticky cohort by header`,
+      `  curl -i -H 'x-switchyard-pool: users-v2' ${u}/api/users/1   # override to the canary`,
+      `  curl -i ${u}/api/orders/42                                  # cached: see Cache-Status and Age`,
+      `  curl -i ${u}/api/account                                    # needs a JWT: 401`,
+      `  curl -i ${u}/nothing-here                                   # 404 JSON`,
+      a ? `  curl -s${auth} ${a}/api/pools` : '',
+      a ? `  curl -s${auth} ${a}/metrics | grep switchyard_requests_total` : '',
+      '',
+      'Ctrl-C stops it (in-flight requests finish first).',
+      '',
+    ].join('\n'),
+  )
+}

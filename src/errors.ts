@@ -1,0 +1,38 @@
+/**
+ * The one error registry of the gateway's request path. Every error a client can see has a
+ * code, a status and a message that never carries upstream internals; lower-level errors are
+ * kept as `cause` for logs only.
+ */
+import createError from '@fastify/error'
+import { STATUS_CODES } from 'node:http'
+
+// captureStackTrace=false: these are expected outcomes on the hot path, not bugs; stacks cost time.
+export const ERR_NO_ROUTE = createError('SWITCHYARD_NO_ROUTE', 'no route matches %s %s', 404, undefined, false)
+export const ERR_BAD_REQUEST = createError('SWITCHYARD_BAD_REQUEST', '%s', 400, undefined, false)
+export const ERR_BODY_TOO_LARGE = createError('SWITCHYARD_BODY_TOO_LARGE', 'request body exceeds %s bytes', 413, undefined, false)
+export const ERR_URL_TOO_LONG = createError('SWITCHYARD_URL_TOO_LONG', 'request target exceeds %s bytes', 414, undefined, false)
+export const ERR_NO_BACKEND = createError('SWITCHYARD_NO_BACKEND', 'no backend available for pool "%s"', 503, undefined, false)
+export const ERR_UPSTREAM_CONNECT = createError('SWITCHYARD_UPSTREAM_CONNECT', 'upstream connection failed', 502, undefined, false)
+export const ERR_UPSTREAM_RESET = createError('SWITCHYARD_UPSTREAM_RESET', 'upstream closed the connection', 502, undefined, false)
+export const ERR_UPSTREAM_BAD_RESPONSE = createError('SWITCHYARD_UPSTREAM_BAD_RESPONSE', 'upstream sent an invalid response', 502, undefined, false)
+export const ERR_UPSTREAM_TLS = createError('SWITCHYARD_UPSTREAM_TLS', 'upstream TLS verification failed', 502, undefined, false)
+export const ERR_UPSTREAM_TIMEOUT = createError('SWITCHYARD_UPSTREAM_TIMEOUT', 'upstream did not answer in time', 504, undefined, false)
+export const ERR_REQUEST_TIMEOUT = createError('SWITCHYARD_REQUEST_TIMEOUT', 'request timed out', 408, undefined, false)
+export const ERR_ADMIN_UNAUTHORIZED = createError('SWITCHYARD_ADMIN_UNAUTHORIZED', 'missing or invalid admin token', 401, undefined, false)
+export const ERR_NOT_FOUND = createError('SWITCHYARD_NOT_FOUND', '%s', 404, undefined, false)
+export const ERR_RELOAD_FAILED = createError('SWITCHYARD_RELOAD_FAILED', 'configuration rejected: %s', 400, undefined, false)
+
+/** Codes a client can see, with their meaning; a test keeps docs/errors.md in step with this. */
+export const ERROR_CODES = [
+  ERR_NO_ROUTE, ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_URL_TOO_LONG, ERR_NO_BACKEND,
+  ERR_UPSTREAM_CONNECT, ERR_UPSTREAM_RESET, ERR_UPSTREAM_BAD_RESPONSE, ERR_UPSTREAM_TLS,
+  ERR_UPSTREAM_TIMEOUT, ERR_REQUEST_TIMEOUT, ERR_ADMIN_UNAUTHORIZED, ERR_NOT_FOUND, ERR_RELOAD_FAILED,
+].map((E) => {
+  const e = new E('…', '…')
+  return { code: e.code, statusCode: e.statusCode as number }
+})
+
+/** The SPEC's error body: `{"statusCode":503,"error":"Service Unavailable","message":"…"}`. */
+export function errorBody(statusCode: number, message: string): string {
+  return JSON.stringify({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message })
+}

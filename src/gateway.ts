@@ -1,0 +1,277 @@
+/**
+ * createGateway: one gateway = a data-plane Fastify app (one catch-all route over a swappable
+ * RuntimeState), an admin app on its own listener, a pool registry whose backend state
+ * outlives reloads, and one metrics registry.
+ *
+ * Reload builds and validates a whole new configuration, compiles its route table, reconciles
+ * the pool registry (backends that remain keep their connections, health and breakers) and
+ * swaps one reference. Requests in flight keep the snapshot they started with.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify'
+import http, { STATUS_CODES } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { pino, type Logger } from 'pino'
+import { ConfigError, loadConfigFile, normalizeConfig } from './config/index.js'
+import type { GatewaySettings, ServerSettings } from './config/model.js'
+import { errorBody } from './errors.js'
+import type { GatewayHandle } from './gateway-handle.js'
+import { createMetrics, type GatewayMetrics } from './metrics.js'
+import { compileTrustedProxies } from './net/client-ip.js'
+import type { ForwardMiddleware } from './proxy/types.js'
+import { compileRouteTable } from './routing/route-table.js'
+import type { RuntimeState } from './runtime-state.js'
+import { createPoolRegistry, type ManagedPoolRegistry } from './upstream/index.js'
+import accessLogPlugin from '../plugins/access-log.js'
+import proxyPlugin from '../plugins/proxy.js'
+import requestContextPlugin from '../plugins/request-context.js'
+import { buildAdmin } from '../routes/admin.js'
+import { dataPlaneFeatures } from './features.js'
+
+export interface GatewayOptions {
+  /** The file to re-read on reload (SIGHUP, POST /api/reload). */
+  readonly configPath?: string
+  /** A pino logger, or false for silence (tests). Default: JSON to stdout. */
+  readonly logger?: Logger | false
+  readonly env?: Record<string, string | undefined>
+  /** Collect Node process metrics (default true). */
+  readonly processMetrics?: boolean
+}
+
+export type ReloadResult = { readonly ok: true; readonly version: number } | { readonly ok: false; readonly problems: readonly string[] }
+
+export interface Gateway {
+  readonly state: RuntimeState
+  readonly settings: GatewaySettings
+  readonly app: FastifyInstance
+  readonly admin: FastifyInstance | undefined
+  readonly metrics: GatewayMetrics
+  readonly pools: ManagedPoolRegistry
+  readonly log: Logger
+  /** Bound URLs, after listen(). */
+  readonly url: string
+  readonly adminUrl: string | undefined
+  /** True once listening and until close begins. */
+  readonly serving: boolean
+  listen(): Promise<void>
+  reload(config?: unknown): Promise<ReloadResult>
+  close(): Promise<void>
+  /** Recent reloads, newest first (for the dashboard). */
+  readonly reloadHistory: readonly ReloadRecord[]
+}
+
+export interface ReloadRecord {
+  readonly at: string
+  readonly ok: boolean
+  readonly version: number
+  readonly problems?: readonly string[]
+}
+
+function isSettings(config: unknown): config is GatewaySettings {
+  return typeof config === 'object' && config !== null && Object.isFrozen(config) && 'server' in config && 'routes' in config
+}
+
+/** Plain-HTTP server with the limits that protect an edge listener. */
+export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
+  return (handler) => {
+    const s = http.createServer(
+      {
+        maxHeaderSize: server.maxHeaderSize,
+        headersTimeout: server.headersTimeout,
+        requestTimeout: server.requestTimeout,
+        keepAliveTimeout: 5_000,
+        // Strict parsing is Node's default; say so, since smuggling defences depend on it.
+        insecureHTTPParser: false,
+        requireHostHeader: true,
+        connectionsCheckingInterval: Math.min(1_000, server.headersTimeout),
+      },
+      handler,
+    )
+    s.maxConnections = server.maxConnections
+    return s as unknown as ReturnType<FastifyServerFactory>
+  }
+}
+
+/** Parser-level rejections (malformed, smuggling, oversized headers, slow headers) as JSON, then close. */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const body = errorBody(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request')
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  )
+}
+
+interface DataPlaneInternal {
+  handle: GatewayHandle
+}
+
+/** Build one data-plane app (the TLS listener builds another over the same handle). */
+export async function buildDataPlane(internal: DataPlaneInternal, protocol: 'http' | 'https', serverFactory: FastifyServerFactory | undefined, extra: Record<string, unknown> = {}): Promise<FastifyInstance> {
+  const settings = internal.handle.state.settings
+  const app = Fastify({
+    loggerInstance: internal.handle.log,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    exposeHeadRoutes: false,
+    requestIdHeader: false,
+    bodyLimit: settings.server.bodyLimit,
+    ...(serverFactory ? { serverFactory } : {}),
+    clientErrorHandler,
+    ...extra,
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
+  app.decorate('switchyard', internal.handle)
+  await app.register(requestContextPlugin, { protocol })
+  for (const feature of dataPlaneFeatures) await app.register(feature.plugin)
+  await app.register(proxyPlugin)
+  await app.register(accessLogPlugin)
+  return app
+}
+
+export async function createGateway(config: unknown, options: GatewayOptions = {}): Promise<Gateway> {
+  const log: Logger = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ base: { service: 'switchyard' } }))
+  const env = options.env ?? process.env
+  const settings = isSettings(config) ? config : config === undefined && options.configPath ? await loadConfigFile(options.configPath, env) : normalizeConfig(config, { env, source: options.configPath })
+
+  let pools: ManagedPoolRegistry | undefined
+  const metrics = createMetrics(() => pools, { processMetrics: options.processMetrics })
+  pools = createPoolRegistry(settings.pools, {
+    logger: log,
+    onEvent: (e: { pool: string; type: string }) => metrics.upstreamEvents.inc({ pool: e.pool, event: e.type }),
+  })
+  let state: RuntimeState = { version: 1, settings, routes: compileRouteTable(settings.routes), pools }
+  let trust = compileTrustedProxies(settings.server.trustedProxies)
+  const middlewares: ForwardMiddleware[] = []
+  const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
+  const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
+
+  const handle: GatewayHandle = {
+    get state() {
+      return state
+    },
+    metrics,
+    log,
+    get trust() {
+      return trust
+    },
+    useForward(mw) {
+      middlewares.push(mw)
+    },
+    forwardMiddlewares: middlewares,
+    onReload(listener) {
+      reloadListeners.push(listener)
+    },
+  }
+
+  const app = await buildDataPlane({ handle }, 'http', createEdgeServer(settings.server))
+  let serving = false
+  let closing: Promise<void> | undefined
+  let url = ''
+  let adminUrl: string | undefined
+
+  async function reload(source?: unknown): Promise<ReloadResult> {
+    let next: GatewaySettings
+    try {
+      if (source !== undefined) next = isSettings(source) ? source : normalizeConfig(source, { env, source: options.configPath })
+      else if (options.configPath) next = await loadConfigFile(options.configPath, env)
+      else throw new ConfigError([{ path: '(gateway)', message: 'no configuration file to reload from' }])
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.lines() : [`(config): ${(err as Error).message}`]
+      metrics.reloads.inc({ result: 'rejected' })
+      metrics.lastReloadSuccess.set(0)
+      reloadHistory.unshift({ at: new Date().toISOString(), ok: false, version: state.version, problems })
+      reloadHistory.length = Math.min(reloadHistory.length, 20)
+      log.warn({ type: 'audit', action: 'reload', ok: false, problems }, 'configuration rejected; the running configuration keeps serving')
+      return { ok: false, problems }
+    }
+    const routes = compileRouteTable(next.routes)
+    pools!.reconcile(next.pools)
+    const prev = state
+    warnOnListenerChanges(prev.settings, next, log)
+    state = { version: prev.version + 1, settings: next, routes, pools: pools! }
+    trust = compileTrustedProxies(next.server.trustedProxies)
+    for (const l of reloadListeners) l(state, prev)
+    metrics.reloads.inc({ result: 'applied' })
+    metrics.lastReloadSuccess.set(1)
+    reloadHistory.unshift({ at: new Date().toISOString(), ok: true, version: state.version })
+    reloadHistory.length = Math.min(reloadHistory.length, 20)
+    log.info({ type: 'audit', action: 'reload', ok: true, version: state.version }, 'configuration reloaded')
+    return { ok: true, version: state.version }
+  }
+
+  const gateway: Gateway = {
+    get state() {
+      return state
+    },
+    get settings() {
+      return state.settings
+    },
+    app,
+    admin: undefined,
+    metrics,
+    pools,
+    log,
+    get url() {
+      return url
+    },
+    get adminUrl() {
+      return adminUrl
+    },
+    get serving() {
+      return serving
+    },
+    get reloadHistory() {
+      return reloadHistory
+    },
+    async listen() {
+      const s = state.settings
+      await app.listen({ host: s.server.host, port: s.server.port })
+      url = urlOf(app.server.address() as AddressInfo, 'http')
+      if (gateway.admin) {
+        const a = s.admin as Exclude<typeof s.admin, false>
+        await gateway.admin.listen({ host: a.host, port: a.port })
+        adminUrl = urlOf(gateway.admin.server.address() as AddressInfo, 'http')
+      }
+      pools!.start()
+      serving = true
+      log.info({ url, adminUrl, node: process.version }, 'switchyard listening')
+    },
+    reload,
+    close() {
+      return (closing ??= (async () => {
+        serving = false
+        const timeout = state.settings.server.shutdownTimeout
+        const timer = setTimeout(() => {
+          log.warn({ shutdownTimeout: timeout }, 'shutdown timeout reached; closing remaining connections')
+          app.server.closeAllConnections?.()
+        }, timeout)
+        timer.unref()
+        try {
+          await app.close()
+        } finally {
+          clearTimeout(timer)
+        }
+        if (gateway.admin) await gateway.admin.close()
+        await pools!.close()
+      })())
+    },
+  }
+  if (settings.admin !== false) (gateway as { admin: FastifyInstance | undefined }).admin = await buildAdmin(gateway)
+  return gateway
+}
+
+function urlOf(addr: AddressInfo, scheme: 'http' | 'https'): string {
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${addr.port}`
+}
+
+function warnOnListenerChanges(prev: GatewaySettings, next: GatewaySettings, log: Logger): void {
+  const a = prev.server
+  const b = next.server
+  if (a.host !== b.host || a.port !== b.port || JSON.stringify(prev.admin) !== JSON.stringify(next.admin)) {
+    log.warn('listener addresses (server.host/port, admin) changed: they apply after a restart')
+  }
+}

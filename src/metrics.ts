@@ -1,0 +1,144 @@
+/**
+ * Prometheus metrics of one gateway. Each gateway owns its Registry (embedding several gateways
+ * in one process, as tests do, must not mix their series). Label values are bounded: route and
+ * pool names, backend origins, status codes; never raw paths.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { PoolRegistry } from './upstream/types.js'
+
+const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const
+
+export interface GatewayMetrics {
+  readonly registry: Registry
+  readonly requests: Counter<'route' | 'pool' | 'status'>
+  readonly duration: Histogram<'route'>
+  readonly upstreamDuration: Histogram<'pool'>
+  readonly inFlight: Gauge
+  readonly retries: Counter<'pool'>
+  readonly fallbacks: Counter<'route' | 'from' | 'to'>
+  readonly upstreamErrors: Counter<'pool' | 'kind'>
+  readonly cacheRequests: Counter<'route' | 'result'>
+  readonly rateLimitRejected: Counter<'route'>
+  readonly reloads: Counter<'result'>
+  readonly lastReloadSuccess: Gauge
+  readonly upstreamEvents: Counter<'pool' | 'event'>
+}
+
+/** Create the registry; `getPools` is read at scrape time for backend and circuit gauges. */
+export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { processMetrics?: boolean } = {}): GatewayMetrics {
+  const registry = new Registry()
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry })
+
+  const requests = new Counter({
+    name: 'switchyard_requests_total',
+    help: 'Requests answered, by route, serving pool and status code',
+    labelNames: ['route', 'pool', 'status'] as const,
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'switchyard_request_duration_seconds',
+    help: 'Time from request arrival to response end, by route',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  const upstreamDuration = new Histogram({
+    name: 'switchyard_upstream_duration_seconds',
+    help: 'Time to upstream response headers, by serving pool',
+    labelNames: ['pool'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  const inFlight = new Gauge({ name: 'switchyard_requests_in_flight', help: 'Requests being served now', registers: [registry] })
+  const retries = new Counter({ name: 'switchyard_retries_total', help: 'Extra attempts on another backend', labelNames: ['pool'] as const, registers: [registry] })
+  const fallbacks = new Counter({
+    name: 'switchyard_fallback_total',
+    help: 'Requests degraded from a pool to its fallback',
+    labelNames: ['route', 'from', 'to'] as const,
+    registers: [registry],
+  })
+  const upstreamErrors = new Counter({
+    name: 'switchyard_upstream_errors_total',
+    help: 'Failed upstream attempts, by pool and kind (connect-error, reset, timeout, status, tls)',
+    labelNames: ['pool', 'kind'] as const,
+    registers: [registry],
+  })
+  const cacheRequests = new Counter({
+    name: 'switchyard_cache_requests_total',
+    help: 'Requests on cached routes, by result (hit, miss, stale, revalidated, bypass, ...)',
+    labelNames: ['route', 'result'] as const,
+    registers: [registry],
+  })
+  const rateLimitRejected = new Counter({
+    name: 'switchyard_ratelimit_rejected_total',
+    help: 'Requests refused with 429, by route',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  })
+  const reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'] as const, registers: [registry] })
+  const lastReloadSuccess = new Gauge({
+    name: 'switchyard_config_last_reload_success',
+    help: '1 when the last reload succeeded, 0 when it was rejected',
+    registers: [registry],
+  })
+  lastReloadSuccess.set(1)
+  const upstreamEvents = new Counter({
+    name: 'switchyard_upstream_events_total',
+    help: 'Health and breaker transitions, ejections and ejection-cap refusals, by pool',
+    labelNames: ['pool', 'event'] as const,
+    registers: [registry],
+  })
+
+  new Gauge({
+    name: 'switchyard_backend_up',
+    help: '1 when the backend is available (healthy and circuit not open)',
+    labelNames: ['pool', 'backend'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const pool of getPools()?.all() ?? []) {
+        for (const b of pool.backends) this.set({ pool: pool.name, backend: b.origin }, b.isAvailable() ? 1 : 0)
+      }
+    },
+  })
+  new Gauge({
+    name: 'switchyard_circuit_state',
+    help: 'Circuit breaker state per backend: 0 closed, 1 half-open, 2 open',
+    labelNames: ['pool', 'backend'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const pool of getPools()?.all() ?? []) {
+        for (const b of pool.backends) this.set({ pool: pool.name, backend: b.origin }, CIRCUIT_VALUE[b.breaker.state])
+      }
+    },
+  })
+  new Gauge({
+    name: 'switchyard_backend_active_requests',
+    help: 'Requests in flight per backend',
+    labelNames: ['pool', 'backend'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const pool of getPools()?.all() ?? []) {
+        for (const b of pool.backends) this.set({ pool: pool.name, backend: b.origin }, b.activeRequests)
+      }
+    },
+  })
+
+  return {
+    registry,
+    requests,
+    duration,
+    upstreamDuration,
+    inFlight,
+    retries,
+    fallbacks,
+    upstreamErrors,
+    cacheRequests,
+    rateLimitRejected,
+    reloads,
+    lastReloadSuccess,
+    upstreamEvents,
+  }
+}

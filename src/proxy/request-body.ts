@@ -1,0 +1,91 @@
+/**
+ * The client's request body as the proxy sends it. Small bodies with a known length are read
+ * into memory so a retry can send them again; anything larger or chunked streams through
+ * (never held whole in memory) and so cannot be replayed. Both paths enforce bodyLimit: the
+ * declared length up front, the bytes actually received as they arrive.
+ */
+import type { IncomingMessage } from 'node:http'
+import { Transform, type TransformCallback } from 'node:stream'
+import { ERR_BODY_TOO_LARGE } from '../errors.js'
+
+export type RequestBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'buffer'; readonly data: Buffer }
+  | { readonly kind: 'stream'; readonly stream: NodeJS.ReadableStream & import('node:stream').Readable }
+
+export const NO_BODY: RequestBody = Object.freeze({ kind: 'none' })
+
+/** Bodies up to this size are buffered so that retries can replay them. */
+export const REPLAY_BUFFER_LIMIT = 64 * 1024
+
+export function hasBody(raw: IncomingMessage): boolean {
+  const te = raw.headers['transfer-encoding']
+  if (te !== undefined) return true
+  const cl = raw.headers['content-length']
+  return cl !== undefined && cl !== '0'
+}
+
+class LimitStream extends Transform {
+  private seen = 0
+  constructor(private readonly limit: number) {
+    super()
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length
+    if (this.seen > this.limit) return cb(new ERR_BODY_TOO_LARGE(this.limit))
+    cb(null, chunk)
+  }
+}
+
+function readAll(raw: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (c: Buffer): void => {
+      size += c.length
+      if (size > limit) {
+        cleanup()
+        reject(new ERR_BODY_TOO_LARGE(limit))
+        return
+      }
+      chunks.push(c)
+    }
+    const onEnd = (): void => {
+      cleanup()
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+    }
+    const onError = (err: Error): void => {
+      cleanup()
+      reject(err)
+    }
+    const onAborted = (): void => {
+      cleanup()
+      reject(Object.assign(new Error('client aborted the request body'), { code: 'ECONNRESET' }))
+    }
+    function cleanup(): void {
+      raw.off('data', onData)
+      raw.off('end', onEnd)
+      raw.off('error', onError)
+      raw.off('aborted', onAborted)
+    }
+    raw.on('data', onData)
+    raw.on('end', onEnd)
+    raw.on('error', onError)
+    raw.on('aborted', onAborted)
+  })
+}
+
+/** Prepare the body once per request (retries and mirrors reuse the result). */
+export async function prepareBody(raw: IncomingMessage, bodyLimit: number): Promise<RequestBody> {
+  if (!hasBody(raw)) return NO_BODY
+  const cl = raw.headers['content-length']
+  const declared = cl === undefined ? -1 : Number(cl)
+  if (declared > bodyLimit) throw new ERR_BODY_TOO_LARGE(bodyLimit)
+  if (declared >= 0 && declared <= REPLAY_BUFFER_LIMIT && raw.headers['transfer-encoding'] === undefined) {
+    return { kind: 'buffer', data: await readAll(raw, Math.min(bodyLimit, declared)) }
+  }
+  const limited = new LimitStream(bodyLimit)
+  raw.on('error', (err) => limited.destroy(err))
+  raw.pipe(limited)
+  return { kind: 'stream', stream: limited }
+}
