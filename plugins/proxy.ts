@@ -8,6 +8,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { errorBody } from '../src/errors.js'
 import '../src/gateway-handle.js'
 import { createForward, routePlan } from '../src/proxy/forward.js'
+import { attachUpgradeRouting, isUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
 import type { Forward } from '../src/proxy/types.js'
 import { kContext } from '../src/request-context.js'
 
@@ -48,11 +49,14 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
     return sendError(reply, Object.assign(new Error(`no route matches ${request.method}`), { statusCode: 404 }))
   })
 
+  attachUpgradeRouting(app)
+
   app.route({
     method: METHODS,
     url: '/*',
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const ctx = request[kContext]
+      if (isUpgrade(request)) return tunnelUpgrade(request, reply, ctx)
       const res = await forward(request, ctx)
       const plan = routePlan(ctx.route!).headers
       reply.code(res.statusCode)
