@@ -87,6 +87,12 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined
 }
 
+/** The first value of a query parameter (application/x-www-form-urlencoded), or undefined. */
+function queryParam(query: string, name: string): string | undefined {
+  const v = new URLSearchParams(query).get(name)
+  return v === null || v === '' ? undefined : v
+}
+
 function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name]
   const s = typeof v === 'string' ? v : v?.[0]
@@ -119,8 +125,15 @@ function keyReader(route: string, sticky: KeySource): KeyReader {
         return undefined
       }
     }
-    default:
-      throw new BadRouteSettingError(route, `sticky: ${describeKeySource(sticky)} is not a cohort key (use header:NAME, cookie:NAME, ip or jwt:CLAIM)`)
+    case 'query': {
+      const name = sticky.name
+      return (input) => (input.query === undefined || input.query === '' ? undefined : queryParam(input.query, name))
+    }
+    case 'path':
+      return (input) => input.path
+    case 'route':
+      // One key for every request: the whole route follows one pool, chosen by weight once.
+      return () => route
   }
 }
 
@@ -243,8 +256,8 @@ class Split implements SplitSelector {
 /**
  * The selector of a route's split. `targets` defaults to the route's configured split; the
  * admin API passes new weights through `withWeights` instead of calling this directly.
- * Throws BadRouteSettingError for an empty split, all-zero weights or a sticky key source that
- * cannot identify a client (the config loader refuses these first).
+ * Throws BadRouteSettingError for an empty split or all-zero weights (the config loader refuses
+ * these first).
  */
 export function createSplitSelector(route: RouteSettings, targets?: readonly SplitTarget[]): SplitSelector {
   return new Split(route, targets ?? route.split)

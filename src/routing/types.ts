@@ -18,6 +18,10 @@ export interface SplitInput {
   readonly headers: IncomingHttpHeaders
   readonly clientIp: string
   readonly claims: Readonly<Record<string, unknown>> | undefined
+  /** The normalised path, for `sticky: path` (rarely useful: one cohort per path). */
+  readonly path?: string
+  /** The raw query without "?", for `sticky: query:NAME`. */
+  readonly query?: string
 }
 
 export interface SplitDecision {

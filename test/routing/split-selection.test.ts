@@ -200,6 +200,20 @@ describe('split selection', () => {
     expect(byClaim.choose(input({}, '2.2.2.2', { sub: 42 })).stickyKey).toBe('42')
   })
 
+  it('keys on a query parameter or the path when the request passes them', () => {
+    const split = [
+      { pool: 'v1', weight: 1 },
+      { pool: 'v2', weight: 1 },
+    ]
+    const byQuery = selector(split, { sticky: { kind: 'query', name: 'user' } })
+    const q = byQuery.choose({ ...input(), query: 'a=1&user=bob' })
+    expect(q).toMatchObject({ reason: 'sticky', stickyKey: 'bob' })
+    expect(byQuery.choose({ ...input(), query: 'user=bob&z=2' }).pool).toBe(q.pool)
+    expect(byQuery.choose({ ...input(), query: 'a=1' }).reason).toBe('weighted')
+    const byPath = selector(split, { sticky: { kind: 'path' } })
+    expect(byPath.choose({ ...input(), path: '/api/x' })).toMatchObject({ reason: 'sticky', stickyKey: '/api/x' })
+  })
+
   it('honours the override header only when it names a pool of the split', () => {
     const s = selector(
       [
