@@ -51,6 +51,31 @@ export interface Backend {
   readonly stickyToken: string
   /** Healthy and not refused by its breaker. Does not take a permit. */
   isAvailable(): boolean
+  /**
+   * Moving average (EWMA) of response times in ms, for least-response-time; undefined until the
+   * first measured response (balancers then give it a neutral value).
+   */
+  readonly responseTimeMs: number | undefined
+  /** Last utilisation the backend reported in its health-check JSON (`{"load": 0..1}`). */
+  readonly load: LoadReport | undefined
+  /**
+   * Clock time (see Clock) at which the backend last became available after being unavailable
+   * or added by a reload; undefined when it has been available since the gateway started.
+   * slowStart ramps its weight from this instant.
+   */
+  readonly availableSince: number | undefined
+}
+
+/** A utilisation report: `value` in 0..1, `at` the Clock time it arrived. */
+export interface LoadReport {
+  readonly value: number
+  readonly at: number
+}
+
+/** Time source of the upstream layer; injectable so time-based state machines test without sleeping. */
+export interface Clock {
+  /** Milliseconds on a monotonic scale (only differences matter). */
+  now(): number
 }
 
 /** One attempt on a backend: obtained before sending, ended exactly once. */
@@ -110,4 +135,57 @@ export interface Pool {
 export interface PoolRegistry {
   get(name: string): Pool | undefined
   all(): readonly Pool[]
+}
+
+/** Exactly the `GET /api/pools` entry of the SPEC. */
+export interface PoolSnapshot {
+  readonly name: string
+  readonly algorithm: Algorithm
+  readonly fallback: string | null
+  readonly backends: readonly {
+    readonly url: string
+    readonly weight: number
+    readonly healthy: boolean
+    readonly circuit: CircuitState
+    readonly activeRequests: number
+  }[]
+}
+
+/**
+ * What happened in the upstream layer, for metrics and logs. `pool` is the pool name and
+ * `backend` the backend's origin (its label in metrics).
+ * - `backend-added` / `backend-removed`: a backend entered or left the configuration (metrics
+ *   create or delete its label series).
+ * - `health`: the active check's verdict flipped.
+ * - `circuit`: a breaker changed state (`open` from closed or half-open is an ejection).
+ * - `ejection`: a breaker opened, taking the backend out of rotation.
+ * - `ejection-refused`: a breaker reached its failure threshold but stayed closed because
+ *   opening it would exceed the pool's `maxEjectionPercent`.
+ * - `retry`: the proxy asked the retry budget for a retry; `allowed` says whether it got one.
+ */
+export type UpstreamEvent =
+  | { readonly type: 'backend-added'; readonly pool: string; readonly backend: string }
+  | { readonly type: 'backend-removed'; readonly pool: string; readonly backend: string }
+  | { readonly type: 'health'; readonly pool: string; readonly backend: string; readonly healthy: boolean; readonly reason: string }
+  | { readonly type: 'circuit'; readonly pool: string; readonly backend: string; readonly from: CircuitState; readonly to: CircuitState }
+  | { readonly type: 'ejection'; readonly pool: string; readonly backend: string }
+  | { readonly type: 'ejection-refused'; readonly pool: string; readonly backend: string; readonly ejected: number; readonly total: number }
+  | { readonly type: 'retry'; readonly pool: string; readonly allowed: boolean }
+
+/** The registry as its owner (the gateway) sees it: reload, start and stop. */
+export interface ManagedPoolRegistry extends PoolRegistry {
+  /**
+   * Applies a new pool configuration in one synchronous step: backends whose pool and origin
+   * remain keep their connection pool, health and breaker state and take the new weight and
+   * settings; new ones are created; removed ones stop taking requests and their connections
+   * close once their in-flight requests have ended. Throws (changing nothing) when a pool's
+   * settings cannot be applied, e.g. an unreadable `tls.ca` file.
+   */
+  reconcile(pools: readonly PoolSettings[]): void
+  /** Starts active health checks (call when the gateway is ready to serve). */
+  start(): void
+  /** Stops health checks and closes every connection pool (waits for in-flight requests). */
+  close(): Promise<void>
+  /** The `GET /api/pools` view, in configuration order. */
+  snapshot(): PoolSnapshot[]
 }

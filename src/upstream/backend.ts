@@ -1,0 +1,238 @@
+/**
+ * One upstream server of a pool: its keep-alive connection pool, in-flight count, health verdict,
+ * breaker, response-time average and load report. Identity is pool name + origin, so a reload
+ * that keeps the origin keeps this object and everything it has learned.
+ */
+import { Client, Pool as UndiciPool } from 'undici'
+import type { CircuitBreakerSettings } from '../config/model.js'
+import { alwaysClosed, ConsecutiveFailureBreaker, type BreakerHooks, type BreakerOutcome, type ManagedBreaker } from './circuit-breaker.js'
+import { stickyTokenFor } from './hash.js'
+import type { Backend, CircuitState, Clock, FailureKind, LoadReport } from './types.js'
+
+/** Connections per origin: enough for high concurrency, bounded so one pool cannot exhaust file descriptors. */
+export const MAX_CONNECTIONS_PER_ORIGIN = 128
+
+/**
+ * Weight of the newest sample in the response-time average. 0.2 follows a shift in latency
+ * within a handful of requests while smoothing out single outliers.
+ */
+const EWMA_ALPHA = 0.2
+
+/** How a backend's connections are made; a change on reload means a new connection pool. */
+export interface DispatcherConfig {
+  readonly connectTimeout: number
+  /** PEM text of the pool's `tls.ca` (replaces the default trust store), if any. */
+  readonly ca?: string
+  readonly servername?: string
+  readonly rejectUnauthorized: boolean
+}
+
+/** What a backend reports to, and asks of, the pool that owns it. */
+export interface BackendOwner {
+  /** The pool's ejection cap: may this backend's breaker open now? */
+  mayEject(backend: UpstreamBackend): boolean
+  onEjectionRefused(backend: UpstreamBackend): void
+  onCircuit(backend: UpstreamBackend, from: CircuitState, to: CircuitState): void
+  onHealth(backend: UpstreamBackend, healthy: boolean, reason: string): void
+}
+
+export interface BackendOptions {
+  readonly pool: string
+  /** scheme://host:port */
+  readonly origin: string
+  readonly weight: number
+  readonly dispatcher: DispatcherConfig
+  readonly circuitBreaker: CircuitBreakerSettings | undefined
+  readonly clock: Clock
+  readonly owner: BackendOwner
+  /** True for a backend added by a reload (it ramps under slowStart); false at startup. */
+  readonly ramp: boolean
+}
+
+function sameDispatcherConfig(a: DispatcherConfig, b: DispatcherConfig): boolean {
+  return a.connectTimeout === b.connectTimeout && a.ca === b.ca && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized
+}
+
+function connectOptions(c: DispatcherConfig) {
+  // For http:// origins undici ignores the TLS fields. Without `ca`, Node's default trust
+  // store applies (bundled Mozilla CAs, plus the OS store under --use-system-ca and
+  // NODE_EXTRA_CA_CERTS). Verification is only off when the pool says rejectUnauthorized: false.
+  return {
+    timeout: c.connectTimeout,
+    rejectUnauthorized: c.rejectUnauthorized,
+    ...(c.ca !== undefined ? { ca: c.ca } : {}),
+    ...(c.servername !== undefined ? { servername: c.servername } : {}),
+  }
+}
+
+export class UpstreamBackend implements Backend {
+  readonly id: string
+  readonly poolName: string
+  readonly origin: string
+  readonly url: URL
+  readonly stickyToken: string
+  weight: number
+  activeRequests = 0
+  healthy = true
+  responseTimeMs: number | undefined = undefined
+  load: LoadReport | undefined = undefined
+  availableSince: number | undefined
+  #dispatcher: UndiciPool
+  #dispatcherConfig: DispatcherConfig
+  #probe: Client | undefined
+  #breaker: ManagedBreaker
+  readonly #clock: Clock
+  readonly #owner: BackendOwner
+  readonly #breakerHooks: BreakerHooks
+  #retired = false
+  #closed: Promise<void> | undefined
+  #drained: (() => void) | undefined
+
+  constructor(o: BackendOptions) {
+    this.poolName = o.pool
+    this.origin = o.origin
+    this.id = `${o.pool}|${o.origin}`
+    this.url = new URL(o.origin)
+    this.stickyToken = stickyTokenFor(o.pool, o.origin)
+    this.weight = o.weight
+    this.#clock = o.clock
+    this.#owner = o.owner
+    this.availableSince = o.ramp ? o.clock.now() : undefined
+    this.#dispatcherConfig = o.dispatcher
+    this.#dispatcher = this.#createDispatcher(o.dispatcher)
+    this.#breakerHooks = {
+      mayOpen: () => this.#owner.mayEject(this),
+      onOpenRefused: () => this.#owner.onEjectionRefused(this),
+      onTransition: (from, to) => {
+        // A backend back from an open circuit has cold caches and maybe a backlog: ramp it.
+        if (to === 'closed') this.availableSince = this.#clock.now()
+        this.#owner.onCircuit(this, from, to)
+      },
+    }
+    this.#breaker = this.#createBreaker(o.circuitBreaker)
+  }
+
+  get dispatcher(): UndiciPool {
+    return this.#dispatcher
+  }
+
+  get breaker(): ManagedBreaker {
+    return this.#breaker
+  }
+
+  /** Removed by a reload (draining or closed). */
+  get retired(): boolean {
+    return this.#retired
+  }
+
+  isAvailable(): boolean {
+    return !this.#retired && this.healthy && this.#breaker.wouldAdmit()
+  }
+
+  /** Starts an attempt: a breaker ticket (-1 when refused), counted in flight when admitted. */
+  begin(): number {
+    if (this.#retired) return -1
+    const ticket = this.#breaker.admit()
+    if (ticket >= 0) this.activeRequests++
+    return ticket
+  }
+
+  /** Ends an attempt started by `begin`. */
+  finish(ticket: number, outcome: BreakerOutcome, responseMs: number, failure: FailureKind | undefined): void {
+    this.activeRequests--
+    // Connect errors and resets are fast and say nothing about how long the backend takes to
+    // answer; averaging them in would make a dead backend look quick to least-response-time.
+    if (outcome === 'success' || failure === 'timeout' || failure === 'status') this.#recordResponseTime(responseMs)
+    this.#breaker.settle(ticket, outcome)
+    if (this.activeRequests === 0 && this.#drained !== undefined) this.#drained()
+  }
+
+  #recordResponseTime(ms: number): void {
+    if (!(ms >= 0) || !Number.isFinite(ms)) return
+    this.responseTimeMs = this.responseTimeMs === undefined ? ms : this.responseTimeMs + EWMA_ALPHA * (ms - this.responseTimeMs)
+  }
+
+  /** The active checker's verdict flipped. */
+  setHealthy(healthy: boolean, reason: string): void {
+    if (this.healthy === healthy) return
+    this.healthy = healthy
+    if (healthy) this.availableSince = this.#clock.now()
+    this.#owner.onHealth(this, healthy, reason)
+  }
+
+  /** The pool dropped active checks: nothing says the backend is down any more. */
+  resetHealth(): void {
+    this.setHealthy(true, 'health checks disabled')
+  }
+
+  reportLoad(value: number): void {
+    this.load = { value: Math.min(1, Math.max(0, value)), at: this.#clock.now() }
+  }
+
+  /**
+   * Applies reloaded settings. Weight and breaker thresholds change in place; a new TLS or
+   * connect-timeout setting needs a new connection pool, and the old one drains gracefully.
+   */
+  update(weight: number, dispatcher: DispatcherConfig, circuitBreaker: CircuitBreakerSettings | undefined): void {
+    this.weight = weight
+    if (!sameDispatcherConfig(dispatcher, this.#dispatcherConfig)) {
+      const old = this.#dispatcher
+      const oldProbe = this.#probe
+      this.#dispatcherConfig = dispatcher
+      this.#dispatcher = this.#createDispatcher(dispatcher)
+      this.#probe = undefined
+      void old.close().catch(() => {})
+      void oldProbe?.close().catch(() => {})
+    }
+    if (circuitBreaker === undefined) this.#breaker = alwaysClosed
+    else if (this.#breaker instanceof ConsecutiveFailureBreaker) this.#breaker.updateSettings(circuitBreaker)
+    else this.#breaker = this.#createBreaker(circuitBreaker)
+  }
+
+  /**
+   * A small, separate connection for health probes, so probes never queue behind traffic on a
+   * saturated pool (which would mark a merely busy backend down).
+   */
+  get probeDispatcher(): Client {
+    this.#probe ??= new Client(this.origin, { pipelining: 1, connect: connectOptions(this.#dispatcherConfig) })
+    return this.#probe
+  }
+
+  /** Stops taking requests; closes connections once the in-flight ones have ended. */
+  retire(): Promise<void> {
+    this.#retired = true
+    if (this.#closed !== undefined) return this.#closed
+    const drained =
+      this.activeRequests <= 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.#drained = resolve
+          })
+    this.#closed = drained.then(() => this.#closeDispatchers())
+    return this.#closed
+  }
+
+  /** Closes connections now; undici still lets requests already sent finish. */
+  close(): Promise<void> {
+    this.#retired = true
+    this.#drained?.()
+    this.#closed ??= this.#closeDispatchers()
+    return this.#closed
+  }
+
+  async #closeDispatchers(): Promise<void> {
+    const probe = this.#probe
+    this.#probe = undefined
+    await Promise.all([this.#dispatcher.close().catch(() => {}), probe?.close().catch(() => {})])
+  }
+
+  #createDispatcher(c: DispatcherConfig): UndiciPool {
+    // pipelining 1: a request never waits behind another on one socket (head-of-line
+    // blocking), and a reset only ever loses the one request that was on it.
+    return new UndiciPool(this.origin, { connections: MAX_CONNECTIONS_PER_ORIGIN, pipelining: 1, connect: connectOptions(c) })
+  }
+
+  #createBreaker(settings: CircuitBreakerSettings | undefined): ManagedBreaker {
+    return settings === undefined ? alwaysClosed : new ConsecutiveFailureBreaker(settings, this.#clock, this.#breakerHooks)
+  }
+}
