@@ -1,0 +1,70 @@
+// One benchmark target per process, so the load generator and each server do not share an
+// event loop. Usage: node bench/targets.js <kind> <port> [upstreamUrl]
+// Prints "ready <port>" on stdout once listening.
+import http from 'node:http'
+import { Pool } from 'undici'
+
+const [kind, portArg, upstream] = process.argv.slice(2)
+const port = Number(portArg)
+const ready = () => process.stdout.write(`ready ${port}\n`)
+
+async function main() {
+  switch (kind) {
+    case 'upstream': {
+      const body = JSON.stringify({ hello: 'world', service: 'bench-upstream' })
+      const server = http.createServer((req, res) => {
+        if (req.url === '/health') return res.end('ok')
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'public, max-age=60' })
+        res.end(body)
+      })
+      server.keepAliveTimeout = 60_000
+      server.listen(port, '127.0.0.1', ready)
+      break
+    }
+    case 'node-floor': {
+      // The floor of any Node proxy: node:http in, undici Pool out, streamed, nothing else.
+      const pool = new Pool(upstream, { connections: 128, pipelining: 1 })
+      const server = http.createServer(async (req, res) => {
+        try {
+          const r = await pool.request({ path: req.url, method: req.method, headers: { 'x-forwarded-for': req.socket.remoteAddress } })
+          const h = { ...r.headers }
+          delete h.connection
+          delete h['keep-alive']
+          res.writeHead(r.statusCode, h)
+          r.body.pipe(res)
+        } catch {
+          res.writeHead(502)
+          res.end()
+        }
+      })
+      server.keepAliveTimeout = 60_000
+      server.listen(port, '127.0.0.1', ready)
+      break
+    }
+    case 'fastify-http-proxy': {
+      const { default: Fastify } = await import('fastify')
+      const { default: proxy } = await import('@fastify/http-proxy')
+      const app = Fastify({ logger: false })
+      await app.register(proxy, { upstream, prefix: '/' })
+      await app.listen({ port, host: '127.0.0.1' })
+      ready()
+      break
+    }
+    case 'switchyard': {
+      const { createGateway } = await import('../dist/src/index.js')
+      const { pino } = await import('pino')
+      const config = JSON.parse(process.env.SWITCHYARD_BENCH_CONFIG)
+      const gw = await createGateway(config, { logger: pino({ level: 'warn' }) })
+      await gw.listen()
+      ready()
+      break
+    }
+    default:
+      throw new Error(`unknown target ${kind}`)
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

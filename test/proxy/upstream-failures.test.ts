@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { freePort, startUpstream, type TestUpstream } from '../helpers/upstream.js'
+import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
+
+let up: TestUpstream | undefined
+let gw: StartedGateway | undefined
+afterEach(async () => {
+  await gw?.close()
+  await up?.close()
+  up = undefined
+})
+
+async function json(res: Awaited<ReturnType<typeof request>>): Promise<Record<string, unknown>> {
+  expect(res.headers['content-type']).toContain('application/json')
+  return (await res.body.json()) as Record<string, unknown>
+}
+
+describe('upstream failures map to 502/503/504 JSON without internals', () => {
+  it('connection refused → 502', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`
+    gw = await startGateway(simpleConfig([dead], { pool: { retry: { attempts: 0 }, circuitBreaker: false } }))
+    const res = await request(`${gw.url}/x`)
+    expect(res.statusCode).toBe(502)
+    const body = await json(res)
+    expect(body).toEqual({ statusCode: 502, error: 'Bad Gateway', message: 'upstream connection failed' })
+    expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|stack/)
+  })
+
+  it('response timeout → 504, and the gateway does not hang', async () => {
+    up = await startUpstream('slow', (_req, res) => {
+      setTimeout(() => res.end('late'), 2_000).unref()
+    })
+    gw = await startGateway(simpleConfig([up.url], { pool: { timeouts: { response: '150ms' }, retry: { attempts: 0 } } }))
+    const t0 = Date.now()
+    const res = await request(`${gw.url}/x`)
+    expect(res.statusCode).toBe(504)
+    expect(await json(res)).toMatchObject({ statusCode: 504, error: 'Gateway Timeout' })
+    expect(Date.now() - t0).toBeLessThan(1_500)
+  })
+
+  it('an upstream that resets mid-exchange → 502, and the gateway keeps serving', async () => {
+    let calls = 0
+    up = await startUpstream('reset', (req, res) => {
+      calls++
+      if (calls === 1) {
+        req.socket.destroy()
+        return
+      }
+      res.end('fine')
+    })
+    gw = await startGateway(simpleConfig([up.url], { pool: { retry: { attempts: 0 }, circuitBreaker: false } }))
+    const bad = await request(`${gw.url}/x`)
+    expect(bad.statusCode).toBe(502)
+    expect(await json(bad)).toMatchObject({ statusCode: 502 })
+    const good = await request(`${gw.url}/x`)
+    expect(good.statusCode).toBe(200)
+    expect(await good.body.text()).toBe('fine')
+  })
+
+  it('upstream 500 bodies pass through untouched (they are the upstream answer, not a gateway error)', async () => {
+    up = await startUpstream('err', (_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' })
+      res.end('boom')
+    })
+    gw = await startGateway(simpleConfig([up.url], { pool: { retry: { attempts: 0 } } }))
+    const res = await request(`${gw.url}/x`)
+    expect(res.statusCode).toBe(500)
+    expect(await res.body.text()).toBe('boom')
+  })
+})
