@@ -3,7 +3,7 @@
  * from routes/ (routes and splits, cache purge, explain, dashboard). Separate from the data
  * plane so it can bind to loopback and never be reachable by clients of the gateway.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { bearerToken, tokenMatches } from '../src/admin-token.js'
 import { errorBody } from '../src/errors.js'
 import type { Gateway } from '../src/gateway.js'
@@ -30,7 +30,7 @@ export function poolsView(gateway: Gateway): unknown[] {
 }
 
 export async function buildAdmin(gateway: Gateway): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: gateway.log.child({ listener: 'admin' }), disableRequestLogging: true, bodyLimit: 1024 * 1024 }) as unknown as FastifyInstance
+  const app = Fastify({ loggerInstance: gateway.log.child({ listener: 'admin' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 }) as unknown as FastifyInstance
   const ctx: AdminContext = {
     gateway,
     audit(action, detail) {

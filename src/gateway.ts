@@ -7,7 +7,7 @@
  * the pool registry (backends that remain keep their connections, health and breakers) and
  * swaps one reference. Requests in flight keep the snapshot they started with.
  */
-import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerFactory } from 'fastify'
 import http, { STATUS_CODES } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { pino, type Logger } from 'pino'
@@ -113,7 +113,7 @@ export async function buildDataPlane(internal: DataPlaneInternal, protocol: 'htt
   const settings = internal.handle.state.settings
   const app = Fastify({
     loggerInstance: internal.handle.log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     exposeHeadRoutes: false,
