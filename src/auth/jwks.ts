@@ -151,12 +151,12 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
         bodyTimeout: timeout,
       })
       if (res.statusCode !== 200) {
-        res.body.destroy()
+        discard(res.body)
         throw new ERR_JWKS_FETCH(`status ${res.statusCode}`)
       }
       const declared = Number(res.headers['content-length'])
       if (declared > maxBytes) {
-        res.body.destroy()
+        discard(res.body)
         throw new ERR_JWKS_FETCH(`document larger than ${maxBytes} bytes`)
       }
       const chunks: Buffer[] = []
@@ -164,7 +164,7 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
       for await (const chunk of res.body) {
         size += (chunk as Buffer).length
         if (size > maxBytes) {
-          res.body.destroy()
+          discard(res.body)
           throw new ERR_JWKS_FETCH(`document larger than ${maxBytes} bytes`)
         }
         chunks.push(chunk as Buffer)
@@ -178,6 +178,12 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
       clearTimeout(timer)
       if (abort === controller) abort = undefined
     }
+  }
+
+  /** Stop reading a body we will not use; undici reports the abort as an error nobody needs. */
+  function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+    body.on('error', () => {})
+    body.destroy()
   }
 
   function parseKeySet(text: string): Map<string, JwksKey> {

@@ -14,7 +14,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createVerifier, TokenError } from 'fast-jwt'
+import { createVerifier, TokenError, type Algorithm } from 'fast-jwt'
 import type { JwtSettings } from '../config/model.js'
 import { algorithmsForKey, isHmac, SUPPORTED_ALGORITHMS } from './algorithms.js'
 import {
@@ -96,7 +96,7 @@ export function compileJwtVerifier(settings: JwtSettings, options: JwtVerifierOp
     cache: cacheSize > 0 ? cacheSize : false,
   }
   const compile = (key: string | Buffer, algs: readonly string[]): FastVerifier =>
-    createVerifier({ ...verifyOptions, algorithms: [...algs], key }) as FastVerifier
+    createVerifier({ ...verifyOptions, algorithms: [...algs] as Algorithm[], key }) as FastVerifier
 
   if (settings.secret !== undefined) {
     const secret = settings.secret

@@ -6,7 +6,7 @@ import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createSigner } from 'fast-jwt'
+import { createSigner, type Algorithm, type JwtHeader } from 'fast-jwt'
 
 export const SECRET = 'a-test-secret-that-is-32-bytes-long!!'
 
@@ -17,7 +17,7 @@ export function b64url(v: unknown): string {
 export const nowSec = (): number => Math.floor(Date.now() / 1000)
 
 export function hs256(payload: Record<string, unknown>, secret: string = SECRET, header: Record<string, unknown> = {}): string {
-  return createSigner({ key: secret, algorithm: 'HS256', header, noTimestamp: false })(payload)
+  return createSigner({ key: secret, algorithm: 'HS256', header: header as unknown as JwtHeader })(payload)
 }
 
 /** An HMAC-signed token with any header: for alg-confusion attacks with a public key as the secret. */
@@ -64,7 +64,7 @@ function pair(kid: string, privateKey: KeyObject, publicKey: KeyObject, alg: str
     publicKey,
     publicPem,
     jwk,
-    sign: (payload, header = {}) => createSigner({ key: privatePem, algorithm: alg as 'RS256', kid, header })(payload),
+    sign: (payload, header = {}) => createSigner({ key: privatePem, algorithm: alg as Algorithm, kid, header: header as unknown as JwtHeader })(payload),
   }
 }
 
