@@ -1,0 +1,56 @@
+/**
+ * Every default of the configuration, in the units of the model (milliseconds, bytes). The
+ * reference in docs/configuration.md lists the same values; a test keeps them in step.
+ */
+import type { RetryCondition } from './model.js'
+
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+const KB = 1024
+const MB = 1024 * KB
+
+export const DEFAULTS = {
+  server: {
+    host: '0.0.0.0',
+    port: 8080,
+    bodyLimit: 10 * MB,
+    headersTimeout: 10 * SECOND,
+    requestTimeout: 60 * SECOND,
+    shutdownTimeout: 30 * SECOND,
+    maxConnections: 10_000,
+    workers: 1,
+    maxHeaderSize: 16 * KB,
+    maxUrlLength: 8 * KB,
+  },
+  tls: { minVersion: 'TLSv1.2', http2: true, redirectHttp: false, requireClientCert: false },
+  admin: { host: '127.0.0.1', port: 9901, token: '' },
+  jwt: { clockTolerance: 0 },
+  store: { store: 'memory', redis: 'redis://127.0.0.1:6379' },
+  cache: { maxSize: 64 * MB, maxEntrySize: 1 * MB },
+  pool: {
+    algorithm: 'round-robin',
+    hashOn: 'ip',
+    backendWeight: 1,
+    slowStart: 0,
+    stickySession: { cookie: 'sy_backend', ttl: 60 * MINUTE },
+    tls: { rejectUnauthorized: true },
+    retry: { attempts: 1, on: ['connect-error', 'reset', 502, 503, 504] as readonly RetryCondition[], budget: 0.2 },
+    timeouts: { connect: 2 * SECOND, response: 30 * SECOND },
+  },
+  healthCheck: {
+    path: '/health',
+    interval: 5 * SECOND,
+    timeout: 1 * SECOND,
+    healthyThreshold: 2,
+    unhealthyThreshold: 3,
+    expectStatus: '200-399',
+  },
+  circuitBreaker: { consecutiveFailures: 5, openDuration: 30 * SECOND, halfOpenRequests: 1, maxEjectionPercent: 50 },
+  route: {
+    stickyCookieTtl: 30 * 24 * 60 * MINUTE,
+    rateLimit: { key: 'ip', onStoreError: 'allow' },
+    cache: { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0 },
+    mirror: { percent: 100, maxBodySize: 1 * MB },
+    websocket: false,
+  },
+} as const

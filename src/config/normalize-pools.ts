@@ -1,0 +1,251 @@
+/**
+ * `pools:` → PoolSettings: defaults, backend URLs reduced to origins, expectStatus ranges,
+ * and the checks that concern pools alone (backends, weights, fallback chains).
+ */
+import type {
+  Algorithm,
+  BackendSettings,
+  CircuitBreakerSettings,
+  HealthCheckSettings,
+  PoolSettings,
+  RetryCondition,
+  RetrySettings,
+} from './model.js'
+import { DEFAULTS } from './defaults.js'
+import { parseKeySource, TOKEN } from './key-source.js'
+import { NAME, NAME_RULE } from './names.js'
+import { childPath, indexPath } from './paths.js'
+import {
+  asArray,
+  asBoolean,
+  asDuration,
+  asInteger,
+  asNumber,
+  asObject,
+  asString,
+  type NormalizeContext,
+  type RawObject,
+} from './read.js'
+import { ALGORITHMS, RETRY_CONDITIONS } from './schema.js'
+
+export function normalizePools(raw: unknown, ctx: NormalizeContext): PoolSettings[] {
+  const pools: PoolSettings[] = []
+  const rawPools = asObject(raw) ?? {}
+  for (const [name, value] of Object.entries(rawPools)) {
+    const path = childPath('pools', name)
+    if (!NAME.test(name)) ctx.problem(path, `invalid pool name "${name}": ${NAME_RULE}`)
+    pools.push(normalizePool(name, asObject(value) ?? {}, path, ctx))
+  }
+  checkFallbacks(pools, ctx)
+  return pools
+}
+
+function normalizePool(name: string, raw: RawObject, path: string, ctx: NormalizeContext): PoolSettings {
+  const d = DEFAULTS.pool
+  const algorithm = (ALGORITHMS as readonly string[]).includes(raw['algorithm'] as string)
+    ? (raw['algorithm'] as Algorithm)
+    : d.algorithm
+  const hashOnPath = childPath(path, 'hashOn')
+  const hashOnText = asString(raw['hashOn']) ?? d.hashOn
+  const hashOn = parseKeySource(hashOnText)
+  if (!hashOn.ok) ctx.problem(hashOnPath, hashOn.message)
+  else if (hashOn.value.kind === 'jwt') ctx.jwtKeyUses.push(hashOnPath)
+
+  const pool: {
+    -readonly [K in keyof PoolSettings]: PoolSettings[K]
+  } = {
+    name,
+    algorithm,
+    hashOn: hashOn.ok ? hashOn.value : { kind: 'ip' },
+    backends: normalizeBackends(raw['backends'], childPath(path, 'backends'), ctx),
+    slowStart: asDuration(raw['slowStart'], d.slowStart),
+    retry: normalizeRetry(asObject(raw['retry']) ?? {}),
+    timeouts: {
+      connect: asDuration(asObject(raw['timeouts'])?.['connect'], d.timeouts.connect),
+      response: asDuration(asObject(raw['timeouts'])?.['response'], d.timeouts.response),
+    },
+  }
+
+  const sticky = asObject(raw['stickySession'])
+  if (sticky !== undefined) {
+    const cookie = asString(sticky['cookie']) ?? d.stickySession.cookie
+    if (!TOKEN.test(cookie)) ctx.problem(childPath(childPath(path, 'stickySession'), 'cookie'), `"${cookie}" is not a valid cookie name`)
+    pool.stickySession = { cookie, ttl: asDuration(sticky['ttl'], d.stickySession.ttl) }
+  }
+
+  const tls = asObject(raw['tls'])
+  if (tls !== undefined) {
+    const tlsPath = childPath(path, 'tls')
+    const ca = asString(tls['ca'])
+    const servername = asString(tls['servername'])
+    pool.tls = {
+      ...(ca !== undefined && { ca: ctx.file(childPath(tlsPath, 'ca'), ca) }),
+      ...(servername !== undefined && { servername }),
+      rejectUnauthorized: asBoolean(tls['rejectUnauthorized'], d.tls.rejectUnauthorized),
+    }
+  }
+
+  const healthCheck = asObject(raw['healthCheck'])
+  if (healthCheck !== undefined) pool.healthCheck = normalizeHealthCheck(healthCheck, childPath(path, 'healthCheck'), ctx)
+
+  const breaker = normalizeCircuitBreaker(raw['circuitBreaker'])
+  if (breaker !== undefined) pool.circuitBreaker = breaker
+
+  const fallback = asString(raw['fallback'])
+  if (fallback !== undefined) pool.fallback = fallback
+  return pool
+}
+
+function normalizeBackends(raw: unknown, path: string, ctx: NormalizeContext): BackendSettings[] {
+  if (!Array.isArray(raw)) {
+    if (raw === undefined) ctx.problem(path, 'is required')
+    return []
+  }
+  if (raw.length === 0) {
+    ctx.problem(path, 'pool has no backends')
+    return []
+  }
+  const backends: BackendSettings[] = []
+  const seen = new Map<string, number>()
+  raw.forEach((item, i) => {
+    const itemPath = indexPath(path, i)
+    const object = asObject(item)
+    const url = typeof item === 'string' ? item : asString(object?.['url'])
+    const urlPath = typeof item === 'string' ? itemPath : childPath(itemPath, 'url')
+    const weight = object?.['weight'] ?? DEFAULTS.pool.backendWeight
+    if (url === undefined) return
+    const origin = backendOrigin(url, urlPath, ctx)
+    if (!isWeight(weight)) ctx.problem(childPath(itemPath, 'weight'), 'must be a non-negative integer')
+    if (origin === undefined) return
+    const earlier = seen.get(origin)
+    if (earlier !== undefined) {
+      ctx.problem(urlPath, `duplicate backend ${origin} (also ${indexPath(path, earlier)})`)
+      return
+    }
+    seen.set(origin, i)
+    backends.push({ url: origin, weight: isWeight(weight) ? weight : 1 })
+  })
+  if (backends.length > 0 && backends.every((b) => b.weight === 0)) {
+    ctx.problem(path, 'all backend weights are 0: no backend can receive traffic')
+  }
+  return backends
+}
+
+export function isWeight(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0
+}
+
+/** An http(s) origin, or a problem: a backend URL names a server, not a place on it. */
+function backendOrigin(text: string, path: string, ctx: NormalizeContext): string | undefined {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    ctx.problem(path, `invalid URL "${text}"`)
+    return undefined
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.problem(path, `"${text}" must be an http:// or https:// URL`)
+    return undefined
+  }
+  if (url.username !== '' || url.password !== '') {
+    ctx.problem(path, `"${url.host}" backend URL must not contain credentials`)
+    return undefined
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || /[?#]/.test(text)) {
+    ctx.problem(path, `"${text}" must be an origin (scheme://host:port) without a path, query or fragment; use rewritePrefix on the route for paths`)
+    return undefined
+  }
+  return url.origin
+}
+
+function normalizeRetry(raw: RawObject): RetrySettings {
+  const d = DEFAULTS.pool.retry
+  const on = Array.isArray(raw['on'])
+    ? raw['on'].filter(
+        (c): c is RetryCondition =>
+          (RETRY_CONDITIONS as readonly unknown[]).includes(c) ||
+          (typeof c === 'number' && Number.isInteger(c) && c >= 500 && c <= 599),
+      )
+    : d.on
+  return {
+    attempts: asInteger(raw['attempts'], d.attempts),
+    on: [...new Set(on)],
+    budget: asNumber(raw['budget'], d.budget),
+  }
+}
+
+function normalizeHealthCheck(raw: RawObject, path: string, ctx: NormalizeContext): HealthCheckSettings {
+  const d = DEFAULTS.healthCheck
+  const probePath = asString(raw['path']) ?? d.path
+  if (!probePath.startsWith('/')) ctx.problem(childPath(path, 'path'), 'must start with "/"')
+  const expectPath = childPath(path, 'expectStatus')
+  const expect = raw['expectStatus']
+  let expectStatus = parseStatusRanges(d.expectStatus) as readonly (readonly [number, number])[]
+  if (typeof expect === 'string' || typeof expect === 'number') {
+    const parsed = parseStatusRanges(expect)
+    if (typeof parsed === 'string') ctx.problem(expectPath, parsed)
+    else expectStatus = parsed
+  }
+  return {
+    path: probePath,
+    interval: asDuration(raw['interval'], d.interval),
+    timeout: asDuration(raw['timeout'], d.timeout),
+    healthyThreshold: asInteger(raw['healthyThreshold'], d.healthyThreshold),
+    unhealthyThreshold: asInteger(raw['unhealthyThreshold'], d.unhealthyThreshold),
+    expectStatus,
+  }
+}
+
+/** `200`, `200-399`, `200,204,300-399` → inclusive ranges; a message when malformed. */
+export function parseStatusRanges(value: string | number): [number, number][] | string {
+  const ranges: [number, number][] = []
+  for (const part of String(value).split(',')) {
+    const m = /^\s*([0-9]{3})\s*(?:-\s*([0-9]{3})\s*)?$/.exec(part)
+    if (m === null) return `"${String(value)}" must be status codes like 200, 200-399 or 200,204,300-399`
+    const low = Number(m[1])
+    const high = m[2] === undefined ? low : Number(m[2])
+    if (low < 100 || high > 599 || low > high) return `"${part.trim()}" is not a range of status codes 100-599`
+    ranges.push([low, high])
+  }
+  return ranges
+}
+
+function normalizeCircuitBreaker(raw: unknown): CircuitBreakerSettings | undefined {
+  if (raw === false) return undefined
+  const d = DEFAULTS.circuitBreaker
+  const o = asObject(raw) ?? {}
+  return {
+    consecutiveFailures: asInteger(o['consecutiveFailures'], d.consecutiveFailures),
+    openDuration: asDuration(o['openDuration'], d.openDuration),
+    halfOpenRequests: asInteger(o['halfOpenRequests'], d.halfOpenRequests),
+    maxEjectionPercent: asNumber(o['maxEjectionPercent'], d.maxEjectionPercent),
+  }
+}
+
+/** Unknown fallback pools, and fallback chains that loop (each cycle reported once, named). */
+function checkFallbacks(pools: readonly PoolSettings[], ctx: NormalizeContext): void {
+  const byName = new Map(pools.map((p) => [p.name, p]))
+  for (const pool of pools) {
+    if (pool.fallback !== undefined && !byName.has(pool.fallback)) {
+      ctx.problem(childPath(childPath('pools', pool.name), 'fallback'), `unknown pool "${pool.fallback}"`)
+    }
+  }
+  const reported = new Set<string>()
+  for (const start of pools) {
+    const chain: string[] = []
+    let current: PoolSettings | undefined = start
+    while (current !== undefined && !chain.includes(current.name)) {
+      chain.push(current.name)
+      current = current.fallback === undefined ? undefined : byName.get(current.fallback)
+    }
+    if (current === undefined) continue
+    const cycle = chain.slice(chain.indexOf(current.name))
+    if (cycle.some((name) => reported.has(name))) continue
+    for (const name of cycle) reported.add(name)
+    ctx.problem(
+      childPath(childPath('pools', cycle[0]!), 'fallback'),
+      `fallback cycle: ${[...cycle, cycle[0]].join(' → ')}`,
+    )
+  }
+}

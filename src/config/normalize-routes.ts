@@ -1,0 +1,299 @@
+/**
+ * `routes:` → RouteSettings: shorthands expanded (`pool:` → one split entry, `jwt: true`),
+ * names lower-cased where matching is case-insensitive, regexes compiled once to prove they
+ * compile, and the checks that relate routes to pools and to the jwt section.
+ */
+import type {
+  HeaderMatch,
+  HeaderRewriteSettings,
+  KeySource,
+  RouteJwtSettings,
+  RouteMatchSettings,
+  RouteSettings,
+  SplitTarget,
+} from './model.js'
+import { DEFAULTS } from './defaults.js'
+import { parseKeySource, TOKEN } from './key-source.js'
+import { NAME, NAME_RULE } from './names.js'
+import { isWeight } from './normalize-pools.js'
+import { childPath, indexPath } from './paths.js'
+import {
+  asArray,
+  asBoolean,
+  asDuration,
+  asNumber,
+  asObject,
+  asSize,
+  asString,
+  type NormalizeContext,
+  type RawObject,
+} from './read.js'
+import { tryParseDuration } from './units.js'
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+export interface RouteEnvironment {
+  readonly pools: ReadonlySet<string>
+  readonly jwtConfigured: boolean
+}
+
+export function normalizeRoutes(raw: unknown, env: RouteEnvironment, ctx: NormalizeContext): RouteSettings[] {
+  const routes: RouteSettings[] = []
+  const names = new Map<string, number>()
+  asArray(raw).forEach((item, i) => {
+    const path = indexPath('routes', i)
+    const route = asObject(item)
+    if (route === undefined) return
+    const name = asString(route['name'])
+    if (name !== undefined) {
+      const namePath = childPath(path, 'name')
+      const earlier = names.get(name)
+      if (!NAME.test(name)) ctx.problem(namePath, `invalid route name "${name}": ${NAME_RULE}`)
+      else if (earlier !== undefined) ctx.problem(namePath, `duplicate route name "${name}" (also routes[${earlier}])`)
+      else names.set(name, i)
+    }
+    routes.push(normalizeRoute(name ?? `#${i}`, route, path, env, ctx))
+  })
+  return routes
+}
+
+function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEnvironment, ctx: NormalizeContext): RouteSettings {
+  const d = DEFAULTS.route
+  const match = normalizeMatch(asObject(raw['match']) ?? {}, childPath(path, 'match'), ctx)
+  const route: Mutable<RouteSettings> = {
+    name,
+    match,
+    split: normalizeSplit(raw, path, env, ctx),
+    stickyCookie: { ttl: asDuration(asObject(raw['stickyCookie'])?.['ttl'], d.stickyCookieTtl) },
+    websocket: asBoolean(raw['websocket'], d.websocket),
+    headers: {
+      request: normalizeRewrite(asObject(asObject(raw['headers'])?.['request']), childPath(childPath(path, 'headers'), 'request'), ctx),
+      response: normalizeRewrite(asObject(asObject(raw['headers'])?.['response']), childPath(childPath(path, 'headers'), 'response'), ctx),
+    },
+  }
+
+  const rewritePrefix = asString(raw['rewritePrefix'])
+  if (rewritePrefix !== undefined) {
+    const rewritePath = childPath(path, 'rewritePrefix')
+    if (match.path === undefined) ctx.problem(rewritePath, 'needs match.path (the prefix it replaces)')
+    if (rewritePrefix !== '' && !rewritePrefix.startsWith('/')) ctx.problem(rewritePath, 'must be "" or start with "/"')
+    route.rewritePrefix = rewritePrefix
+  }
+
+  const sticky = keySource(raw['sticky'], childPath(path, 'sticky'), ctx)
+  if (sticky !== undefined) route.sticky = sticky
+
+  const jwt = normalizeRouteJwt(raw['jwt'], childPath(path, 'jwt'), env, ctx)
+  if (jwt !== undefined) route.jwt = jwt
+
+  const override = asString(raw['override'])
+  if (override !== undefined) {
+    const overridePath = childPath(path, 'override')
+    const header = override.toLowerCase()
+    if (!TOKEN.test(override)) ctx.problem(overridePath, `"${override}" is not a valid header name`)
+    const claim = Object.entries(jwt?.forwardClaims ?? {}).find(([, h]) => h === header)?.[0]
+    if (claim !== undefined) {
+      ctx.problem(overridePath, `header "${header}" is also set from claim "${claim}" (jwt.forwardClaims); use another header`)
+    }
+    route.override = header
+  }
+
+  const rateLimit = asObject(raw['rateLimit'])
+  if (rateLimit !== undefined) {
+    const rlPath = childPath(path, 'rateLimit')
+    const window = asDuration(rateLimit['window'], 0)
+    if (tryParseDuration(rateLimit['window']) === 0) ctx.problem(childPath(rlPath, 'window'), 'must be longer than 0')
+    route.rateLimit = {
+      max: typeof rateLimit['max'] === 'number' ? rateLimit['max'] : 1,
+      window,
+      key: keySource(rateLimit['key'] ?? d.rateLimit.key, childPath(rlPath, 'key'), ctx) ?? { kind: 'ip' },
+      onStoreError: rateLimit['onStoreError'] === 'deny' ? 'deny' : d.rateLimit.onStoreError,
+    }
+  }
+
+  const cache = asObject(raw['cache'])
+  if (cache !== undefined) {
+    route.cache = {
+      ttl: asDuration(cache['ttl'], d.cache.ttl),
+      staleWhileRevalidate: asDuration(cache['staleWhileRevalidate'], d.cache.staleWhileRevalidate),
+      staleIfError: asDuration(cache['staleIfError'], d.cache.staleIfError),
+    }
+  }
+
+  const mirror = asObject(raw['mirror'])
+  if (mirror !== undefined) {
+    const pool = asString(mirror['pool'])
+    if (pool !== undefined) {
+      if (!env.pools.has(pool)) ctx.problem(childPath(childPath(path, 'mirror'), 'pool'), `unknown pool "${pool}"`)
+      route.mirror = {
+        pool,
+        percent: asNumber(mirror['percent'], d.mirror.percent),
+        maxBodySize: asSize(mirror['maxBodySize'], d.mirror.maxBodySize),
+      }
+    }
+  }
+  return route
+}
+
+function normalizeMatch(raw: RawObject, path: string, ctx: NormalizeContext): RouteMatchSettings {
+  const match: Mutable<RouteMatchSettings> = {}
+  const given = (['path', 'pathExact', 'pathRegex'] as const).filter((k) => typeof raw[k] === 'string')
+  if (given.length > 1) ctx.problem(path, `use only one of path, pathExact, pathRegex (found ${given.join(', ')})`)
+  for (const key of ['path', 'pathExact'] as const) {
+    const value = asString(raw[key])
+    if (value === undefined) continue
+    if (!value.startsWith('/')) ctx.problem(childPath(path, key), 'must start with "/"')
+    match[key] = value
+  }
+  const pathRegex = asString(raw['pathRegex'])
+  if (pathRegex !== undefined) {
+    const error = regexError(pathRegex)
+    if (error !== undefined) ctx.problem(childPath(path, 'pathRegex'), error)
+    match.pathRegex = pathRegex
+  }
+  const host = asString(raw['host'])
+  if (host !== undefined) {
+    const lower = host.toLowerCase()
+    if (!/^(\*\.)?[a-z0-9_\-.[\]:]+$/.test(lower) || lower.includes('..')) {
+      ctx.problem(childPath(path, 'host'), `"${host}" must be a host name, or *.domain for a wildcard`)
+    }
+    match.host = lower
+  }
+  if (Array.isArray(raw['methods'])) {
+    const methods: string[] = []
+    raw['methods'].forEach((m, i) => {
+      if (typeof m !== 'string') return
+      if (!TOKEN.test(m)) ctx.problem(indexPath(childPath(path, 'methods'), i), `"${m}" is not a valid method`)
+      const upper = m.toUpperCase()
+      if (!methods.includes(upper)) methods.push(upper)
+    })
+    match.methods = methods
+  }
+  const headers = asObject(raw['headers'])
+  if (headers !== undefined) {
+    const out: Record<string, HeaderMatch> = {}
+    const headersPath = childPath(path, 'headers')
+    for (const [name, condition] of Object.entries(headers)) {
+      const headerPath = childPath(headersPath, name)
+      const lower = name.toLowerCase()
+      if (!TOKEN.test(name)) ctx.problem(headerPath, `"${name}" is not a valid header name`)
+      if (Object.hasOwn(out, lower)) ctx.problem(headerPath, `header "${lower}" is listed twice (names are case-insensitive)`)
+      const parsed = headerMatch(condition, headerPath, ctx)
+      if (parsed !== undefined) out[lower] = parsed
+    }
+    match.headers = out
+  }
+  return match
+}
+
+function headerMatch(condition: unknown, path: string, ctx: NormalizeContext): HeaderMatch | undefined {
+  if (typeof condition === 'string') return { kind: 'exact', value: condition }
+  const o = asObject(condition)
+  if (o === undefined) return undefined
+  const regex = asString(o['regex'])
+  const present = o['present']
+  if ((regex === undefined) === (typeof present !== 'boolean')) {
+    ctx.problem(path, 'needs exactly one of regex or present')
+    return undefined
+  }
+  if (regex !== undefined) {
+    const error = regexError(regex)
+    if (error !== undefined) ctx.problem(childPath(path, 'regex'), error)
+    return { kind: 'regex', source: regex }
+  }
+  return { kind: 'present', present: present as boolean }
+}
+
+function regexError(source: string): string | undefined {
+  try {
+    new RegExp(source)
+    return undefined
+  } catch (error) {
+    return (error as Error).message
+  }
+}
+
+function normalizeSplit(raw: RawObject, path: string, env: RouteEnvironment, ctx: NormalizeContext): SplitTarget[] {
+  const pool = asString(raw['pool'])
+  const split = raw['split']
+  if (pool !== undefined && split !== undefined) {
+    ctx.problem(path, 'use pool or split, not both')
+  }
+  if (pool === undefined && split === undefined) {
+    ctx.problem(path, 'needs pool or split (where matching requests go)')
+    return []
+  }
+  if (pool !== undefined) {
+    if (!env.pools.has(pool)) ctx.problem(childPath(path, 'pool'), `unknown pool "${pool}"`)
+    return [{ pool, weight: 1 }]
+  }
+  const splitPath = childPath(path, 'split')
+  const targets: SplitTarget[] = []
+  const seen = new Map<string, number>()
+  asArray(split).forEach((item, i) => {
+    const entry = asObject(item)
+    const entryPath = indexPath(splitPath, i)
+    const target = asString(entry?.['pool'])
+    if (entry === undefined || target === undefined) return
+    if (!env.pools.has(target)) ctx.problem(childPath(entryPath, 'pool'), `unknown pool "${target}"`)
+    const earlier = seen.get(target)
+    if (earlier !== undefined) ctx.problem(childPath(entryPath, 'pool'), `pool "${target}" is already in the split (split[${earlier}])`)
+    seen.set(target, i)
+    const weight = entry['weight']
+    if (weight !== undefined && !isWeight(weight)) ctx.problem(childPath(entryPath, 'weight'), 'must be a non-negative integer')
+    targets.push({ pool: target, weight: isWeight(weight) ? weight : 0 })
+  })
+  if (targets.length > 0 && targets.every((t) => t.weight === 0)) {
+    ctx.problem(splitPath, 'all split weights are 0: no pool can receive traffic')
+  }
+  return targets
+}
+
+function normalizeRouteJwt(raw: unknown, path: string, env: RouteEnvironment, ctx: NormalizeContext): RouteJwtSettings | undefined {
+  if (raw === undefined || raw === false) return undefined
+  const o = raw === true ? {} : asObject(raw)
+  if (o === undefined) return undefined
+  if (!env.jwtConfigured) ctx.problem(path, 'needs the top-level jwt section (the token verifier)')
+  const claims: Record<string, string | number | boolean> = {}
+  for (const [claim, value] of Object.entries(asObject(o['claims']) ?? {})) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') claims[claim] = value
+  }
+  const forwardClaims: Record<string, string> = {}
+  const forwardPath = childPath(path, 'forwardClaims')
+  for (const [claim, header] of Object.entries(asObject(o['forwardClaims']) ?? {})) {
+    if (typeof header !== 'string') continue
+    if (!TOKEN.test(header)) ctx.problem(childPath(forwardPath, claim), `"${header}" is not a valid header name`)
+    forwardClaims[claim] = header.toLowerCase()
+  }
+  return { required: asBoolean(o['required'], true), claims, forwardClaims }
+}
+
+function normalizeRewrite(raw: RawObject | undefined, path: string, ctx: NormalizeContext): HeaderRewriteSettings {
+  const set: Record<string, string> = {}
+  for (const [name, value] of Object.entries(asObject(raw?.['set']) ?? {})) {
+    if (typeof value !== 'string') continue
+    if (!TOKEN.test(name)) ctx.problem(childPath(childPath(path, 'set'), name), `"${name}" is not a valid header name`)
+    // RFC 9110 §5.5: field values cannot carry CR, LF or NUL; they would split the header.
+    if (/[\r\n\0]/.test(value)) ctx.problem(childPath(childPath(path, 'set'), name), 'value must not contain CR, LF or NUL')
+    set[name.toLowerCase()] = value
+  }
+  const remove: string[] = []
+  asArray(raw?.['remove']).forEach((name, i) => {
+    if (typeof name !== 'string') return
+    if (!TOKEN.test(name)) ctx.problem(indexPath(childPath(path, 'remove'), i), `"${name}" is not a valid header name`)
+    const lower = name.toLowerCase()
+    if (!remove.includes(lower)) remove.push(lower)
+  })
+  return { set, remove }
+}
+
+function keySource(raw: unknown, path: string, ctx: NormalizeContext): KeySource | undefined {
+  if (typeof raw !== 'string') return undefined
+  const parsed = parseKeySource(raw)
+  if (!parsed.ok) {
+    ctx.problem(path, parsed.message)
+    return undefined
+  }
+  if (parsed.value.kind === 'jwt') ctx.jwtKeyUses.push(path)
+  return parsed.value
+}

@@ -1,0 +1,284 @@
+/**
+ * The pipeline from a parsed document to GatewaySettings: `${ENV}` substitution, schema-guided
+ * coercion, schema validation, normalisation with semantic checks. Every stage runs even when
+ * an earlier one found problems, so a user sees them all at once; a later stage's problem at a
+ * place an earlier stage already reported is dropped, because it is the same mistake seen twice.
+ */
+import { isIP } from 'node:net'
+import { resolve } from 'node:path'
+import type {
+  AdminSettings,
+  CacheSettings,
+  GatewaySettings,
+  JwtSettings,
+  ServerSettings,
+  StoreSettings,
+  TlsCertificateSettings,
+  TlsSettings,
+} from './model.js'
+import { coerceToSchema } from './coerce.js'
+import { DEFAULTS } from './defaults.js'
+import { substituteEnv, type Env } from './env.js'
+import type { ConfigProblem } from './errors.js'
+import { deepFreeze } from './freeze.js'
+import { normalizePools } from './normalize-pools.js'
+import { normalizeRoutes } from './normalize-routes.js'
+import { childPath, indexPath, isWithin } from './paths.js'
+import {
+  asArray,
+  asBoolean,
+  asDuration,
+  asInteger,
+  asObject,
+  asSize,
+  asString,
+  NormalizeContext,
+  type FileReference,
+  type RawObject,
+} from './read.js'
+import { GatewayFileSchema, JWT_ALGORITHMS } from './schema.js'
+import { validateDocument } from './validate.js'
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+export interface NormalizeOptions {
+  /** Variables for `${NAME}`; default process.env. */
+  readonly env?: Env
+  /** Directory relative file paths are resolved against; default the current directory. */
+  readonly baseDir?: string
+  /** Where the document came from (a file path), kept in the settings and in errors. */
+  readonly source?: string
+}
+
+export interface Analysis {
+  /** Frozen; meaningful only when `problems` is empty. */
+  readonly settings: GatewaySettings
+  readonly problems: readonly ConfigProblem[]
+  /** Files the settings refer to (certificates, keys, CAs), for `check`. */
+  readonly files: readonly FileReference[]
+}
+
+export function analyse(document: unknown, options: NormalizeOptions = {}): Analysis {
+  const envProblems: ConfigProblem[] = []
+  const substituted = substituteEnv(document ?? {}, options.env ?? process.env, envProblems)
+  const coerced = coerceToSchema(GatewayFileSchema as unknown as Record<string, unknown>, substituted)
+  const schemaProblems = validateDocument(coerced)
+  const ctx = new NormalizeContext(resolve(options.baseDir ?? process.cwd()))
+  const settings = build(asObject(coerced) ?? {}, ctx, options.source)
+  return {
+    settings: deepFreeze(settings),
+    problems: mergeStages([envProblems, schemaProblems, ctx.problems]),
+    files: ctx.files,
+  }
+}
+
+function mergeStages(stages: readonly (readonly ConfigProblem[])[]): ConfigProblem[] {
+  const merged: ConfigProblem[] = []
+  const seen = new Set<string>()
+  for (const stage of stages) {
+    const earlier = merged.map((p) => p.path)
+    for (const problem of stage) {
+      if (earlier.some((path) => isWithin(problem.path, path))) continue
+      const key = `${problem.path}\u0000${problem.message}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      merged.push(problem)
+    }
+  }
+  return merged
+}
+
+function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined): GatewaySettings {
+  const server = normalizeServer(asObject(raw['server']) ?? {}, ctx)
+  const admin = normalizeAdmin(raw['admin'], server, ctx)
+  const jwt = normalizeJwt(asObject(raw['jwt']), ctx)
+  const pools = normalizePools(raw['pools'], ctx)
+  const routes = normalizeRoutes(raw['routes'], { pools: new Set(pools.map((p) => p.name)), jwtConfigured: jwt !== undefined }, ctx)
+  if (jwt === undefined) {
+    for (const path of ctx.jwtKeyUses) ctx.problem(path, 'a jwt: key needs the top-level jwt section (the token verifier)')
+  }
+  const settings: Mutable<GatewaySettings> = {
+    server,
+    admin,
+    rateLimit: normalizeStore(asObject(raw['rateLimit']) ?? {}, 'rateLimit', ctx),
+    cache: normalizeCache(asObject(raw['cache']) ?? {}, ctx),
+    pools,
+    routes,
+  }
+  if (jwt !== undefined) settings.jwt = jwt
+  if (source !== undefined) settings.source = resolve(source)
+  return settings
+}
+
+function normalizeServer(raw: RawObject, ctx: NormalizeContext): ServerSettings {
+  const d = DEFAULTS.server
+  if (raw['workers'] === 'auto') {
+    ctx.problem('server.workers', '"auto" (one process per core) is planned but not available yet; use 1')
+  }
+  const trustedProxies: string[] = []
+  asArray(raw['trustedProxies']).forEach((entry, i) => {
+    if (typeof entry !== 'string') return
+    if (!isAddressOrCidr(entry)) ctx.problem(indexPath('server.trustedProxies', i), `"${entry}" must be an IP address or CIDR block`)
+    trustedProxies.push(entry)
+  })
+  const server: Mutable<ServerSettings> = {
+    host: asString(raw['host']) ?? d.host,
+    port: asInteger(raw['port'], d.port),
+    trustedProxies,
+    bodyLimit: asSize(raw['bodyLimit'], d.bodyLimit),
+    headersTimeout: asDuration(raw['headersTimeout'], d.headersTimeout),
+    requestTimeout: asDuration(raw['requestTimeout'], d.requestTimeout),
+    shutdownTimeout: asDuration(raw['shutdownTimeout'], d.shutdownTimeout),
+    maxConnections: asInteger(raw['maxConnections'], d.maxConnections),
+    workers: 1,
+    maxHeaderSize: asSize(raw['maxHeaderSize'], d.maxHeaderSize),
+    maxUrlLength: asSize(raw['maxUrlLength'], d.maxUrlLength),
+  }
+  const tls = asObject(raw['tls'])
+  if (tls !== undefined) {
+    server.tls = normalizeTls(tls, ctx)
+    if (server.tls.port !== 0 && server.tls.port === server.port) {
+      ctx.problem('server.tls.port', `must differ from server.port (${server.port})`)
+    }
+  }
+  return server
+}
+
+function isAddressOrCidr(text: string): boolean {
+  const slash = text.indexOf('/')
+  if (slash < 0) return isIP(text) !== 0
+  const version = isIP(text.slice(0, slash))
+  const bits = text.slice(slash + 1)
+  if (version === 0 || !/^[0-9]{1,3}$/.test(bits)) return false
+  return Number(bits) <= (version === 4 ? 32 : 128)
+}
+
+function normalizeTls(raw: RawObject, ctx: NormalizeContext): TlsSettings {
+  const d = DEFAULTS.tls
+  const path = 'server.tls'
+  const certificates: TlsCertificateSettings[] = []
+  asArray(raw['certificates']).forEach((item, i) => {
+    const c = asObject(item)
+    const cert = asString(c?.['cert'])
+    const key = asString(c?.['key'])
+    if (c === undefined || cert === undefined || key === undefined) return
+    const itemPath = indexPath(childPath(path, 'certificates'), i)
+    certificates.push({
+      cert: ctx.file(childPath(itemPath, 'cert'), cert),
+      key: ctx.file(childPath(itemPath, 'key'), key),
+      serverNames: asArray(c['serverNames']).filter((n): n is string => typeof n === 'string').map((n) => n.toLowerCase()),
+    })
+  })
+  const tls: Mutable<TlsSettings> = {
+    port: asInteger(raw['port'], 8443),
+    minVersion: raw['minVersion'] === 'TLSv1.3' ? 'TLSv1.3' : d.minVersion,
+    http2: asBoolean(raw['http2'], d.http2),
+    redirectHttp: asBoolean(raw['redirectHttp'], d.redirectHttp),
+    requireClientCert: asBoolean(raw['requireClientCert'], d.requireClientCert),
+    certificates,
+  }
+  const clientCa = asString(raw['clientCa'])
+  if (clientCa !== undefined) tls.clientCa = ctx.file(childPath(path, 'clientCa'), clientCa)
+  else if (tls.requireClientCert) ctx.problem(childPath(path, 'requireClientCert'), 'needs clientCa (the CA client certificates must chain to)')
+  return tls
+}
+
+function normalizeAdmin(raw: unknown, server: ServerSettings, ctx: NormalizeContext): AdminSettings | false {
+  if (raw === false) return false
+  const d = DEFAULTS.admin
+  const o = asObject(raw) ?? {}
+  const admin: AdminSettings = {
+    host: asString(o['host']) ?? d.host,
+    port: asInteger(o['port'], d.port),
+    token: asString(o['token']) ?? d.token,
+  }
+  if (admin.port !== 0 && (admin.port === server.port || admin.port === server.tls?.port)) {
+    ctx.problem('admin.port', `must differ from the gateway's own ports (${admin.port} is already used)`)
+  }
+  return admin
+}
+
+// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+const HMAC_MIN_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 }
+
+function normalizeJwt(raw: RawObject | undefined, ctx: NormalizeContext): JwtSettings | undefined {
+  if (raw === undefined) return undefined
+  const algorithms = asArray(raw['algorithms']).filter((a): a is string => (JWT_ALGORITHMS as readonly unknown[]).includes(a))
+  const jwt: Mutable<JwtSettings> = {
+    algorithms,
+    clockTolerance: asDuration(raw['clockTolerance'], DEFAULTS.jwt.clockTolerance),
+  }
+  const secret = asString(raw['secret'])
+  const publicKey = asString(raw['publicKey'])
+  const jwksUrl = asString(raw['jwksUrl'])
+  const given = [secret !== undefined && 'secret', publicKey !== undefined && 'publicKey', jwksUrl !== undefined && 'jwksUrl'].filter(
+    (k): k is string => k !== false,
+  )
+  if (given.length !== 1) {
+    ctx.problem('jwt', given.length === 0 ? 'needs one of secret, publicKey or jwksUrl' : `use only one of secret, publicKey, jwksUrl (found ${given.join(', ')})`)
+  }
+  const hmac = algorithms.filter((a) => a.startsWith('HS'))
+  const asymmetric = algorithms.filter((a) => !a.startsWith('HS'))
+  if (secret !== undefined) {
+    if (secret === '') ctx.problem('jwt.secret', 'must not be empty')
+    else {
+      const needed = Math.max(0, ...hmac.map((a) => HMAC_MIN_BYTES[a] ?? 0))
+      const length = Buffer.byteLength(secret)
+      if (length < needed) ctx.problem('jwt.secret', `is ${length} bytes; ${hmac.join(', ')} needs at least ${needed} (RFC 7518 §3.2)`)
+    }
+    if (asymmetric.length > 0) {
+      ctx.problem('jwt.algorithms', `${asymmetric.join(', ')} verify with publicKey or jwksUrl, not a secret`)
+    }
+    jwt.secret = secret
+  } else if (publicKey !== undefined || jwksUrl !== undefined) {
+    if (hmac.length > 0) {
+      ctx.problem('jwt.algorithms', `${hmac.join(', ')} verify with a shared secret, not ${publicKey !== undefined ? 'publicKey' : 'jwksUrl'}`)
+    }
+  }
+  if (publicKey !== undefined) jwt.publicKey = ctx.file('jwt.publicKey', publicKey)
+  if (jwksUrl !== undefined) {
+    if (!isHttpUrl(jwksUrl)) ctx.problem('jwt.jwksUrl', `"${jwksUrl}" must be an http:// or https:// URL`)
+    jwt.jwksUrl = jwksUrl
+  }
+  const issuer = asString(raw['issuer'])
+  if (issuer !== undefined) jwt.issuer = issuer
+  const audience = asString(raw['audience'])
+  if (audience !== undefined) jwt.audience = audience
+  return jwt
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return url.protocol === 'https:' || url.protocol === 'http:'
+  } catch {
+    return false
+  }
+}
+
+function normalizeStore(raw: RawObject, path: string, ctx: NormalizeContext): StoreSettings {
+  const d = DEFAULTS.store
+  const redis = asString(raw['redis']) ?? d.redis
+  if (!isRedisUrl(redis)) ctx.problem(childPath(path, 'redis'), `"${redis}" must be a redis:// or rediss:// URL`)
+  return { store: raw['store'] === 'redis' ? 'redis' : d.store, redis }
+}
+
+function isRedisUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return url.protocol === 'redis:' || url.protocol === 'rediss:'
+  } catch {
+    return false
+  }
+}
+
+function normalizeCache(raw: RawObject, ctx: NormalizeContext): CacheSettings {
+  const d = DEFAULTS.cache
+  const cache: CacheSettings = {
+    ...normalizeStore(raw, 'cache', ctx),
+    maxSize: asSize(raw['maxSize'], d.maxSize),
+    maxEntrySize: asSize(raw['maxEntrySize'], d.maxEntrySize),
+  }
+  if (cache.maxEntrySize > cache.maxSize) ctx.problem('cache.maxEntrySize', `must not exceed cache.maxSize (${cache.maxSize} bytes)`)
+  return cache
+}

@@ -1,0 +1,518 @@
+/**
+ * The schema of the configuration file as users write it (before `${ENV}` substitution is
+ * resolved into types, before defaults and normalisation). It is the single source of the
+ * published `config/gateway.schema.json`, so descriptions here are what editors show.
+ *
+ * This module imports nothing relative on purpose: `scripts/write-schema.mjs` loads it straight
+ * from the TypeScript source with Node's type stripping, which cannot remap `.js` specifiers.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+/** Milliseconds as bare digits or with a unit (ms, s, m, h, d); decimals allowed (`1.5s`). */
+export const DURATION_PATTERN = '^[0-9]+(\\.[0-9]+)?\\s*(ms|s|m|h|d)?$'
+/** Bytes as bare digits or with a 1024-based unit (b, kb, mb, gb), any letter case. */
+export const SIZE_PATTERN = '^[0-9]+(\\.[0-9]+)?\\s*([bB]|[kK][bB]|[mM][bB]|[gG][bB])?$'
+/** `ip | path | route | header:NAME | cookie:NAME | query:NAME | jwt:CLAIM`. */
+export const KEY_SOURCE_PATTERN = '^(ip|path|route|(header|cookie|query|jwt):.+)$'
+
+export const ALGORITHMS = [
+  'round-robin',
+  'weighted-round-robin',
+  'least-connections',
+  'least-response-time',
+  'ip-hash',
+  'consistent-hash',
+  'random',
+  'power-of-two-choices',
+  'resource-based',
+] as const
+
+/** JWS algorithms a verifier may allow (RFC 7518 §3.1, RFC 8037). `none` is never one of them. */
+export const JWT_ALGORITHMS = [
+  'HS256', 'HS384', 'HS512',
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA',
+] as const
+
+export const RETRY_CONDITIONS = ['connect-error', 'reset', 'timeout'] as const
+
+const DURATION_MESSAGE = 'must be a duration: milliseconds as a number, or a string like 250ms, 5s, 1m, 1h, 1d'
+const SIZE_MESSAGE = 'must be a size: bytes as a number, or a string like 512kb, 1mb, 64mb, 1gb (1024-based)'
+const KEY_SOURCE_MESSAGE = 'must be a key source: ip, path, route, header:NAME, cookie:NAME, query:NAME or jwt:CLAIM'
+
+// `errorMessage` is an annotation: the loader uses it for the message of a failed type/pattern
+// check, and VS Code's JSON/YAML language services show it instead of a bare regex.
+function Duration(description: string) {
+  return Type.Unsafe<number | string>({
+    type: ['number', 'string'],
+    minimum: 0,
+    pattern: DURATION_PATTERN,
+    description,
+    errorMessage: DURATION_MESSAGE,
+  })
+}
+
+function Size(description: string) {
+  return Type.Unsafe<number | string>({
+    type: ['number', 'string'],
+    minimum: 0,
+    pattern: SIZE_PATTERN,
+    description,
+    errorMessage: SIZE_MESSAGE,
+  })
+}
+
+function KeySource(description: string) {
+  return Type.String({ pattern: KEY_SOURCE_PATTERN, description, errorMessage: KEY_SOURCE_MESSAGE })
+}
+
+function StringEnum<T extends readonly string[]>(values: T, description: string) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], description })
+}
+
+function Strict<T extends Record<string, TSchema>>(properties: T, description: string) {
+  return Type.Object(properties, { additionalProperties: false, description })
+}
+
+const Port = (description: string) => Type.Integer({ minimum: 0, maximum: 65535, description })
+const FilePath = (description: string) => Type.String({ minLength: 1, description })
+const HeaderName = (description: string) => Type.String({ minLength: 1, description })
+
+const TlsCertificate = Strict(
+  {
+    cert: FilePath('PEM certificate chain; relative paths are resolved against the directory of this file.'),
+    key: FilePath('PEM private key; relative paths are resolved against the directory of this file.'),
+    serverNames: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'SNI names this certificate answers: exact (api.example.com) or wildcard (*.example.com).',
+      }),
+    ),
+  },
+  'A certificate and its key. The first certificate is the default; others are chosen by SNI.',
+)
+
+const ServerTls = Strict(
+  {
+    port: Port('Port of the TLS listener (a second listener next to the plain one).'),
+    minVersion: Type.Optional(StringEnum(['TLSv1.2', 'TLSv1.3'] as const, 'Lowest TLS version accepted. Default TLSv1.2.')),
+    http2: Type.Optional(Type.Boolean({ description: 'Offer HTTP/2 over ALPN; HTTP/1.1 is still served. Default true.' })),
+    redirectHttp: Type.Optional(
+      Type.Boolean({ description: 'Answer plain-HTTP requests with 308 to the https URL. Default false.' }),
+    ),
+    clientCa: Type.Optional(FilePath('PEM CA bundle that client certificates must chain to (mutual TLS).')),
+    requireClientCert: Type.Optional(
+      Type.Boolean({ description: 'Refuse clients without a valid certificate (needs clientCa). Default false.' }),
+    ),
+    certificates: Type.Array(TlsCertificate, {
+      minItems: 1,
+      description: 'Server certificates; the first is the default, others are chosen by SNI.',
+    }),
+  },
+  'TLS termination on a second listener. Absent: plain HTTP only.',
+)
+
+const Server = Strict(
+  {
+    host: Type.Optional(Type.String({ minLength: 1, description: 'Address the gateway listens on. Default 0.0.0.0.' })),
+    port: Type.Optional(Port('Port of the plain-HTTP listener. Default 8080.')),
+    trustedProxies: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'IPs or CIDRs whose X-Forwarded-For is believed for the client IP. Default [] (none).',
+      }),
+    ),
+    bodyLimit: Type.Optional(Size('Largest request body; larger requests get 413. Default 10mb.')),
+    headersTimeout: Type.Optional(Duration('A client must finish its header block within this. Default 10s.')),
+    requestTimeout: Type.Optional(Duration('A client must finish its whole request within this. Default 60s.')),
+    shutdownTimeout: Type.Optional(
+      Duration('On SIGTERM/SIGINT, in-flight requests may finish for this long. Default 30s.'),
+    ),
+    maxConnections: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Most client connections held open at once. Default 10000.' }),
+    ),
+    workers: Type.Optional(
+      Type.Unsafe<1 | 'auto'>({
+        type: ['integer', 'string'],
+        enum: [1, 'auto'],
+        description: 'Worker processes. Only 1 is available; "auto" (one per core) is planned. Default 1.',
+      }),
+    ),
+    maxHeaderSize: Type.Optional(Size('Largest request header block; larger requests get 431. Default 16kb.')),
+    maxUrlLength: Type.Optional(Size('Longest request target; longer requests get 414. Default 8kb.')),
+    tls: Type.Optional(ServerTls),
+  },
+  'The client-facing listener.',
+)
+
+const Admin = Strict(
+  {
+    host: Type.Optional(Type.String({ minLength: 1, description: 'Address of the admin listener. Default 127.0.0.1.' })),
+    port: Type.Optional(Port('Port of the admin listener. Default 9901.')),
+    token: Type.Optional(
+      Type.String({
+        description:
+          'When non-empty, every admin call but GET /health needs `Authorization: Bearer <token>`. Default "" (none).',
+      }),
+    ),
+  },
+  'The admin listener (API, metrics, dashboard).',
+)
+
+const Jwt = Strict(
+  {
+    algorithms: Type.Array(StringEnum(JWT_ALGORITHMS, 'A JWS algorithm.'), {
+      minItems: 1,
+      description: 'Allowlist of accepted algorithms (required). HS* need `secret`; the others `publicKey` or `jwksUrl`.',
+    }),
+    secret: Type.Optional(Type.String({ description: 'Shared secret for HS256/HS384/HS512.' })),
+    publicKey: Type.Optional(FilePath('PEM public key file for RS*/PS*/ES*/EdDSA; relative to this file.')),
+    jwksUrl: Type.Optional(Type.String({ minLength: 1, description: 'JWKS endpoint (https) for RS*/PS*/ES*/EdDSA.' })),
+    issuer: Type.Optional(Type.String({ minLength: 1, description: 'Required `iss` claim, enforced when set.' })),
+    audience: Type.Optional(Type.String({ minLength: 1, description: 'Required `aud` claim, enforced when set.' })),
+    clockTolerance: Type.Optional(Duration('Allowed clock skew for exp/nbf/iat. Default 0.')),
+  },
+  'The token verifier used by routes that set `jwt`. Exactly one of secret, publicKey, jwksUrl.',
+)
+
+const Store = (what: string) =>
+  ({
+    store: Type.Optional(
+      StringEnum(['memory', 'redis'] as const, `Where ${what} live: memory (this process) or redis (shared). Default memory.`),
+    ),
+    redis: Type.Optional(
+      Type.String({ minLength: 1, description: 'Redis URL (redis:// or rediss://). Default redis://127.0.0.1:6379.' }),
+    ),
+  }) as const
+
+const RateLimitStore = Strict(Store('counters'), 'Where rate-limit counters are kept.')
+
+const CacheStore = Strict(
+  {
+    ...Store('cache entries'),
+    maxSize: Type.Optional(Size('Total bytes held by the memory store. Default 64mb.')),
+    maxEntrySize: Type.Optional(
+      Size('Larger responses are streamed through, not stored. Default 1mb.'),
+    ),
+  },
+  'The response cache store.',
+)
+
+const Backend = Type.Union(
+  [
+    Type.String({ minLength: 1, description: 'Backend origin, e.g. http://127.0.0.1:9001 (weight 1).' }),
+    Strict(
+      {
+        url: Type.String({ minLength: 1, description: 'Backend origin: http(s)://host:port, no path.' }),
+        weight: Type.Optional(
+          Type.Integer({ minimum: 0, description: 'Relative share of traffic (0 drains the backend). Default 1.' }),
+        ),
+      },
+      'A backend with a weight.',
+    ),
+  ],
+  { description: 'A backend: its URL, or { url, weight }.', errorMessage: 'must be a URL string or { url, weight }' },
+)
+
+const HealthCheck = Strict(
+  {
+    path: Type.Optional(Type.String({ minLength: 1, description: 'Path probed on each backend. Default /health.' })),
+    interval: Type.Optional(Duration('Time between probes. Default 5s.')),
+    timeout: Type.Optional(Duration('A probe slower than this fails. Default 1s.')),
+    healthyThreshold: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Consecutive successes that mark a backend up. Default 2.' }),
+    ),
+    unhealthyThreshold: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Consecutive failures that mark a backend down. Default 3.' }),
+    ),
+    expectStatus: Type.Optional(
+      Type.Unsafe<string | number>({
+        type: ['string', 'integer'],
+        description: 'Healthy status codes: 200, 200-399, or a list like 200,204,300-399. Default 200-399.',
+      }),
+    ),
+  },
+  'Active health checks. Absent: no probes (backends are up unless their circuit opens).',
+)
+
+const CircuitBreaker = Type.Union(
+  [
+    Type.Boolean({ description: 'false disables the breaker; true keeps the defaults.' }),
+    Strict(
+      {
+        consecutiveFailures: Type.Optional(
+          Type.Integer({ minimum: 1, description: 'Failures in a row that open the circuit. Default 5.' }),
+        ),
+        openDuration: Type.Optional(Duration('How long the circuit stays open before half-open. Default 30s.')),
+        halfOpenRequests: Type.Optional(
+          Type.Integer({ minimum: 1, description: 'Trial requests let through while half-open. Default 1.' }),
+        ),
+        maxEjectionPercent: Type.Optional(
+          Type.Number({
+            minimum: 0,
+            maximum: 100,
+            description: 'Never eject more than this share of the pool by failures. Default 50.',
+          }),
+        ),
+      },
+      'Per-backend circuit breaker: passive health from real traffic.',
+    ),
+  ],
+  {
+    description: 'Per-backend circuit breaker (on by default); false disables it.',
+    errorMessage: 'must be false, true or a circuit breaker object',
+  },
+)
+
+const RetryOn = Type.Union(
+  [
+    StringEnum(RETRY_CONDITIONS, 'A failure kind.'),
+    Type.Integer({ minimum: 500, maximum: 599, description: 'An upstream status code (5xx).' }),
+  ],
+  { errorMessage: 'must be connect-error, reset, timeout or a status code 500-599' },
+)
+
+const Retry = Strict(
+  {
+    attempts: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 10, description: 'Extra tries, each on a different backend. Default 1.' }),
+    ),
+    on: Type.Optional(
+      Type.Array(RetryOn, {
+        description:
+          'What is retried. reset, timeout and status codes only for idempotent methods. Default [connect-error, reset, 502, 503, 504].',
+      }),
+    ),
+    budget: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'Retries allowed as a share of requests (0..1); bounds retry storms. Default 0.2.',
+      }),
+    ),
+  },
+  'Retries on another backend of the pool.',
+)
+
+const Pool = Strict(
+  {
+    algorithm: Type.Optional(StringEnum(ALGORITHMS, 'How a backend is chosen. Default round-robin.')),
+    hashOn: Type.Optional(KeySource('Key hashed by consistent-hash: ip, path, header:NAME, cookie:NAME, query:NAME, jwt:CLAIM. Default ip.')),
+    backends: Type.Array(Backend, { description: 'The backends of this pool (at least one).' }),
+    slowStart: Type.Optional(Duration('A backend that becomes available ramps up over this window. Default 0 (off).')),
+    stickySession: Type.Optional(
+      Strict(
+        {
+          cookie: Type.Optional(Type.String({ minLength: 1, description: 'Cookie name. Default sy_backend.' })),
+          ttl: Type.Optional(Duration('Cookie lifetime. Default 1h.')),
+        },
+        'Session persistence: the gateway pins a client to a backend by cookie.',
+      ),
+    ),
+    tls: Type.Optional(
+      Strict(
+        {
+          ca: Type.Optional(FilePath('PEM CA bundle trusted for https:// backends, relative to this file.')),
+          servername: Type.Optional(Type.String({ minLength: 1, description: 'SNI name and name verified on the backend certificate.' })),
+          rejectUnauthorized: Type.Optional(
+            Type.Boolean({ description: 'Verify backend certificates. Default true.' }),
+          ),
+        },
+        'TLS to https:// backends.',
+      ),
+    ),
+    healthCheck: Type.Optional(HealthCheck),
+    circuitBreaker: Type.Optional(CircuitBreaker),
+    retry: Type.Optional(Retry),
+    timeouts: Type.Optional(
+      Strict(
+        {
+          connect: Type.Optional(Duration('Connecting to a backend. Default 2s.')),
+          response: Type.Optional(Duration('Waiting for response headers; exceeded → 504. Default 30s.')),
+        },
+        'Upstream timeouts.',
+      ),
+    ),
+    fallback: Type.Optional(
+      Type.String({ minLength: 1, description: 'Pool used when no backend here can take the request.' }),
+    ),
+  },
+  'A pool of backends.',
+)
+
+const HeaderMatch = Type.Union(
+  [
+    Type.String({ description: 'Exact value.' }),
+    Strict(
+      {
+        regex: Type.Optional(Type.String({ description: 'The value must match this regular expression.' })),
+        present: Type.Optional(Type.Boolean({ description: 'true: the header must be present; false: absent.' })),
+      },
+      'A regex or presence condition (exactly one of regex, present).',
+    ),
+  ],
+  { description: 'Exact value, { regex }, or { present }.', errorMessage: 'must be a string, { regex } or { present }' },
+)
+
+const Match = Strict(
+  {
+    path: Type.Optional(
+      Type.String({ minLength: 1, description: 'Path prefix on a segment boundary: /api/users matches /api/users/7, not /api/usersx.' }),
+    ),
+    pathExact: Type.Optional(Type.String({ minLength: 1, description: 'The whole path equals this.' })),
+    pathRegex: Type.Optional(Type.String({ minLength: 1, description: 'The path matches this regular expression.' })),
+    host: Type.Optional(
+      Type.String({ minLength: 1, description: 'Host, exact or *.example.com; case-insensitive, port ignored.' }),
+    ),
+    methods: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Allowed methods.' })),
+    headers: Type.Optional(
+      Type.Record(Type.String(), HeaderMatch, { description: 'Header conditions by (case-insensitive) name.' }),
+    ),
+  },
+  'Conditions, all of which must hold. None: the route matches everything.',
+)
+
+const SplitEntry = Strict(
+  {
+    pool: Type.String({ minLength: 1, description: 'A pool name.' }),
+    weight: Type.Integer({ minimum: 0, description: 'Relative share of traffic.' }),
+  },
+  'A weighted target of a split.',
+)
+
+const RouteJwt = Type.Union(
+  [
+    Type.Boolean({ description: 'true: a valid token is required.' }),
+    Strict(
+      {
+        required: Type.Optional(
+          Type.Boolean({ description: 'false: a token is verified when present, not demanded. Default true.' }),
+        ),
+        claims: Type.Optional(
+          Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+            description: 'Each claim must equal, or (for arrays/space lists) contain, the value; else 403.',
+          }),
+        ),
+        forwardClaims: Type.Optional(
+          Type.Record(Type.String(), HeaderName('Upstream request header.'), {
+            description: 'Claim → upstream request header (a client-sent header of that name is dropped).',
+          }),
+        ),
+      },
+      'Token requirements of this route.',
+    ),
+  ],
+  { description: 'JWT verification for this route: true, or an object.', errorMessage: 'must be true, false or a jwt object' },
+)
+
+const HeaderRewrite = Strict(
+  {
+    set: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Headers set (replacing any value).' })),
+    remove: Type.Optional(Type.Array(HeaderName('A header name.'), { description: 'Headers removed.' })),
+  },
+  'Header changes.',
+)
+
+const Route = Strict(
+  {
+    name: Type.String({ minLength: 1, description: 'Unique route name (labels metrics, logs, admin API).' }),
+    match: Type.Optional(Match),
+    rewritePrefix: Type.Optional(
+      Type.String({ description: 'Replaces the matched `path` prefix upstream ("" strips it). Needs match.path.' }),
+    ),
+    pool: Type.Optional(Type.String({ minLength: 1, description: 'The pool serving this route (or use split).' })),
+    split: Type.Optional(
+      Type.Array(SplitEntry, { minItems: 1, description: 'Weighted pools serving this route (or use pool).' }),
+    ),
+    sticky: Type.Optional(
+      KeySource('Keeps one client on one side of the split: header:NAME, cookie:NAME, ip or jwt:CLAIM.'),
+    ),
+    stickyCookie: Type.Optional(
+      Strict(
+        { ttl: Type.Optional(Duration('Lifetime of an assigned cookie: sticky key. Default 30d.')) },
+        'The cookie set for a missing cookie: sticky key.',
+      ),
+    ),
+    override: Type.Optional(
+      HeaderName('A request with this header naming a pool of the split goes to that pool.'),
+    ),
+    jwt: Type.Optional(RouteJwt),
+    rateLimit: Type.Optional(
+      Strict(
+        {
+          max: Type.Integer({ minimum: 1, description: 'Requests allowed per window and key.' }),
+          window: Duration('The window.'),
+          key: Type.Optional(KeySource('What is counted: ip, header:NAME, jwt:CLAIM, route, ... Default ip.')),
+          onStoreError: Type.Optional(
+            StringEnum(['allow', 'deny'] as const, 'While the shared store is unreachable. Default allow.'),
+          ),
+        },
+        'Rate limit of this route (429 with Retry-After when exceeded).',
+      ),
+    ),
+    cache: Type.Optional(
+      Strict(
+        {
+          ttl: Type.Optional(Duration('Freshness when the upstream gives none. Default 0.')),
+          staleWhileRevalidate: Type.Optional(Duration('Serve stale while refreshing (RFC 5861). Default 0.')),
+          staleIfError: Type.Optional(Duration('Serve stale when the upstream fails (RFC 5861). Default 0.')),
+        },
+        'Response caching (GET and HEAD; RFC 9111 shared-cache rules).',
+      ),
+    ),
+    mirror: Type.Optional(
+      Strict(
+        {
+          pool: Type.String({ minLength: 1, description: 'Pool receiving shadow copies (responses discarded).' }),
+          percent: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 100, description: 'Share of requests mirrored. Default 100.' }),
+          ),
+          maxBodySize: Type.Optional(Size('Requests with larger bodies are not mirrored. Default 1mb.')),
+        },
+        'Shadow traffic.',
+      ),
+    ),
+    websocket: Type.Optional(Type.Boolean({ description: 'Proxy WebSocket upgrades. Default false.' })),
+    headers: Type.Optional(
+      Strict(
+        { request: Type.Optional(HeaderRewrite), response: Type.Optional(HeaderRewrite) },
+        'Header changes on the upstream request and on the response.',
+      ),
+    ),
+  },
+  'A route: conditions and where matching requests go.',
+)
+
+export const GatewayFileSchema = Strict(
+  {
+    $schema: Type.Optional(Type.String({ description: 'The JSON Schema of this file (for editors).' })),
+    server: Type.Optional(Server),
+    admin: Type.Optional(
+      Type.Union([Type.Boolean({ description: 'false disables the admin listener.' }), Admin], {
+        description: 'The admin listener, or false.',
+        errorMessage: 'must be false, true or an admin object',
+      }),
+    ),
+    jwt: Type.Optional(Jwt),
+    rateLimit: Type.Optional(RateLimitStore),
+    cache: Type.Optional(CacheStore),
+    pools: Type.Optional(Type.Record(Type.String(), Pool, { description: 'Pools of backends by name.' })),
+    routes: Type.Optional(Type.Array(Route, { description: 'Routes, checked in order; the first match wins.' })),
+  },
+  'Switchyard gateway configuration.',
+)
+
+export type GatewayFile = Static<typeof GatewayFileSchema>
+
+export const SCHEMA_ID = 'urn:switchyard:config:gateway:v1'
+
+/** The published JSON Schema (draft-07): the TypeBox schema without its symbols, plus identity. */
+export function gatewayJsonSchema(): Record<string, unknown> {
+  const plain = JSON.parse(JSON.stringify(GatewayFileSchema)) as Record<string, unknown>
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: SCHEMA_ID,
+    title: 'Switchyard gateway configuration',
+    ...plain,
+  }
+}
