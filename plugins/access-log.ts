@@ -26,7 +26,6 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
     const totalMs = ctx ? performance.now() - ctx.startedAt : reply.elapsedTime
     m.requests.inc({ route, pool, status: String(status) })
     m.duration.observe({ route }, totalMs / 1000)
-    const lenHeader = reply.getHeader('content-length')
     log.info(
       {
         type: 'access',
@@ -43,13 +42,17 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
         fallback: ctx?.fallbackUsed || undefined,
         cache: ctx?.cacheResult,
         status,
-        bytes: lenHeader !== undefined ? Number(lenHeader) : undefined,
+        bytes: ctx?.responseBytes ?? numberOr(reply.getHeader('content-length')),
         upstreamMs: ctx?.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
         totalMs: Math.round(totalMs * 100) / 100,
       },
       'request',
     )
   })
+}
+
+function numberOr(v: unknown): number | undefined {
+  return v === undefined ? undefined : Number(v)
 }
 
 export default fp(accessLogPlugin, { name: 'switchyard-access-log', fastify: '5.x' })

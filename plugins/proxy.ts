@@ -69,6 +69,15 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
       if (ctx.responseHeaders !== undefined) for (const k in ctx.responseHeaders) reply.header(k, ctx.responseHeaders[k]!)
       reply.header('x-request-id', ctx.id)
       if (res.body === null) return reply.send()
+      if (Buffer.isBuffer(res.body)) {
+        ctx.responseBytes = res.body.length
+      } else if (h['content-length'] !== undefined) {
+        ctx.responseBytes = Number(h['content-length'])
+      } else {
+        // Chunked: count as it flows (a second 'data' listener does not change the piping).
+        ctx.responseBytes = 0
+        res.body.on('data', (c: Buffer) => (ctx.responseBytes! += c.length))
+      }
       return reply.send(res.body)
     },
   })

@@ -67,6 +67,7 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
       claims: undefined,
       upstreamHeaders: undefined,
       responseHeaders: undefined,
+      responseBytes: undefined,
     }
     request[kContext] = ctx
     reply.header('x-request-id', id)

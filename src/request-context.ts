@@ -39,6 +39,8 @@ export interface RequestContext {
   claims: Readonly<Record<string, unknown>> | undefined
   /** Headers the gateway adds upstream (e.g. forwarded claims); set after client copies are dropped. */
   upstreamHeaders: Record<string, string> | undefined
+  /** Response body bytes sent (counted for streamed bodies without Content-Length). */
+  responseBytes: number | undefined
   /** Headers the gateway adds to the client response after upstream headers (they win). */
   responseHeaders: Record<string, string | string[]> | undefined
 }

@@ -1,0 +1,246 @@
+/**
+ * Shadow traffic: a route's `mirror: { pool, percent, maxBodySize }` sends a copy of that share
+ * of its requests to another pool and discards the answers.
+ *
+ * Fire and forget: the copy is started next to the primary request and never awaited by it;
+ * its errors are swallowed (counted, never thrown), so the client's response neither waits for
+ * nor depends on the shadow. Bounded: only bodies the proxy already holds in memory can be
+ * copied (a streamed body is read once, by the primary), bodies above maxBodySize are not
+ * mirrored, and at most MAX_SHADOWS_IN_FLIGHT copies run at once per gateway, so a slow shadow
+ * pool cannot pile up sockets and memory; requests over the cap are skipped and counted.
+ *
+ * Metrics (on the gateway's registry):
+ *   switchyard_mirror_requests_total{route,pool,status}   status code, or "error"
+ *   switchyard_mirror_duration_seconds{route,pool}        time to the shadow's response headers
+ *   switchyard_mirror_skipped_total{route,reason}         body-too-large | body-streamed | overloaded | no-backend
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Counter, Histogram, type Registry } from 'prom-client'
+import type { Dispatcher } from 'undici'
+import type { Logger } from 'pino'
+import type { GatewayHandle } from '../src/gateway-handle.js'
+import { keyValue, requestBodyOf, routePlan } from '../src/proxy/forward.js'
+import { buildUpstreamHeaders } from '../src/proxy/headers.js'
+import { hasBody } from '../src/proxy/request-body.js'
+import type { Forward, ForwardMiddleware } from '../src/proxy/types.js'
+import { classifyAttemptError } from '../src/proxy/upstream-errors.js'
+import type { RequestContext } from '../src/request-context.js'
+import type { Lease, PoolRegistry } from '../src/upstream/types.js'
+
+/** Shadow requests in flight at once per gateway; more are skipped (reason "overloaded"). */
+export const MAX_SHADOWS_IN_FLIGHT = 256
+
+/** Request header marking a copy, so a shadow service can tell mirrored traffic from real. */
+export const MIRROR_HEADER = 'x-switchyard-mirror'
+
+/** The shadow reads at most this much of an answer before dropping the connection. */
+const DISCARD_LIMIT = 256 * 1024
+
+export interface MirrorMetrics {
+  readonly requests: Counter<'route' | 'pool' | 'status'>
+  readonly duration: Histogram<'route' | 'pool'>
+  readonly skipped: Counter<'route' | 'reason'>
+}
+
+const metricsByRegistry = new WeakMap<Registry, MirrorMetrics>()
+
+/** The mirror series on a registry, created once (a gateway with a TLS listener registers plugins twice). */
+export function mirrorMetrics(registry: Registry): MirrorMetrics {
+  let m = metricsByRegistry.get(registry)
+  if (m === undefined) {
+    m = {
+      requests: new Counter({
+        name: 'switchyard_mirror_requests_total',
+        help: 'Shadow (mirrored) requests by route, shadow pool and status code ("error" when no answer came)',
+        labelNames: ['route', 'pool', 'status'] as const,
+        registers: [registry],
+      }),
+      duration: new Histogram({
+        name: 'switchyard_mirror_duration_seconds',
+        help: 'Time to the shadow response headers, by route and shadow pool',
+        labelNames: ['route', 'pool'] as const,
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [registry],
+      }),
+      skipped: new Counter({
+        name: 'switchyard_mirror_skipped_total',
+        help: 'Requests chosen for mirroring but not copied, by route and reason',
+        labelNames: ['route', 'reason'] as const,
+        registers: [registry],
+      }),
+    }
+    metricsByRegistry.set(registry, m)
+  }
+  return m
+}
+
+export interface MirrorDeps {
+  readonly metrics: MirrorMetrics
+  readonly log: Logger
+  /** Uniform [0, 1) source for sampling (tests pass a fixed one). */
+  readonly random?: () => number
+  readonly maxInFlight?: number
+}
+
+interface ShadowJob {
+  readonly route: string
+  readonly pool: string
+  readonly method: string
+  readonly path: string
+  readonly headers: Record<string, string | string[]>
+  readonly body: Buffer | null
+  readonly hashKey: string | undefined
+  readonly clientIp: string
+  readonly pools: PoolRegistry
+}
+
+export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
+  const { metrics, log } = deps
+  const random = deps.random ?? Math.random
+  const maxInFlight = deps.maxInFlight ?? MAX_SHADOWS_IN_FLIGHT
+  let inFlight = 0
+  // Mirror each client request once, even when a middleware outside calls forward again.
+  const mirrored = new WeakSet<RequestContext>()
+
+  async function sendShadow(job: ShadowJob): Promise<void> {
+    const pool = job.pools.get(job.pool)
+    let lease: Lease | null = null
+    if (pool !== undefined) {
+      for (const b of pool.candidates({ clientIp: job.clientIp, hashKey: job.hashKey })) {
+        lease = pool.acquire(b)
+        if (lease !== null) break
+      }
+    }
+    if (pool === undefined || lease === null) {
+      metrics.skipped.inc({ route: job.route, reason: 'no-backend' })
+      return
+    }
+    const backend = lease.backend
+    const started = performance.now()
+    let res: Dispatcher.ResponseData
+    try {
+      res = await backend.dispatcher.request({
+        origin: backend.origin,
+        path: job.path,
+        method: job.method as Dispatcher.HttpMethod,
+        headers: job.headers,
+        body: job.body,
+        headersTimeout: pool.settings.timeouts.response,
+        bodyTimeout: pool.settings.timeouts.response,
+      })
+    } catch (err) {
+      const ms = performance.now() - started
+      const f = classifyAttemptError(err, false)
+      lease.end(f.kind === 'cancel' || f.kind === 'client-body' ? 'cancel' : 'failure', ms, f.kind === 'cancel' || f.kind === 'client-body' ? undefined : f.kind)
+      metrics.requests.inc({ route: job.route, pool: job.pool, status: 'error' })
+      metrics.duration.observe({ route: job.route, pool: job.pool }, ms / 1000)
+      log.debug({ route: job.route, pool: job.pool, backend: backend.origin, err: (err as Error).message }, 'mirror request failed')
+      return
+    }
+    const ms = performance.now() - started
+    metrics.requests.inc({ route: job.route, pool: job.pool, status: String(res.statusCode) })
+    metrics.duration.observe({ route: job.route, pool: job.pool }, ms / 1000)
+    const failed = res.statusCode >= 500
+    try {
+      await res.body.dump({ limit: DISCARD_LIMIT })
+    } catch {
+      // The answer is discarded anyway; a broken body only costs the connection.
+    }
+    lease.end(failed ? 'failure' : 'success', ms, failed ? 'status' : undefined)
+  }
+
+  function launch(job: ShadowJob): void {
+    inFlight++
+    sendShadow(job)
+      .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'mirror request failed'))
+      .finally(() => {
+        inFlight--
+      })
+  }
+
+  return (next: Forward): Forward =>
+    async function mirror(request: FastifyRequest, ctx: RequestContext, options) {
+      const route = ctx.route
+      const m = route?.settings.mirror
+      // Only the client's own exchange is copied: not revalidations or other internal calls.
+      if (m === undefined || options !== undefined || mirrored.has(ctx)) return next(request, ctx, options)
+      mirrored.add(ctx)
+      if (m.percent < 100 && random() * 100 >= m.percent) return next(request, ctx, options)
+      const routeName = route!.name
+      if (inFlight >= maxInFlight) {
+        metrics.skipped.inc({ route: routeName, reason: 'overloaded' })
+        return next(request, ctx, options)
+      }
+
+      let body: Buffer | null = null
+      if (hasBody(request.raw)) {
+        const declared = Number(request.headers['content-length'] ?? -1)
+        if (declared > m.maxBodySize) {
+          metrics.skipped.inc({ route: routeName, reason: 'body-too-large' })
+          return next(request, ctx, options)
+        }
+        let prepared
+        try {
+          // The same memoised preparation the proxy uses: no extra read, no extra wait.
+          prepared = await requestBodyOf(request, ctx)
+        } catch {
+          return next(request, ctx, options) // the proxy reports the body error itself
+        }
+        if (prepared.kind === 'stream') {
+          metrics.skipped.inc({ route: routeName, reason: 'body-streamed' })
+          return next(request, ctx, options)
+        }
+        if (prepared.kind === 'buffer') {
+          if (prepared.data.length > m.maxBodySize) {
+            metrics.skipped.inc({ route: routeName, reason: 'body-too-large' })
+            return next(request, ctx, options)
+          }
+          body = prepared.data
+        }
+      }
+
+      const headers = buildUpstreamHeaders(routePlan(route!).headers, {
+        clientHeaders: request.headers,
+        peerTrusted: ctx.peerTrusted,
+        peerAddress: request.raw.socket.remoteAddress ?? ctx.clientIp,
+        protocol: ctx.protocol,
+        requestId: ctx.id,
+        gatewayHeaders: ctx.upstreamHeaders,
+        extra: undefined,
+      })
+      delete headers['transfer-encoding']
+      if (body !== null) headers['content-length'] = String(body.length)
+      else delete headers['content-length']
+      headers[MIRROR_HEADER] = '1'
+      const shadowPool = ctx.state.pools.get(m.pool)
+      const job: ShadowJob = {
+        route: routeName,
+        pool: m.pool,
+        method: request.method,
+        path: ctx.query === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.query}`,
+        headers,
+        body,
+        hashKey: shadowPool?.algorithm === 'consistent-hash' ? keyValue(shadowPool.settings.hashOn, request, ctx) : undefined,
+        clientIp: ctx.clientIp,
+        pools: ctx.state.pools,
+      }
+      // The primary goes first; the copy is started after it and never awaited.
+      const primary = next(request, ctx, options)
+      launch(job)
+      return primary
+    }
+}
+
+const registered = new WeakSet<GatewayHandle>()
+
+async function mirrorPlugin(app: FastifyInstance): Promise<void> {
+  const gw = app.switchyard
+  // The middleware chain belongs to the gateway, shared by its data-plane apps (HTTP and TLS):
+  // add the middleware once.
+  if (registered.has(gw)) return
+  registered.add(gw)
+  gw.useForward(createMirrorMiddleware({ metrics: mirrorMetrics(gw.metrics.registry), log: gw.log }))
+}
+
+export default fp(mirrorPlugin, { name: 'switchyard-mirror', fastify: '5.x' })
