@@ -39,6 +39,8 @@ export class MemoryStore implements CacheStore {
       // Retention is per entry (set's ttl); expired entries go lazily on access or by LRU
       // pressure: no purge timers to own.
       ttlAutopurge: false,
+      // Read the clock on every check: no cached-time timer, and an injected clock is honoured.
+      ttlResolution: 0,
       allowStale: false,
       perf: opts.now ? { now: opts.now } : undefined,
       dispose: (entry, key, reason) => {

@@ -193,7 +193,7 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
     { method: 'GET', url: '/', headers: policyRequestHeaders(ex.requestHeaders) },
     // A final status the library does not know is storable with explicit freshness (§3); the
     // library is shown a 200 then, which changes nothing else since the lifetime is explicit.
-    { status: understood || !explicit ? status : 200, headers: policyResponseHeaders(res, cc) },
+    { status: understood || !explicit ? status : 200, headers: policyResponseHeaders(res, cc, noStore) },
     { shared: true, immutableMinTimeToLive: 0 },
   )
   if (!policy.storable()) {
@@ -277,11 +277,11 @@ function policyRequestHeaders(h: IncomingHttpHeaders): CachePolicy.Headers {
   return out
 }
 
-function policyResponseHeaders(res: IncomingHttpHeaders, cc: Directives): CachePolicy.Headers {
+function policyResponseHeaders(res: IncomingHttpHeaders, cc: Directives, noStore: boolean): CachePolicy.Headers {
   const parts: string[] = []
   for (const name of POLICY_DIRECTIVES) {
     const v = cc.get(name)
-    if (v === undefined) continue
+    if (v === undefined || (name === 'no-store' && !noStore)) continue
     if (v === INVALID) parts.push(`${name}=0`)
     else if (v === true || name === 'no-cache' || name === 'private') parts.push(name)
     else parts.push(`${name}=${v}`)

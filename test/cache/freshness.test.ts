@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { requestDirectives } from '../../src/cache/cache-control.js'
+import { currentAge, decideStore, evaluate, initialAge, mayServeStaleOnError, type CacheRules, type FreshnessFacts } from '../../src/cache/policy.js'
+
+const T0 = Date.parse('2026-01-01T00:00:00Z')
+const rules: CacheRules = { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0, maxEntrySize: 1 << 20 }
+const none = requestDirectives({})
+
+function facts(cc: string, r: Partial<CacheRules> = {}, extra: Record<string, string> = {}): FreshnessFacts {
+  const d = decideStore(
+    { method: 'GET', requestHeaders: {}, status: 200, responseHeaders: { date: new Date(T0).toUTCString(), 'cache-control': cc, etag: '"e"', ...extra }, requestTime: T0, responseTime: T0 },
+    { ...rules, ...r },
+  )
+  if (!d.store) throw new Error(`not stored: ${d.reason}`)
+  return d.freshness
+}
+
+describe('age (RFC 9111 §4.2.3)', () => {
+  it('counts Age, response delay and apparent age from Date', () => {
+    expect(initialAge({ age: '10' }, T0, T0 + 500)).toBe(10_500)
+    expect(initialAge({ date: new Date(T0 - 20_000).toUTCString() }, T0, T0)).toBe(20_000)
+    expect(initialAge({ age: 'junk' }, T0, T0)).toBe(0)
+  })
+  it('grows with resident time on an injected clock', () => {
+    const f = facts('max-age=60')
+    expect(currentAge(f, T0 + 15_000)).toBe(15_000)
+  })
+})
+
+describe('reuse decisions', () => {
+  it('serves fresh entries and revalidates stale ones', () => {
+    const f = facts('max-age=60')
+    expect(evaluate(f, none, T0 + 59_000)).toBe('fresh')
+    expect(evaluate(f, none, T0 + 60_000)).toBe('revalidate')
+  })
+
+  it('an entry that arrived with Age is stale sooner', () => {
+    const f = facts('max-age=60', {}, { age: '50' })
+    expect(evaluate(f, none, T0 + 9_000)).toBe('fresh')
+    expect(evaluate(f, none, T0 + 10_000)).toBe('revalidate')
+  })
+
+  it('request no-cache, Pragma: no-cache and max-age=0 force revalidation of a fresh entry', () => {
+    const f = facts('max-age=60')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'no-cache' }), T0 + 1000)).toBe('revalidate')
+    expect(evaluate(f, requestDirectives({ pragma: 'no-cache' }), T0 + 1000)).toBe('revalidate')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'max-age=0' }), T0)).toBe('revalidate')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'max-age=5' }), T0 + 6000)).toBe('revalidate')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'max-age=5' }), T0 + 4000)).toBe('fresh')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'min-fresh=30' }), T0 + 40_000)).toBe('revalidate')
+  })
+
+  it('must-revalidate applies only once stale', () => {
+    const f = facts('max-age=60, must-revalidate', { staleWhileRevalidate: 30_000 })
+    expect(evaluate(f, none, T0 + 30_000)).toBe('fresh')
+    expect(evaluate(f, none, T0 + 61_000)).toBe('revalidate')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'max-stale' }), T0 + 61_000)).toBe('revalidate')
+  })
+
+  it('serves stale within stale-while-revalidate, then revalidates', () => {
+    const f = facts('max-age=60', { staleWhileRevalidate: 10_000 })
+    expect(evaluate(f, none, T0 + 65_000)).toBe('stale-while-revalidate')
+    expect(evaluate(f, none, T0 + 70_000)).toBe('revalidate')
+  })
+
+  it('honours request max-stale', () => {
+    const f = facts('max-age=60')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'max-stale=10' }), T0 + 65_000)).toBe('stale-allowed')
+    expect(evaluate(f, requestDirectives({ 'cache-control': 'max-stale=1' }), T0 + 65_000)).toBe('revalidate')
+  })
+
+  it('allows stale-if-error within its window only, never with must-revalidate', () => {
+    const f = facts('max-age=60', { staleIfError: 300_000 })
+    expect(mayServeStaleOnError(f, T0 + 200_000)).toBe(true)
+    expect(mayServeStaleOnError(f, T0 + 360_000)).toBe(false)
+    expect(mayServeStaleOnError(facts('max-age=60, must-revalidate', { staleIfError: 300_000 }), T0 + 61_000)).toBe(false)
+    expect(mayServeStaleOnError(facts('max-age=60, stale-if-error=100'), T0 + 150_000)).toBe(true)
+  })
+})
