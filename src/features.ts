@@ -4,10 +4,14 @@
  * upstream call; the cache sits closest to the proxy.
  */
 import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
+import mirrorPlugin from '../plugins/mirror.js'
 
 export interface DataPlaneFeature {
   readonly name: string
   readonly plugin: FastifyPluginAsync | FastifyPluginCallback
 }
 
-export const dataPlaneFeatures: readonly DataPlaneFeature[] = []
+export const dataPlaneFeatures: readonly DataPlaneFeature[] = [
+  // Last: closest to the proxy, so only requests that really go upstream are mirrored (not cache hits).
+  { name: 'mirror', plugin: mirrorPlugin },
+]
