@@ -130,7 +130,7 @@ export function createForward(deps: ForwardDeps): Forward {
 
     // Pool choice (once per request; the cache may call forward again for revalidation).
     if (ctx.pool === undefined) {
-      const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims })
+      const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims, path: ctx.path, query: ctx.query })
       ctx.pool = decision.pool
       if (decision.setCookie !== undefined) appendSetCookie((ctx.responseHeaders ??= {}), decision.setCookie)
     }

@@ -59,7 +59,7 @@ export function tunnelUpgrade(request: FastifyRequest, reply: FastifyReply, ctx:
   if (!route.settings.websocket) return refuse(client, 400, `route "${route.name}" does not accept WebSocket upgrades`)
 
   if (ctx.pool === undefined) {
-    const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims })
+    const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims, path: ctx.path, query: ctx.query })
     ctx.pool = decision.pool
   }
   // First available backend along the fallback chain.
