@@ -87,6 +87,8 @@ export function buildUpstreamHeaders(plan: HeaderPlan, input: UpstreamHeaderInpu
   const gw = input.gatewayHeaders
   const out: Record<string, string | string[]> = {}
   for (const name in src) {
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) never travel as fields.
+    if (name.charCodeAt(0) === 58) continue
     if (drop.has(name)) continue
     if (named !== undefined && named.has(name)) continue
     if (gw !== undefined && name in gw) continue
@@ -98,7 +100,8 @@ export function buildUpstreamHeaders(plan: HeaderPlan, input: UpstreamHeaderInpu
   const prior = priorXff === undefined ? '' : Array.isArray(priorXff) ? priorXff.join(', ') : priorXff
   out['x-forwarded-for'] = prior ? `${prior}, ${input.peerAddress}` : input.peerAddress
   if (!(input.peerTrusted && src['x-forwarded-proto'])) out['x-forwarded-proto'] = input.protocol
-  if (!(input.peerTrusted && src['x-forwarded-host']) && src.host !== undefined) out['x-forwarded-host'] = src.host
+  const host = src.host ?? (src[':authority'] as string | undefined)
+  if (!(input.peerTrusted && src['x-forwarded-host']) && host !== undefined) out['x-forwarded-host'] = host
   out['x-request-id'] = input.requestId
   for (const [k, v] of plan.setRequest) out[k] = v
   if (gw !== undefined) for (const k in gw) out[k] = gw[k]!
