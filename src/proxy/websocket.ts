@@ -30,7 +30,15 @@ export function isUpgrade(request: FastifyRequest): boolean {
 
 /** Route `upgrade` events of the app's server through the app (hooks run), as http-proxy does. */
 export function attachUpgradeRouting(app: FastifyInstance): void {
+  // Upgraded sockets leave the HTTP server's connection tracking; a shutdown must end them
+  // itself, or a long-lived WebSocket would hold the process open forever.
+  const open = new Set<Duplex>()
+  app.addHook('preClose', async () => {
+    for (const s of open) s.destroy()
+  })
   app.server.on('upgrade', (req: UpgradeRequest, socket: Duplex, head: Buffer) => {
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
     socket.on('error', () => socket.destroy())
     req[kUpgradeSocket] = socket
     req[kUpgradeHead] = head
