@@ -1,5 +1,6 @@
 /** Small HTTP helpers for the routing end-to-end tests (real sockets, no mocks). */
 import net from 'node:net'
+import type { Readable } from 'node:stream'
 import { request } from 'undici'
 
 export interface Answer {
@@ -8,7 +9,7 @@ export interface Answer {
   body: string
 }
 
-export async function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Answer> {
+export async function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer | Readable } = {}): Promise<Answer> {
   const res = await request(url, { method: (init.method ?? 'GET') as 'GET', headers: init.headers, body: init.body })
   const body = await res.body.text()
   return { status: res.statusCode, headers: res.headers, body }
