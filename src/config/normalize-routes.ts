@@ -241,7 +241,8 @@ function normalizeSplit(raw: RawObject, path: string, env: RouteEnvironment, ctx
     seen.set(target, i)
     const weight = entry['weight']
     if (weight !== undefined && !isWeight(weight)) ctx.problem(childPath(entryPath, 'weight'), 'must be a non-negative integer')
-    targets.push({ pool: target, weight: isWeight(weight) ? weight : 0 })
+    // An invalid weight is already reported; counting it as 1 avoids a second, derived problem.
+    targets.push({ pool: target, weight: isWeight(weight) ? weight : 1 })
   })
   if (targets.length > 0 && targets.every((t) => t.weight === 0)) {
     ctx.problem(splitPath, 'all split weights are 0: no pool can receive traffic')

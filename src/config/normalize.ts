@@ -67,7 +67,7 @@ export function analyse(document: unknown, options: NormalizeOptions = {}): Anal
   const settings = build(asObject(coerced) ?? {}, ctx, options.source)
   return {
     settings: deepFreeze(settings),
-    problems: mergeStages([envProblems, schemaProblems, ctx.problems]),
+    problems: inDocumentOrder(mergeStages([envProblems, schemaProblems, ctx.problems]), coerced),
     files: ctx.files,
   }
 }
@@ -86,6 +86,32 @@ function mergeStages(stages: readonly (readonly ConfigProblem[])[]): ConfigProbl
     }
   }
   return merged
+}
+
+/** Problems sorted by where they are in the document (a stable sort keeps stage order within one place). */
+function inDocumentOrder(problems: readonly ConfigProblem[], document: unknown): ConfigProblem[] {
+  const order = new Map<string, number>()
+  const visit = (value: unknown, path: string): void => {
+    order.set(path, order.size)
+    if (Array.isArray(value)) value.forEach((item, i) => visit(item, indexPath(path, i)))
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) visit(item, childPath(path, key))
+    }
+  }
+  visit(document, '')
+  const position = (path: string): number => {
+    for (let p = path; ; ) {
+      const found = order.get(p)
+      if (found !== undefined) return found
+      const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['))
+      if (cut <= 0) return order.get('') ?? 0
+      p = p.slice(0, cut)
+    }
+  }
+  return problems
+    .map((problem, i) => ({ problem, i, at: position(problem.path) }))
+    .sort((a, b) => a.at - b.at || a.i - b.i)
+    .map((entry) => entry.problem)
 }
 
 function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined): GatewaySettings {
@@ -112,8 +138,8 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
 
 function normalizeServer(raw: RawObject, ctx: NormalizeContext): ServerSettings {
   const d = DEFAULTS.server
-  if (raw['workers'] === 'auto') {
-    ctx.problem('server.workers', '"auto" (one process per core) is planned but not available yet; use 1')
+  if (raw['workers'] !== undefined && raw['workers'] !== 1) {
+    ctx.problem('server.workers', 'must be 1 (the only value available; "auto", one process per core, is planned)')
   }
   const trustedProxies: string[] = []
   asArray(raw['trustedProxies']).forEach((entry, i) => {

@@ -8,7 +8,7 @@ export const ROOT = ''
 
 export function childPath(parent: string, key: string): string {
   const segment = PLAIN_KEY.test(key) ? key : `[${JSON.stringify(key)}]`
-  if (parent === ROOT) return segment.startsWith('[') ? segment : segment
+  if (parent === ROOT) return segment
   return segment.startsWith('[') ? `${parent}${segment}` : `${parent}.${segment}`
 }
 

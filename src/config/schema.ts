@@ -136,6 +136,7 @@ const Server = Strict(
         type: ['integer', 'string'],
         enum: [1, 'auto'],
         description: 'Worker processes. Only 1 is available; "auto" (one per core) is planned. Default 1.',
+        errorMessage: 'must be 1 (the only value available; "auto", one process per core, is planned)',
       }),
     ),
     maxHeaderSize: Type.Optional(Size('Largest request header block; larger requests get 431. Default 16kb.')),

@@ -6,7 +6,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { ConfigProblem } from './errors.js'
-import { childPath, indexPath, ROOT } from './paths.js'
+import { childPath, displayPath, indexPath, ROOT } from './paths.js'
 import { GatewayFileSchema } from './schema.js'
 
 let compiled: ValidateFunction | undefined
@@ -55,6 +55,15 @@ function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
     }
     if (chosen !== undefined) suppressed.add(union)
   }
+  // A value outside an enum of strings fails both `type` and `enum`; the enum says more.
+  for (const error of errors) {
+    if (error.keyword !== 'enum') continue
+    for (const other of errors) {
+      if (other.keyword === 'type' && other.instancePath === error.instancePath && other.parentSchema === error.parentSchema) {
+        suppressed.add(other)
+      }
+    }
+  }
   return errors.filter((e) => !suppressed.has(e))
 }
 
@@ -81,6 +90,11 @@ function acceptsType(branch: Schema, type: string, data: unknown): boolean {
 }
 
 function toProblem(error: ErrorObject, document: unknown): ConfigProblem {
+  const problem = describe(error, document)
+  return { path: displayPath(problem.path), message: problem.message }
+}
+
+function describe(error: ErrorObject, document: unknown): ConfigProblem {
   const path = instancePath(error.instancePath, document)
   const summary = typeof error.parentSchema?.['errorMessage'] === 'string' ? error.parentSchema['errorMessage'] : undefined
   const params = error.params as Record<string, unknown>
@@ -94,10 +108,12 @@ function toProblem(error: ErrorObject, document: unknown): ConfigProblem {
     case 'required':
       return { path: childPath(path, String(params['missingProperty'])), message: 'is required' }
     case 'type':
+      if (error.data === null) return { path, message: 'has no value: give one, or remove the key' }
       return { path, message: summary ?? `must be ${describeTypes(String(params['type']).split(','))}` }
     case 'pattern':
       return { path, message: summary ?? `must match ${String(params['pattern'])}` }
     case 'enum': {
+      if (summary !== undefined) return { path, message: summary }
       if (error.data === 'none' && /\.algorithms\[\d+\]$/.test(path)) {
         return { path, message: '"none" is not allowed: it would accept unsigned tokens' }
       }
@@ -187,15 +203,17 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined
 }
 
+/** Edit distance counting a swap of neighbours as one edit (`prot` → `port`), the commonest typo. */
 function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i])
+  for (let j = 0; j <= b.length; j++) d[0]![j] = j
   for (let i = 1; i <= a.length; i++) {
-    const current = [i]
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost)
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1)
+      d[i]![j] = best
     }
-    previous = current
   }
-  return previous[b.length]!
+  return d[a.length]![b.length]!
 }
