@@ -32,9 +32,9 @@ export interface JwksOptions {
   /** Largest accepted key-set document, bytes. */
   readonly maxBytes?: number
   readonly maxKeys?: number
-  /** At most one fetch per this many ms once keys are loaded (unknown `kid`, staleness). */
+  /** An unknown `kid` triggers at most one refetch per this many ms. */
   readonly minRefetchInterval?: number
-  /** While no key set was ever loaded, at most one attempt per this many ms. */
+  /** No two fetches of any kind closer than this many ms (also the retry pace while nothing is loaded). */
   readonly retryInterval?: number
   /** Keys older than this are refreshed in the background (the old set keeps serving). */
   readonly maxAge?: number
@@ -94,6 +94,7 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
   let keys: ReadonlyMap<string, JwksKey> | undefined
   let onlyKey: JwksKey | undefined
   let lastAttemptAt = Number.NEGATIVE_INFINITY
+  let lastMissFetchAt = Number.NEGATIVE_INFINITY
   let inflight: Promise<boolean> | undefined
   let abort: AbortController | undefined
   let closed = false
@@ -105,10 +106,16 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
     return kid === undefined ? onlyKey : keys.get(kid)
   }
 
-  function mayFetch(at: number): boolean {
+  /**
+   * Whether a fetch may start now. Unknown kids are throttled on their own clock, so the startup
+   * warm-up or a background refresh never delays the first refetch a key rotation needs; nothing
+   * ever fetches more often than `retryInterval`.
+   */
+  function mayFetch(at: number, reason: 'miss' | 'initial' | 'stale'): boolean {
     if (closed) return false
-    const interval = keys === undefined ? retryInterval : minRefetchInterval
-    return at - lastAttemptAt >= interval
+    if (at - lastAttemptAt < retryInterval) return false
+    if (reason === 'miss') return at - lastMissFetchAt >= minRefetchInterval
+    return true
   }
 
   /** One fetch shared by every caller that arrives while it runs. */
@@ -244,17 +251,20 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
       const hit = lookup(kid)
       if (hit !== undefined) {
         // Stale but usable: refresh behind the request, never in front of it.
-        if (stats.loadedAt !== undefined && at - stats.loadedAt > maxAge && mayFetch(at)) void fetchShared()
+        if (stats.loadedAt !== undefined && at - stats.loadedAt > maxAge && inflight === undefined && mayFetch(at, 'stale')) void fetchShared()
         return hit
       }
-      const loadedBefore = keys !== undefined
-      // A missing kid cannot appear by refetching when several keys are loaded: do not fetch for it.
-      const worthFetching = !loadedBefore || kid !== undefined
-      if (worthFetching && (inflight !== undefined || mayFetch(at))) {
+      if (inflight !== undefined) {
+        await inflight
+      } else if (keys === undefined) {
+        if (mayFetch(at, 'initial')) await fetchShared()
+      } else if (kid !== undefined && mayFetch(at, 'miss')) {
+        // A token without kid cannot be helped by refetching while several keys are loaded.
+        lastMissFetchAt = at
         await fetchShared()
-        const found = lookup(kid)
-        if (found !== undefined) return found
       }
+      const found = lookup(kid)
+      if (found !== undefined) return found
       if (keys === undefined) throw new ERR_JWT_KEYS_UNAVAILABLE()
       throw new ERR_JWT_UNKNOWN_KEY()
     },

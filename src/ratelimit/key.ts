@@ -18,6 +18,11 @@ export interface RateLimitKeyInput {
   readonly clientIp: string
   readonly headers: IncomingHttpHeaders
   readonly claims: Readonly<Record<string, unknown>> | undefined
+  /**
+   * Values of the other key sources (`cookie:`, `query:`, `path` = the normalised path, never the
+   * raw target), read by the caller on demand.
+   */
+  readonly lookup?: (source: KeySource) => string | undefined
 }
 
 export type RateLimitKeyDeriver = (input: RateLimitKeyInput) => string
@@ -74,8 +79,20 @@ export function compileRateLimitKey(routeName: string, source: KeySource): Compi
         },
       }
     }
+    case 'path':
+    case 'cookie':
+    case 'query': {
+      const tag = `${prefix}${source.kind === 'path' ? 'p' : source.kind === 'cookie' ? 'c' : 'q'}:`
+      return {
+        needsClaims: false,
+        derive: (input) => {
+          const v = input.lookup?.(source)
+          return v === undefined || v.length === 0 ? byIp(input) : tag + boundedValue(v)
+        },
+      }
+    }
     default:
-      throw new ERR_RATE_LIMIT_CONFIG(`key "${source.kind}" is not supported (ip, header:NAME, jwt:CLAIM or route)`)
+      throw new ERR_RATE_LIMIT_CONFIG(`unknown key source ${JSON.stringify(source)}`)
   }
 }
 

@@ -57,7 +57,10 @@ describe('bucket keys', () => {
     expect(k.derive(input({ claims: {} }))).toBe('1:r|ip:203.0.113.7')
   })
 
-  it('refuses key kinds that could come from the raw URL', () => {
-    expect(() => compileRateLimitKey('r', { kind: 'path' })).toThrow(/not supported/)
+  it('read cookie, query and (normalised) path keys through the caller, falling back to the IP bucket', () => {
+    const lookup = (s: { kind: string }) => (s.kind === 'cookie' ? 'sess1' : s.kind === 'path' ? '/api/users' : undefined)
+    expect(compileRateLimitKey('r', { kind: 'cookie', name: 'sid' }).derive({ ...input(), lookup })).toBe('1:r|c:sess1')
+    expect(compileRateLimitKey('r', { kind: 'path' }).derive({ ...input(), lookup })).toBe('1:r|p:/api/users')
+    expect(compileRateLimitKey('r', { kind: 'query', name: 'k' }).derive({ ...input(), lookup })).toBe('1:r|ip:203.0.113.7')
   })
 })
