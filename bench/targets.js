@@ -54,6 +54,7 @@ async function main() {
       const { createGateway } = await import('../dist/src/index.js')
       const { pino } = await import('pino')
       const config = JSON.parse(process.env.SWITCHYARD_BENCH_CONFIG)
+      config.server = { ...config.server, host: '127.0.0.1', port }
       const gw = await createGateway(config, { logger: pino({ level: 'warn' }) })
       await gw.listen()
       ready()
