@@ -17,7 +17,8 @@ interface Condition {
 }
 
 function pathPrefixCondition(prefix: string): Condition {
-  if (prefix === '/') return { test: () => true, why: () => '' }
+  // "/" covers every origin-form path, but not the asterisk-form `*` (OPTIONS *).
+  if (prefix === '/') return { test: (input) => input.path.charCodeAt(0) === 0x2f, why: (input) => `path ${input.path} does not start with /` }
   // A prefix written with a trailing "/" already ends on a boundary: plain startsWith.
   const test = prefix.endsWith('/')
     ? (input: MatchInput) => input.path.startsWith(prefix)
@@ -134,12 +135,46 @@ function compileRewrite(route: RouteSettings): (path: string) => string {
   return (path) => join(path)
 }
 
+type Predicate = (input: MatchInput) => boolean
+
+/** One function for all conditions, so matching a route is one call, not a loop over closures. */
+function allOf(tests: readonly Predicate[]): Predicate {
+  switch (tests.length) {
+    case 0:
+      return () => true
+    case 1:
+      return tests[0]
+    case 2: {
+      const [a, b] = tests
+      return (input) => a(input) && b(input)
+    }
+    case 3: {
+      const [a, b, c] = tests
+      return (input) => a(input) && b(input) && c(input)
+    }
+    default:
+      return (input) => {
+        for (let i = 0; i < tests.length; i++) if (!tests[i](input)) return false
+        return true
+      }
+  }
+}
+
+/** The first path segment a request must have for this route to match, or undefined when any will do. */
+function firstSegmentOf(path: string): string {
+  const end = path.indexOf('/', 1)
+  return end === -1 ? path.slice(1) : path.slice(1, end)
+}
+
 class Route implements CompiledRoute {
   readonly name: string
   readonly index: number
   readonly settings: RouteSettings
   split: SplitSelector
   readonly rewrite: (path: string) => string
+  readonly matches: Predicate
+  /** Every path this route can match starts with this segment; undefined: no such constraint. */
+  readonly firstSegment: string | undefined
   readonly #conditions: readonly Condition[]
 
   constructor(settings: RouteSettings, index: number) {
@@ -148,9 +183,19 @@ class Route implements CompiledRoute {
     this.settings = settings
     const m = settings.match
     const conditions: Condition[] = []
+    let firstSegment: string | undefined
     // Cheapest and most selective first: most requests are rejected by path or host.
-    if (m.path !== undefined) conditions.push(pathPrefixCondition(normalizeConfiguredPath(m.path)))
-    if (m.pathExact !== undefined) conditions.push(pathExactCondition(normalizeConfiguredPath(m.pathExact)))
+    if (m.path !== undefined) {
+      const prefix = normalizeConfiguredPath(m.path)
+      conditions.push(pathPrefixCondition(prefix))
+      if (prefix !== '/') firstSegment = firstSegmentOf(prefix)
+    }
+    if (m.pathExact !== undefined) {
+      const exact = normalizeConfiguredPath(m.pathExact)
+      conditions.push(pathExactCondition(exact))
+      firstSegment = firstSegmentOf(exact)
+    }
+    this.firstSegment = firstSegment
     if (m.host !== undefined) conditions.push(hostCondition(m.host.toLowerCase()))
     if (m.methods !== undefined && m.methods.length > 0) conditions.push(methodsCondition(m.methods))
     if (m.pathRegex !== undefined) conditions.push(pathRegexCondition(settings.name, m.pathRegex))
@@ -158,14 +203,9 @@ class Route implements CompiledRoute {
       for (const [name, hm] of Object.entries(m.headers)) conditions.push(headerCondition(settings.name, name.toLowerCase(), hm))
     }
     this.#conditions = conditions
+    this.matches = allOf(conditions.map((c) => c.test))
     this.rewrite = compileRewrite(settings)
     this.split = createSplitSelector(settings)
-  }
-
-  matches(input: MatchInput): boolean {
-    const cs = this.#conditions
-    for (let i = 0; i < cs.length; i++) if (!cs[i].test(input)) return false
-    return true
   }
 
   mismatch(input: MatchInput): string | undefined {
@@ -174,17 +214,29 @@ class Route implements CompiledRoute {
   }
 }
 
+/**
+ * Routes are indexed by the first path segment their `path` or `pathExact` requires: a request
+ * only scans the routes of its own first segment plus those without such a constraint, still
+ * in configuration order, so first-match-wins is unchanged.
+ */
 class Table implements RouteTable {
   readonly routes: readonly CompiledRoute[]
   readonly #byName: Map<string, CompiledRoute>
+  readonly #bySegment: Map<string, readonly Route[]>
+  readonly #unconstrained: readonly Route[]
 
-  constructor(routes: readonly CompiledRoute[]) {
+  constructor(routes: readonly Route[]) {
     this.routes = routes
     this.#byName = new Map(routes.map((r) => [r.name, r]))
+    this.#unconstrained = routes.filter((r) => r.firstSegment === undefined)
+    this.#bySegment = new Map()
+    for (const seg of new Set(routes.map((r) => r.firstSegment))) {
+      if (seg !== undefined) this.#bySegment.set(seg, routes.filter((r) => r.firstSegment === undefined || r.firstSegment === seg))
+    }
   }
 
   match(input: MatchInput): CompiledRoute | undefined {
-    const rs = this.routes
+    const rs = this.#bySegment.size === 0 ? this.#unconstrained : (this.#bySegment.get(firstSegmentOf(input.path)) ?? this.#unconstrained)
     for (let i = 0; i < rs.length; i++) if (rs[i].matches(input)) return rs[i]
     return undefined
   }

@@ -32,6 +32,7 @@ describe('route matching', () => {
     const t = compileRouteTable([route('all', { path: '/' })])
     expect(t.match(req('/'))?.name).toBe('all')
     expect(t.match(req('/anything/at/all'))?.name).toBe('all')
+    expect(t.match(req('*', { method: 'OPTIONS' }))).toBeUndefined()
   })
 
   it('keeps every attack spelling of /admin inside the /admin route', () => {
@@ -106,6 +107,27 @@ describe('route matching', () => {
     ])
     expect(t.get('late')?.index).toBe(2)
     expect(t.get('nope')).toBeUndefined()
+  })
+
+  it('keeps configuration order between routes with and without a path prefix', () => {
+    const t = compileRouteTable([
+      route('host-only', { host: 'special.example.com' }),
+      route('api', { path: '/api' }),
+      route('regex', { pathRegex: '^/api/v[0-9]+' }),
+      route('api-v1', { path: '/api/v1' }),
+      route('root-exact', { pathExact: '/' }),
+      route('catch-all', { path: '/' }),
+    ])
+    expect(t.match(req('/api/v1/x', { host: 'special.example.com' }))?.name).toBe('host-only')
+    expect(t.match(req('/api/v1/x'))?.name).toBe('api')
+    expect(t.match(req('/'))?.name).toBe('root-exact')
+    expect(t.match(req('/other'))?.name).toBe('catch-all')
+    const t2 = compileRouteTable([route('regex', { pathRegex: '^/api/v[0-9]+' }), route('api', { path: '/api' }), route('orders', { path: '/orders/' })])
+    expect(t2.match(req('/api/v2'))?.name).toBe('regex')
+    expect(t2.match(req('/api/x'))?.name).toBe('api')
+    expect(t2.match(req('/orders/1'))?.name).toBe('orders')
+    expect(t2.match(req('/orders'))).toBeUndefined()
+    expect(t2.match(req('/unknown'))).toBeUndefined()
   })
 
   it('explains a mismatch with a short reason naming the first failing condition', () => {
