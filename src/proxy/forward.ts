@@ -105,6 +105,11 @@ function* candidatesFor(pool: Pool, request: FastifyRequest, ctx: RequestContext
   for (const b of pool.candidates(selectionContext(pool, request, ctx))) if (b !== pinned) yield b
 }
 
+/** Drops a held-back answer: undici's body emits AbortError on destroy, which nobody awaits here. */
+function discard(res: Dispatcher.ResponseData): void {
+  res.body.on('error', () => {}).destroy()
+}
+
 export interface ForwardDeps {
   readonly metrics: GatewayMetrics
 }
@@ -228,14 +233,14 @@ export function createForward(deps: ForwardDeps): Forward {
             if (retry.on.includes(status) && idempotent && replayable) {
               // Hold it back: another backend may do better; if none can, this is the answer.
               lease.end('failure', ms, 'status')
-              if (held !== undefined) held.res.body.destroy()
+              if (held !== undefined) discard(held.res)
               held = { res, backend, pool, ms }
               lastFailure = undefined
               continue
             }
           }
           if (held !== undefined) {
-            held.res.body.destroy()
+            discard(held.res)
             held = undefined
           }
           return finish(res, status >= 500 ? 'failure' : 'success', lease, ms, pool, backend)
