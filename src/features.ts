@@ -4,7 +4,10 @@
  * upstream call; the cache sits closest to the proxy.
  */
 import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
+import cachePlugin from '../plugins/cache.js'
+import jwtAuthPlugin from '../plugins/jwt-auth.js'
 import mirrorPlugin from '../plugins/mirror.js'
+import rateLimitPlugin from '../plugins/rate-limit.js'
 
 export interface DataPlaneFeature {
   readonly name: string
@@ -12,6 +15,11 @@ export interface DataPlaneFeature {
 }
 
 export const dataPlaneFeatures: readonly DataPlaneFeature[] = [
+  // First: a limited request costs no verification and no upstream call (claim keys check after jwt).
+  { name: 'rate-limit', plugin: rateLimitPlugin },
+  { name: 'jwt-auth', plugin: jwtAuthPlugin },
+  // Before mirror: its forward middleware wraps the mirror's, so cache hits are not mirrored.
+  { name: 'cache', plugin: cachePlugin },
   // Last: closest to the proxy, so only requests that really go upstream are mirrored (not cache hits).
   { name: 'mirror', plugin: mirrorPlugin },
 ]
