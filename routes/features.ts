@@ -3,6 +3,7 @@
  * registered in this order by routes/admin.ts.
  */
 import type { FastifyPluginAsync } from 'fastify'
+import { cacheAdminFeature } from './api-cache.js'
 import { routesAdminFeature } from './api-routes.js'
 
 export interface AdminFeature {
@@ -10,4 +11,4 @@ export interface AdminFeature {
   readonly plugin: FastifyPluginAsync<{ ctx: import('./admin.js').AdminContext }>
 }
 
-export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature]
+export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, cacheAdminFeature]

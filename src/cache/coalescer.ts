@@ -41,8 +41,8 @@ export class Coalescer<V> {
     this.#timers = timers
   }
 
-  /** Lead a new flight for `key`, or follow the one in progress. */
-  join(key: string): Coalesced<V> {
+  /** Lead a new flight for `key` (ending at the latest after `timeoutMs`), or follow the one in progress. */
+  join(key: string, timeoutMs: number = this.#timeoutMs): Coalesced<V> {
     const pending = this.#flights.get(key)
     if (pending) {
       return { leader: false, shared: new Promise<V | undefined>((resolve) => pending.waiters.push(resolve)) }
@@ -50,7 +50,7 @@ export class Coalescer<V> {
     const p: Pending<V> = {
       waiters: [],
       done: false,
-      timer: this.#timers.setTimeout(() => this.#finish(key, p, undefined), this.#timeoutMs),
+      timer: this.#timers.setTimeout(() => this.#finish(key, p, undefined), timeoutMs),
     }
     this.#flights.set(key, p)
     return { leader: true, flight: { settle: (value) => this.#finish(key, p, value) } }

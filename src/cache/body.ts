@@ -1,0 +1,58 @@
+/**
+ * Reading an upstream body for storage without ever holding more than the entry bound: the
+ * body is buffered up to `limit` bytes; past that, what was read is replayed in front of the
+ * rest and the whole streams through to the client unstored.
+ */
+import { PassThrough, type Readable } from 'node:stream'
+
+export type Collected = { readonly complete: true; readonly body: Buffer } | { readonly complete: false; readonly stream: Readable }
+
+export function collectUpTo(src: Readable | Buffer | null, limit: number): Promise<Collected> {
+  if (src === null) return Promise.resolve({ complete: true, body: EMPTY })
+  if (Buffer.isBuffer(src)) {
+    return Promise.resolve(src.length <= limit ? { complete: true, body: src } : { complete: false, stream: replay([src], null) })
+  }
+  const stream: Readable = src
+  return new Promise<Collected>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (c: Buffer): void => {
+      size += c.length
+      chunks.push(c)
+      if (size > limit) {
+        cleanup()
+        stream.pause()
+        resolve({ complete: false, stream: replay(chunks, stream) })
+      }
+    }
+    const onEnd = (): void => {
+      cleanup()
+      resolve({ complete: true, body: Buffer.concat(chunks, size) })
+    }
+    const onError = (err: Error): void => {
+      cleanup()
+      reject(err)
+    }
+    function cleanup(): void {
+      stream.off('data', onData)
+      stream.off('end', onEnd)
+      stream.off('error', onError)
+    }
+    stream.on('data', onData)
+    stream.once('end', onEnd)
+    stream.once('error', onError)
+  })
+}
+
+const EMPTY = Buffer.alloc(0)
+
+function replay(head: readonly Buffer[], rest: Readable | null): Readable {
+  const out = new PassThrough()
+  for (const c of head) out.write(c)
+  if (rest === null) out.end()
+  else {
+    rest.once('error', (err) => out.destroy(err))
+    rest.pipe(out)
+  }
+  return out
+}
