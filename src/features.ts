@@ -5,7 +5,6 @@
  */
 import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
 import cachePlugin from '../plugins/cache.js'
-import cachePlugin from '../plugins/cache.js'
 import jwtAuthPlugin from '../plugins/jwt-auth.js'
 import mirrorPlugin from '../plugins/mirror.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
@@ -19,8 +18,6 @@ export const dataPlaneFeatures: readonly DataPlaneFeature[] = [
   // First: a limited request costs no verification and no upstream call (claim keys check after jwt).
   { name: 'rate-limit', plugin: rateLimitPlugin },
   { name: 'jwt-auth', plugin: jwtAuthPlugin },
-  // Before mirror: its forward middleware wraps the mirror's, so cache hits are not mirrored.
-  { name: 'cache', plugin: cachePlugin },
   // Before mirror: its forward middleware wraps the mirror's, so cache hits are not mirrored.
   { name: 'cache', plugin: cachePlugin },
   // Last: closest to the proxy, so only requests that really go upstream are mirrored (not cache hits).
