@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createBalancer } from '../../src/upstream/index.js'
-import { ctx, pick, poolSettings, stub } from './helpers.js'
+import { type StubBackend, ctx, pick, poolSettings, stub } from './helpers.js'
 
 describe('least-connections', () => {
   it('picks the backend with the fewest requests in flight', () => {
@@ -33,7 +33,7 @@ describe('least-connections', () => {
   it('spreads concurrent load evenly when requests are held open (distribution within ±1)', () => {
     const bs = [stub('a'), stub('b'), stub('c'), stub('d')]
     const lb = createBalancer(poolSettings({ algorithm: 'least-connections' }))
-    for (let i = 0; i < 401; i++) pick(lb.candidates(bs, ctx()))!.activeRequests++
+    for (let i = 0; i < 401; i++) (pick(lb.candidates(bs, ctx())) as StubBackend).activeRequests++
     const counts = bs.map((b) => b.activeRequests)
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1)
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createBalancer } from '../../src/upstream/index.js'
-import { ctx, pick, poolSettings, stub } from './helpers.js'
+import { type StubBackend, ctx, pick, poolSettings, stub } from './helpers.js'
 
 describe('least-response-time', () => {
   it('weighs in-flight requests by the moving-average response time', () => {
@@ -9,7 +9,7 @@ describe('least-response-time', () => {
     bs[1]!.responseTimeMs = 40
     const lb = createBalancer(poolSettings({ algorithm: 'least-response-time' }))
     // Holding each chosen request open: (n+1)*10 vs (m+1)*40 → the fast one takes ~4x the concurrency.
-    for (let i = 0; i < 100; i++) pick(lb.candidates(bs, ctx()))!.activeRequests++
+    for (let i = 0; i < 100; i++) (pick(lb.candidates(bs, ctx())) as StubBackend).activeRequests++
     expect(bs[0]!.activeRequests).toBeGreaterThanOrEqual(78)
     expect(bs[0]!.activeRequests).toBeLessThanOrEqual(82)
   })
@@ -19,7 +19,7 @@ describe('least-response-time', () => {
     bs[0]!.responseTimeMs = 20
     bs[1]!.responseTimeMs = 60
     const lb = createBalancer(poolSettings({ algorithm: 'least-response-time' }))
-    for (let i = 0; i < 120; i++) pick(lb.candidates(bs, ctx()))!.activeRequests++
+    for (let i = 0; i < 120; i++) (pick(lb.candidates(bs, ctx())) as StubBackend).activeRequests++
     // Scores ∝ 20, 60 and a neutral 40: shares 6:2:3 → 65, 22, 33 (±2).
     expect(bs[0]!.activeRequests).toBeGreaterThanOrEqual(63)
     expect(bs[0]!.activeRequests).toBeLessThanOrEqual(67)

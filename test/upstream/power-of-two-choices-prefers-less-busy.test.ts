@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createBalancer } from '../../src/upstream/index.js'
-import { ctx, pick, poolSettings, seededRandom, stub, tally } from './helpers.js'
+import { type StubBackend, ctx, pick, poolSettings, seededRandom, stub, tally } from './helpers.js'
 
 describe('power-of-two-choices', () => {
   it('of two drawn candidates, sends to the one with fewer in flight', () => {
@@ -26,7 +26,7 @@ describe('power-of-two-choices', () => {
   it('keeps concurrency balanced under held load (spread ≤ 3 over 400 requests)', () => {
     const bs = ['a', 'b', 'c', 'd'].map((n) => stub(n))
     const lb = createBalancer(poolSettings({ algorithm: 'power-of-two-choices' }), { random: seededRandom(3) })
-    for (let i = 0; i < 400; i++) pick(lb.candidates(bs, ctx()))!.activeRequests++
+    for (let i = 0; i < 400; i++) (pick(lb.candidates(bs, ctx())) as StubBackend).activeRequests++
     const counts = bs.map((b) => b.activeRequests)
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(3)
   })

@@ -91,7 +91,9 @@ describe('registry reconcile', () => {
 
   it('keeps health verdicts across a reload and starts probing new backends when running', async () => {
     let status = 503
-    const sick = await startUpstream('sick', (_req, res) => res.writeHead(status).end())
+    const sick = await startUpstream('sick', (_req, res) => {
+      res.writeHead(status).end()
+    })
     const fresh = await startUpstream('fresh')
     upstreams = [sick, fresh]
     const healthCheck = { path: '/h', interval: 40, timeout: 500, healthyThreshold: 1, unhealthyThreshold: 1, expectStatus: [[200, 299]] as const }

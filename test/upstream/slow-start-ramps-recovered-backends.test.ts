@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createBalancer } from '../../src/upstream/index.js'
 import type { Algorithm } from '../../src/config/model.js'
-import { ctx, ManualClock, pick, poolSettings, seededRandom, stub, tally } from './helpers.js'
+import { type StubBackend, ctx, ManualClock, pick, poolSettings, seededRandom, stub, tally } from './helpers.js'
 
 const N = 20_000
 
@@ -35,7 +35,7 @@ describe('slowStart', () => {
     const bs = [stub('a'), stub('new')]
     bs[1]!.availableSince = clock.now() - 2500 // a quarter into a 10s window
     const lb = createBalancer(poolSettings({ algorithm: 'least-connections', slowStart: 10_000 }), { clock })
-    for (let i = 0; i < 100; i++) pick(lb.candidates(bs, ctx()))!.activeRequests++
+    for (let i = 0; i < 100; i++) (pick(lb.candidates(bs, ctx())) as StubBackend).activeRequests++
     // Effective weights 1 : 0.25 → 80 : 20 (±2).
     expect(bs[1]!.activeRequests).toBeGreaterThanOrEqual(18)
     expect(bs[1]!.activeRequests).toBeLessThanOrEqual(22)
