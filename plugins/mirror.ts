@@ -81,6 +81,8 @@ export interface MirrorDeps {
   /** Uniform [0, 1) source for sampling (tests pass a fixed one). */
   readonly random?: () => number
   readonly maxInFlight?: number
+  /** Aborts copies in flight (gateway shutdown must not wait for a slow shadow pool). */
+  readonly signal?: AbortSignal
 }
 
 interface ShadowJob {
@@ -128,11 +130,17 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
         body: job.body,
         headersTimeout: pool.settings.timeouts.response,
         bodyTimeout: pool.settings.timeouts.response,
+        signal: deps.signal,
       })
     } catch (err) {
       const ms = performance.now() - started
       const f = classifyAttemptError(err, false)
-      lease.end(f.kind === 'cancel' || f.kind === 'client-body' ? 'cancel' : 'failure', ms, f.kind === 'cancel' || f.kind === 'client-body' ? undefined : f.kind)
+      if (f.kind === 'cancel' || f.kind === 'client-body') {
+        // Aborted at shutdown: neither the shadow's fault nor an answer.
+        lease.end('cancel', ms)
+        return
+      }
+      lease.end('failure', ms, f.kind)
       metrics.requests.inc({ route: job.route, pool: job.pool, status: 'error' })
       metrics.duration.observe({ route: job.route, pool: job.pool }, ms / 1000)
       log.debug({ route: job.route, pool: job.pool, backend: backend.origin, err: (err as Error).message }, 'mirror request failed')
@@ -240,7 +248,11 @@ async function mirrorPlugin(app: FastifyInstance): Promise<void> {
   // add the middleware once.
   if (registered.has(gw)) return
   registered.add(gw)
-  gw.useForward(createMirrorMiddleware({ metrics: mirrorMetrics(gw.metrics.registry), log: gw.log }))
+  const shutdown = new AbortController()
+  // onClose runs once the listener has stopped and client requests have finished: copies still
+  // in flight then are abandoned, so a slow shadow pool never holds up shutdown.
+  app.addHook('onClose', async () => shutdown.abort())
+  gw.useForward(createMirrorMiddleware({ metrics: mirrorMetrics(gw.metrics.registry), log: gw.log, signal: shutdown.signal }))
 }
 
 export default fp(mirrorPlugin, { name: 'switchyard-mirror', fastify: '5.x' })

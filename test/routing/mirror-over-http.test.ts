@@ -68,6 +68,22 @@ describe('shadow traffic (mirror) over HTTP', () => {
     await waitFor(async () => /switchyard_mirror_requests_total\{route="users",pool="shadow",status="200"\} 5/.test(await metricsText(gw)), 5000, 20, 'released copies')
   })
 
+  it('does not hold up gateway shutdown for copies the shadow has not answered', async () => {
+    const { shadow, gw: g } = await setup({ percent: 100 })
+    const held = new Promise<void>((r) => (release = r))
+    shadow.setHandler(async (req, res, body) => {
+      await held
+      echoHandler('shadow')(req, res, body)
+    })
+    expect((await send(`${g.url}/api/x`)).status).toBe(200)
+    await waitFor(() => shadow.requests.length === 1, 5000, 10, 'the held copy')
+    // The shadow pool's response timeout is 10 s: a shutdown waiting for the copy would lose this race.
+    let timer: NodeJS.Timeout | undefined
+    const outcome = await Promise.race([g.close().then(() => 'closed'), new Promise<string>((r) => (timer = setTimeout(() => r('still waiting'), 5000)))])
+    clearTimeout(timer)
+    expect(outcome).toBe('closed')
+  })
+
   it('never fails the primary when the shadow answers 500 or drops the connection', async () => {
     const { shadow, gw } = await setup({ percent: 100 })
     shadow.setHandler((_req, res) => {
