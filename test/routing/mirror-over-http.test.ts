@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { echoHandler, freePort, startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
+import { MAX_SHADOWS_IN_FLIGHT } from '../../plugins/mirror.js'
 import { inBatches, send } from './http-client.js'
 
 let ups: TestUpstream[] = []
@@ -82,6 +83,22 @@ describe('shadow traffic (mirror) over HTTP', () => {
     const outcome = await Promise.race([g.close().then(() => 'closed'), new Promise<string>((r) => (timer = setTimeout(() => r('still waiting'), 5000)))])
     clearTimeout(timer)
     expect(outcome).toBe('closed')
+  })
+
+  it('skips copies beyond the in-flight cap instead of piling them up on a stalled shadow', async () => {
+    const { shadow, gw: g } = await setup({ percent: 100 })
+    const held = new Promise<void>((r) => (release = r))
+    shadow.setHandler(async (req, res, body) => {
+      await held
+      echoHandler('shadow')(req, res, body)
+    })
+    const extra = 10
+    const answers = await inBatches(MAX_SHADOWS_IN_FLIGHT + extra, 16, () => send(`${g.url}/api/stalled`))
+    expect(answers.every((a) => a.status === 200)).toBe(true)
+    expect(await metricsText(g)).toMatch(new RegExp(`switchyard_mirror_skipped_total\\{route="users",reason="overloaded"\\} ${extra}\\b`))
+    release!()
+    await waitFor(async () => new RegExp(`status="200"\\} ${MAX_SHADOWS_IN_FLIGHT}\\b`).test(await metricsText(g)), 10000, 50, 'held copies answered')
+    expect(shadow.requests).toHaveLength(MAX_SHADOWS_IN_FLIGHT)
   })
 
   it('never fails the primary when the shadow answers 500 or drops the connection', async () => {
