@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify'
 import { cacheAdminFeature } from './api-cache.js'
+import { explainAdminFeature } from './api-explain.js'
 import { routesAdminFeature } from './api-routes.js'
 
 export interface AdminFeature {

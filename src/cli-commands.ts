@@ -3,6 +3,7 @@
  * not grow an import per feature.
  */
 import type { ParsedArgs } from './cli.js'
+import { explainCommand } from './explain/cli.js'
 
 export interface CliIO {
   out(line: string): void
@@ -11,4 +12,4 @@ export interface CliIO {
 
 export type CliCommand = (args: ParsedArgs, io: CliIO) => Promise<number>
 
-export const cliCommands: Record<string, CliCommand> = {}
+export const cliCommands: Record<string, CliCommand> = { explain: explainCommand }
