@@ -12,4 +12,4 @@ export interface AdminFeature {
   readonly plugin: FastifyPluginAsync<{ ctx: import('./admin.js').AdminContext }>
 }
 
-export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, cacheAdminFeature]
+export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, cacheAdminFeature, explainAdminFeature]
