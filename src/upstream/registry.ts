@@ -50,7 +50,7 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
   #entries = new Map<string, PoolEntry>()
   #order: readonly UpstreamPool[] = []
   /** Removed backends still draining their in-flight requests. */
-  readonly #draining = new Set<Promise<void>>()
+  readonly #draining = new Set<UpstreamBackend>()
   #started = false
   #closed = false
 
@@ -83,7 +83,8 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
 
   async close(): Promise<void> {
     this.#closed = true
-    const closing: Promise<void>[] = [...this.#draining]
+    // Draining backends close now too: a request that never ends must not hold shutdown.
+    const closing: Promise<void>[] = [...this.#draining].map((b) => b.close())
     for (const e of this.#entries.values()) {
       e.checker.stop()
       for (const b of e.pool.backends) closing.push(b.close())
@@ -171,9 +172,8 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
 
   #retire(b: UpstreamBackend): void {
     this.#emit({ type: 'backend-removed', pool: b.poolName, backend: b.origin })
-    const done = b.retire()
-    this.#draining.add(done)
-    void done.finally(() => this.#draining.delete(done))
+    this.#draining.add(b)
+    void b.retire().finally(() => this.#draining.delete(b))
   }
 
   #emit(e: UpstreamEvent): void {

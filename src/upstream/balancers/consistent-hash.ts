@@ -69,9 +69,14 @@ export class ConsistentHashBalancer implements Balancer {
     const n = backends.length
     if (len === 0) return
     const start = lowerBound(hashes, hash32(ctx.hashKey ?? ctx.clientIp))
+    // The common case (the key's owner is available) needs no bookkeeping at all.
+    const owner0 = owners[start]!
+    if (backends[owner0]!.isAvailable()) yield backends[owner0]!
+    if (n === 1) return
     const seen = new Uint8Array(n)
-    let distinct = 0
-    for (let k = 0; k < len && distinct < n; k++) {
+    seen[owner0] = 1
+    let distinct = 1
+    for (let k = 1; k < len && distinct < n; k++) {
       const owner = owners[(start + k) % len]!
       if (seen[owner] === 1) continue
       seen[owner] = 1
