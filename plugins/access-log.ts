@@ -12,20 +12,37 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
   const gw = app.switchyard
   const log = gw.log
   const m = gw.metrics
+  // prom-client hashes label objects on every inc(); children cached per label set avoid that.
+  // Keys are bounded: route and pool names from the config, status codes.
+  const reqChildren = new Map<string, ReturnType<typeof m.requests.labels>>()
+  const durChildren = new Map<string, ReturnType<typeof m.duration.labels>>()
+  const requestsChild = (route: string, pool: string, status: number) => {
+    const key = `${route}\u0000${pool}\u0000${status}`
+    let c = reqChildren.get(key)
+    if (c === undefined) reqChildren.set(key, (c = m.requests.labels(route, pool, String(status))))
+    return c
+  }
+  const durationChild = (route: string) => {
+    let c = durChildren.get(route)
+    if (c === undefined) durChildren.set(route, (c = m.duration.labels(route)))
+    return c
+  }
 
-  app.addHook('onRequest', async () => {
+  app.addHook('onRequest', (_req, _reply, done) => {
     m.inFlight.inc()
+    done()
   })
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
+    done()
     m.inFlight.dec()
     const ctx = request[kContext]
     const status = reply.statusCode
     const route = ctx?.route?.name ?? '-'
     const pool = ctx?.servedByPool ?? ctx?.pool ?? '-'
     const totalMs = ctx ? performance.now() - ctx.startedAt : reply.elapsedTime
-    m.requests.inc({ route, pool, status: String(status) })
-    m.duration.observe({ route }, totalMs / 1000)
+    requestsChild(route, pool, status).inc()
+    durationChild(route).observe(totalMs / 1000)
     log.info(
       {
         type: 'access',
