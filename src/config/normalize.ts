@@ -182,6 +182,8 @@ function isAddressOrCidr(text: string): boolean {
 function normalizeTls(raw: RawObject, ctx: NormalizeContext): TlsSettings {
   const d = DEFAULTS.tls
   const path = 'server.tls'
+  const clientCa = asString(raw['clientCa'])
+  const clientCaFile = clientCa === undefined ? undefined : ctx.file(childPath(path, 'clientCa'), clientCa)
   const certificates: TlsCertificateSettings[] = []
   asArray(raw['certificates']).forEach((item, i) => {
     const c = asObject(item)
@@ -203,8 +205,7 @@ function normalizeTls(raw: RawObject, ctx: NormalizeContext): TlsSettings {
     requireClientCert: asBoolean(raw['requireClientCert'], d.requireClientCert),
     certificates,
   }
-  const clientCa = asString(raw['clientCa'])
-  if (clientCa !== undefined) tls.clientCa = ctx.file(childPath(path, 'clientCa'), clientCa)
+  if (clientCaFile !== undefined) tls.clientCa = clientCaFile
   else if (tls.requireClientCert) ctx.problem(childPath(path, 'requireClientCert'), 'needs clientCa (the CA client certificates must chain to)')
   return tls
 }

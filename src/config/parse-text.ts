@@ -30,9 +30,17 @@ function parseYaml(text: string): ParseResult {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { uniqueKeys: true, merge: true, lineCounter, prettyErrors: true })
   if (doc.errors.length > 0) {
+    // One syntax error often causes more at the same place; the first is the one to fix.
+    const seenLines = new Set<number>()
+    const errors = doc.errors.filter((error) => {
+      const line = error.linePos?.[0].line ?? 0
+      if (seenLines.has(line)) return false
+      seenLines.add(line)
+      return true
+    })
     return {
       ok: false,
-      problems: doc.errors.map((error) => {
+      problems: errors.map((error) => {
         const position = error.linePos?.[0]
         const path = position === undefined ? 'yaml' : `line ${position.line}, column ${position.col}`
         const first = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
@@ -49,7 +57,10 @@ function parseYaml(text: string): ParseResult {
 }
 
 function jsonProblem(text: string, error: Error): ConfigProblem {
-  const message = error.message.replace(/\s*\(line \d+ column \d+\)$/, '').replace(/ in JSON at position \d+/, '')
+  const message = error.message
+    .replace(/\s*\(line \d+ column \d+\)$/, '')
+    .replace(/ in JSON at position \d+/, '')
+    .replace(/, ".*" is not valid JSON$/s, '')
   const position = /at position (\d+)/.exec(error.message)
   if (position === null) return { path: 'json', message }
   const before = text.slice(0, Number(position[1]))

@@ -507,13 +507,43 @@ export type GatewayFile = Static<typeof GatewayFileSchema>
 
 export const SCHEMA_ID = 'urn:switchyard:config:gateway:v1'
 
-/** The published JSON Schema (draft-07): the TypeBox schema without its symbols, plus identity. */
+/** A whole-value `${NAME}` or `${NAME:-default}` reference, as editors see it before substitution. */
+export const ENV_REFERENCE_PATTERN = '^\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}$'
+
+/**
+ * The published JSON Schema (draft-07): the TypeBox schema without its symbols, plus identity.
+ * Editors validate the file before `${ENV}` substitution, so wherever a number, boolean,
+ * duration or size goes, the published schema also accepts a whole `${...}` reference
+ * (`port: ${PORT:-8080}` is not a mistake). The loader validates after substitution against
+ * the strict schema, where no reference can remain.
+ */
 export function gatewayJsonSchema(): Record<string, unknown> {
   const plain = JSON.parse(JSON.stringify(GatewayFileSchema)) as Record<string, unknown>
+  acceptEnvReferences(plain)
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: SCHEMA_ID,
     title: 'Switchyard gateway configuration',
     ...plain,
   }
+}
+
+function acceptEnvReferences(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const item of node) acceptEnvReferences(item)
+    return
+  }
+  if (node === null || typeof node !== 'object') return
+  const schema = node as Record<string, unknown>
+  const types = Array.isArray(schema['type']) ? (schema['type'] as string[]) : typeof schema['type'] === 'string' ? [schema['type']] : []
+  const scalar = types.some((t) => t === 'integer' || t === 'number' || t === 'boolean')
+  if (scalar && schema['enum'] === undefined && schema['const'] === undefined) {
+    if (!types.includes('string')) {
+      schema['type'] = [...types, 'string']
+      schema['pattern'] = ENV_REFERENCE_PATTERN
+    } else if (typeof schema['pattern'] === 'string') {
+      schema['pattern'] = `(?:${schema['pattern']})|${ENV_REFERENCE_PATTERN}`
+    }
+  }
+  for (const value of Object.values(schema)) acceptEnvReferences(value)
 }
