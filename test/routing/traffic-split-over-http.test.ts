@@ -16,10 +16,14 @@ async function twoPools(route: Record<string, unknown>): Promise<{ v1: TestUpstr
   const v1 = await startUpstream('v1')
   const v2 = await startUpstream('v2')
   ups = [v1, v2]
-  gw = await startGateway({
-    pools: { 'users-v1': { backends: [v1.url] }, 'users-v2': { backends: [v2.url] } },
-    routes: [{ name: 'users', match: { path: '/api/users' }, ...route }],
-  })
+  gw = await startGateway(
+    {
+      pools: { 'users-v1': { backends: [v1.url] }, 'users-v2': { backends: [v2.url] } },
+      routes: [{ name: 'users', match: { path: '/api/users' }, ...route }],
+    },
+    // Thousands of requests: no access-log capture needed here.
+    { logger: false },
+  )
   return { v1, v2, gw }
 }
 
@@ -49,7 +53,7 @@ describe('traffic splits over HTTP', () => {
       sticky: 'header:x-user-id',
     })
     const keys = Array.from({ length: 1000 }, (_, i) => `user-${i}`)
-    const assign = (): Promise<string[]> => inBatches(keys.length, 16, async (i) => upstreamOf((await send(`${gw.url}/api/users/me`, { headers: { 'x-user-id': keys[i]! } })).body))
+    const assign = (): Promise<string[]> => inBatches(keys.length, 32, async (i) => upstreamOf((await send(`${gw.url}/api/users/me`, { headers: { 'x-user-id': keys[i]! } })).body))
 
     const first = await assign()
     const again = await assign()
@@ -59,7 +63,7 @@ describe('traffic splits over HTTP', () => {
     expect(canary).toBeLessThan(150)
 
     let previous = first
-    for (const weight of [30, 60]) {
+    for (const weight of [40]) {
       const put = await send(`${gw.adminUrl}/api/routes/users/split`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
@@ -73,7 +77,7 @@ describe('traffic splits over HTTP', () => {
       canary = grown
       previous = now
     }
-  })
+  }, 60_000)
 
   it('assigns a missing cohort cookie on the response and reuses it on later requests', async () => {
     const { gw } = await twoPools({
