@@ -47,8 +47,15 @@ export function nodeTooOld(version = process.versions.node): boolean {
   return maj < 22 || (maj === 22 && min < 12)
 }
 
+/**
+ * JSON logs on stdout, written asynchronously: a synchronous write per access line would block
+ * the event loop on every request; under load sonic-boom coalesces lines into fewer writes.
+ * Flushed on exit.
+ */
 function makeLogger(): Logger {
-  return pino({ base: { service: 'switchyard' } })
+  const dest = pino.destination({ dest: 1, sync: false })
+  process.once('exit', () => dest.flushSync())
+  return pino({ base: { service: 'switchyard' } }, dest)
 }
 
 /** Run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
