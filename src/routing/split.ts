@@ -21,6 +21,8 @@ import type { SplitDecision, SplitInput, SplitSelector } from './types.js'
 // MurmurHash3's fmix32 avalanche, give 53 well-mixed bits: plenty for a uniform (0, 1) value,
 // far cheaper than a cryptographic digest, and stable across processes and versions (a
 // cohort must not move when the gateway restarts).
+const LANE_A_SEED = 0x811c9dc5
+const LANE_B_SEED = 0x2f0a3c71
 let laneA = 0
 let laneB = 0
 
@@ -58,8 +60,8 @@ function unitFromLanes(a: number, b: number): number {
 
 /** A stable uniform (0, 1) hash of (route, key, pool); exported for tests and explain. */
 export function stickyHash(route: string, key: string, pool: string): number {
-  laneA = 0x811c9dc5
-  laneB = 0x2f0a3c71
+  laneA = LANE_A_SEED
+  laneB = LANE_B_SEED
   feed(route)
   feed(key)
   feed(pool)
@@ -160,7 +162,7 @@ class Split implements SplitSelector {
   readonly route: RouteSettings
   readonly #single: SplitDecision | undefined
   readonly #byPool: ReadonlyMap<string, { weighted: SplitDecision; override: SplitDecision }>
-  /** Cumulative weights for the random draw, aligned with #drawPools. */
+  /** Cumulative weights for the random draw, aligned with #drawDecisions. */
   readonly #cumulative: Float64Array
   readonly #drawDecisions: readonly SplitDecision[]
   readonly #total: number
@@ -169,6 +171,9 @@ class Split implements SplitSelector {
   readonly #readKey: KeyReader | undefined
   readonly #cookieName: string | undefined
   readonly #cookieSuffix: string
+  /** Hash lanes after the route name: the per-request hashing starts from here. */
+  readonly #routeLaneA: number
+  readonly #routeLaneB: number
 
   constructor(route: RouteSettings, targets: readonly SplitTarget[]) {
     this.route = route
@@ -200,6 +205,11 @@ class Split implements SplitSelector {
     const ttlSeconds = Math.floor(route.stickyCookie.ttl / 1000)
     // No Max-Age for a zero lifetime: a session cookie (RFC 6265 §4.1.2.2).
     this.#cookieSuffix = '; Path=/; HttpOnly; SameSite=Lax' + (ttlSeconds > 0 ? `; Max-Age=${ttlSeconds}` : '')
+    laneA = LANE_A_SEED
+    laneB = LANE_B_SEED
+    feed(route.name)
+    this.#routeLaneA = laneA
+    this.#routeLaneB = laneB
   }
 
   choose(input: SplitInput): SplitDecision {
@@ -231,9 +241,8 @@ class Split implements SplitSelector {
   }
 
   #rendezvous(key: string): string {
-    laneA = 0x811c9dc5
-    laneB = 0x2f0a3c71
-    feed(this.route.name)
+    laneA = this.#routeLaneA
+    laneB = this.#routeLaneB
     feed(key)
     const a0 = laneA
     const b0 = laneB

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { KeySource, SplitTarget } from '../../src/config/model.js'
-import { createSplitSelector, readCookie, withWeights } from '../../src/routing/split.js'
+import { createSplitSelector, readCookie, stickyHash, withWeights } from '../../src/routing/split.js'
 import type { SplitInput, SplitSelector } from '../../src/routing/types.js'
 import { route } from './route-fixtures.js'
 
@@ -83,6 +83,30 @@ describe('split selection', () => {
       expect(first.stickyKey).toBe(`user-${i}`)
       for (let k = 0; k < 3; k++) expect(a.choose(input(h)).pool).toBe(first.pool)
       expect(b.choose(input(h)).pool).toBe(first.pool)
+    }
+  })
+
+  it('scores pools with the exported stickyHash exactly as it chooses (explain relies on it)', () => {
+    const split = [
+      { pool: 'v1', weight: 5 },
+      { pool: 'v2', weight: 3 },
+      { pool: 'v3', weight: 0 },
+      { pool: 'v4', weight: 2 },
+    ]
+    const s = selector(split, { sticky: { kind: 'header', name: 'k' } })
+    for (let i = 0; i < 500; i++) {
+      const key = `key-${i}`
+      let best = ''
+      let bestScore = -1
+      for (const t of split) {
+        if (t.weight === 0) continue
+        const h = stickyHash('users', key, t.pool)
+        expect(h).toBeGreaterThan(0)
+        expect(h).toBeLessThan(1)
+        const score = -t.weight / Math.log(h)
+        if (score > bestScore) [best, bestScore] = [t.pool, score]
+      }
+      expect(s.choose(input({ k: key })).pool).toBe(best)
     }
   })
 
