@@ -3,6 +3,7 @@
  * Exit codes: 0 ok, 1 invalid configuration or failed command, 2 usage error.
  */
 import { resolve } from 'node:path'
+import { createSigner } from 'fast-jwt'
 import { pino, type Logger } from 'pino'
 import { checkConfigFile, gatewayJsonSchema, loadConfigFile, ConfigError } from './config/index.js'
 import { createGateway, type Gateway } from './gateway.js'
@@ -171,6 +172,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** A demo token signed with the demo's HS256 secret (only when the jwt section uses a secret). */
+function demoToken(gateway: Gateway): string | undefined {
+  const jwt = gateway.settings.jwt
+  if (!jwt?.secret || !jwt.algorithms.includes('HS256')) return undefined
+  return createSigner({ key: jwt.secret, algorithm: 'HS256', expiresIn: 3600_000 })({ sub: 'alice', scope: 'users:read' })
+}
+
 function printDemoBanner(gateway: Gateway, write: (s: string) => void): void {
   const u = gateway.url
   const a = gateway.adminUrl
@@ -189,6 +197,7 @@ function printDemoBanner(gateway: Gateway, write: (s: string) => void): void {
       `  curl -i -H 'x-switchyard-pool: users-v2' ${u}/api/users/1   # override to the canary`,
       `  curl -i ${u}/api/orders/42                                  # cached: see Cache-Status and Age`,
       `  curl -i ${u}/api/account                                    # needs a JWT: 401`,
+      demoToken(gateway) ? `  curl -i -H 'Authorization: Bearer ${demoToken(gateway)}' ${u}/api/account` : '',
       `  curl -i ${u}/nothing-here                                   # 404 JSON`,
       a ? `  curl -s${auth} ${a}/api/pools` : '',
       a ? `  curl -s${auth} ${a}/metrics | grep switchyard_requests_total` : '',
