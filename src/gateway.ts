@@ -25,6 +25,7 @@ import accessLogPlugin from '../plugins/access-log.js'
 import proxyPlugin from '../plugins/proxy.js'
 import requestContextPlugin from '../plugins/request-context.js'
 import { buildAdmin } from '../routes/admin.js'
+import { startTlsListener, withHttpsRedirect, type TlsListener } from './tls/listener.js'
 import { dataPlaneFeatures } from './features.js'
 
 export interface GatewayOptions {
@@ -50,6 +51,8 @@ export interface Gateway {
   /** Bound URLs, after listen(). */
   readonly url: string
   readonly adminUrl: string | undefined
+  /** The TLS listener's bound URL (https://…), when server.tls is set. */
+  readonly httpsUrl: string | undefined
   /** True once listening and until close begins. */
   readonly serving: boolean
   listen(): Promise<void>
@@ -166,7 +169,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     },
   }
 
-  const app = await buildDataPlane({ handle }, 'http', createEdgeServer(settings.server))
+  let tlsListener: TlsListener | undefined
+  const app = await buildDataPlane({ handle }, 'http', withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort()))
   let serving = false
   let closing: Promise<void> | undefined
   let url = ''
@@ -174,10 +178,12 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
 
   async function reload(source?: unknown): Promise<ReloadResult> {
     let next: GatewaySettings
+    let commitTls: (() => void) | undefined
     try {
       if (source !== undefined) next = isSettings(source) ? source : normalizeConfig(source, { env, source: options.configPath })
       else if (options.configPath) next = await loadConfigFile(options.configPath, env)
       else throw new ConfigError([{ path: '(gateway)', message: 'no configuration file to reload from' }])
+      commitTls = await tlsListener?.prepare(next)
     } catch (err) {
       const problems = err instanceof ConfigError ? err.lines() : [`(config): ${(err as Error).message}`]
       metrics.reloads.inc({ result: 'rejected' })
@@ -192,6 +198,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     const prev = state
     warnOnListenerChanges(prev.settings, next, log)
     state = { version: prev.version + 1, settings: next, routes, pools: pools! }
+    commitTls?.()
     trust = compileTrustedProxies(next.server.trustedProxies)
     for (const l of reloadListeners) l(state, prev)
     metrics.reloads.inc({ result: 'applied' })
@@ -220,6 +227,9 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     get adminUrl() {
       return adminUrl
     },
+    get httpsUrl() {
+      return tlsListener?.url
+    },
     get serving() {
       return serving
     },
@@ -228,6 +238,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     },
     async listen() {
       const s = state.settings
+      if (s.server.tls) tlsListener = await startTlsListener({ handle, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
       await app.listen({ host: s.server.host, port: s.server.port })
       url = urlOf(app.server.address() as AddressInfo, 'http')
       if (gateway.admin) {
@@ -237,7 +248,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       }
       pools!.start()
       serving = true
-      log.info({ url, adminUrl, node: process.version }, 'switchyard listening')
+      log.info({ url, httpsUrl: tlsListener?.url, adminUrl, node: process.version }, 'switchyard listening')
     },
     reload,
     close() {
@@ -250,7 +261,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         }, timeout)
         timer.unref()
         try {
-          await app.close()
+          await Promise.all([app.close(), tlsListener?.close()])
         } finally {
           clearTimeout(timer)
         }
