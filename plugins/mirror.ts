@@ -171,8 +171,9 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
     async function mirror(request: FastifyRequest, ctx: RequestContext, options) {
       const route = ctx.route
       const m = route?.settings.mirror
-      // Only the client's own exchange is copied: not revalidations or other internal calls.
-      if (m === undefined || options !== undefined || mirrored.has(ctx)) return next(request, ctx, options)
+      // Copy the client's own exchange once: not background calls that carry no client body
+      // (cache revalidation), not a second forward of the same request.
+      if (m === undefined || options?.noBody === true || mirrored.has(ctx)) return next(request, ctx, options)
       mirrored.add(ctx)
       if (m.percent < 100 && random() * 100 >= m.percent) return next(request, ctx, options)
       const routeName = route!.name

@@ -145,6 +145,20 @@ describe('shadow traffic (mirror) over HTTP', () => {
     expect(shadow.requests).toHaveLength(1)
   })
 
+  it('mirrors cache misses but not cache hits on a cached route', async () => {
+    const primary = await startUpstream('primary')
+    const shadow = await startUpstream('shadow')
+    ups = [primary, shadow]
+    gw = await startGateway({
+      pools: { main: { backends: [primary.url] }, shadow: { backends: [shadow.url] } },
+      routes: [{ name: 'users', match: { path: '/api' }, pool: 'main', cache: { ttl: '30s' }, mirror: { pool: 'shadow' } }],
+    })
+    for (let i = 0; i < 3; i++) expect((await send(`${gw.url}/api/cached`)).status).toBe(200)
+    expect(primary.requests).toHaveLength(1)
+    await waitFor(async () => /switchyard_mirror_requests_total\{route="users",pool="shadow",status="200"\} 1\b/.test(await metricsText(gw!)), 5000, 20, 'the one copy')
+    expect(shadow.requests).toHaveLength(1)
+  })
+
   it('copies about the configured share of requests', async () => {
     const { shadow, gw } = await setup({ percent: 25 })
     const n = 400
