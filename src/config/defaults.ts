@@ -1,6 +1,6 @@
 /**
  * Every default of the configuration, in the units of the model (milliseconds, bytes). The
- * reference in docs/configuration.md lists the same values; a test keeps them in step.
+ * reference in docs/configuration.md lists the same values (a test compares the main ones).
  */
 import type { RetryCondition } from './model.js'
 

@@ -225,9 +225,6 @@ function normalizeAdmin(raw: unknown, server: ServerSettings, ctx: NormalizeCont
   return admin
 }
 
-// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
-const HMAC_MIN_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 }
-
 function normalizeJwt(raw: RawObject | undefined, ctx: NormalizeContext): JwtSettings | undefined {
   if (raw === undefined) return undefined
   const algorithms = asArray(raw['algorithms']).filter((a): a is string => (JWT_ALGORITHMS as readonly unknown[]).includes(a))
@@ -247,12 +244,9 @@ function normalizeJwt(raw: RawObject | undefined, ctx: NormalizeContext): JwtSet
   const hmac = algorithms.filter((a) => a.startsWith('HS'))
   const asymmetric = algorithms.filter((a) => !a.startsWith('HS'))
   if (secret !== undefined) {
+    // A short secret (under RFC 7518 §3.2's hash length) is a warning of the JWT verifier at
+    // start, not a refusal here; an empty one verifies nothing and is refused.
     if (secret === '') ctx.problem('jwt.secret', 'must not be empty')
-    else {
-      const needed = Math.max(0, ...hmac.map((a) => HMAC_MIN_BYTES[a] ?? 0))
-      const length = Buffer.byteLength(secret)
-      if (length < needed) ctx.problem('jwt.secret', `is ${length} bytes; ${hmac.join(', ')} needs at least ${needed} (RFC 7518 §3.2)`)
-    }
     if (asymmetric.length > 0) {
       ctx.problem('jwt.algorithms', `${asymmetric.join(', ')} verify with publicKey or jwksUrl, not a secret`)
     }
