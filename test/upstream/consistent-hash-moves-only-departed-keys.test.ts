@@ -3,7 +3,7 @@ import { createBalancer } from '../../src/upstream/index.js'
 import type { Backend } from '../../src/upstream/types.js'
 import { ctx, pick, poolSettings, stub, tally } from './helpers.js'
 
-const KEYS = Array.from({ length: 20_000 }, (_, i) => `user-${i}`)
+const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`)
 const settings = poolSettings({ algorithm: 'consistent-hash', hashOn: { kind: 'header', name: 'x-user-id' } })
 
 function assign(bs: readonly Backend[], lb = createBalancer(settings)): Map<string, string> {

@@ -35,11 +35,11 @@ describe('a backend killed under concurrent GET load', () => {
       }
     }
     const workers = Array.from({ length: 16 }, worker)
-    await waitFor(() => total >= 300, 10_000, 10, 'warm-up traffic')
-    expect(served.get('b')).toBeGreaterThan(50)
+    await waitFor(() => total >= 200, 10_000, 10, 'warm-up traffic')
+    expect(served.get('b')).toBeGreaterThan(30)
     const killedAt = total
     await ups[1]!.close() // destroys its open sockets too: in-flight requests are reset
-    await waitFor(() => total >= killedAt + 600, 15_000, 10, 'traffic after the kill')
+    await waitFor(() => total >= killedAt + 300, 15_000, 10, 'traffic after the kill')
     stop = true
     await Promise.all(workers)
     expect([...statuses.keys()]).toEqual([200])
@@ -47,6 +47,6 @@ describe('a backend killed under concurrent GET load', () => {
     const pool = gw.pools.get('main')!
     const dead = pool.backends.find((b) => b.origin === ups[1]!.url)!
     expect(dead.breaker.state).toBe('open')
-    expect(served.get('a')! + served.get('c')!).toBeGreaterThan(600)
+    expect(served.get('a')! + served.get('c')!).toBeGreaterThan(300)
   })
 })

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { freePort, startUpstream, type TestUpstream } from '../helpers/upstream.js'
+import { freePort, startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 
 let ups: TestUpstream[] = []
@@ -71,14 +71,15 @@ describe('fallback pools', () => {
 
   it('answer 503 JSON with Retry-After when the fallback has nothing either', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`
-    gw = await startGateway(
-      config([dead], [dead], { circuitBreaker: { consecutiveFailures: 1, openDuration: '1m', maxEjectionPercent: 100 } }),
-    )
-    await (await request(`${gw.url}/warm`)).body.dump() // opens the primary's breaker
-    const pools = gw.pools
-    expect(pools.get('primary')!.hasAvailable()).toBe(false)
-    // The fallback pool has no breaker, so make it unavailable the way a health check would.
-    for (const b of pools.get('static')!.backends) (b as unknown as { setHealthy(h: boolean, r: string): void }).setHealthy(false, 'test')
+    const healthCheck = { path: '/health', interval: '50ms', timeout: '200ms', unhealthyThreshold: 1 }
+    gw = await startGateway({
+      pools: {
+        primary: { backends: [dead], fallback: 'static', healthCheck },
+        static: { backends: [dead], healthCheck },
+      },
+      routes: [{ name: 'all', match: { path: '/' }, pool: 'primary' }],
+    })
+    await waitFor(() => !gw!.pools.get('primary')!.hasAvailable() && !gw!.pools.get('static')!.hasAvailable(), 3000, 20, 'both pools down')
     const res = await request(`${gw.url}/x`)
     expect(res.statusCode).toBe(503)
     expect(res.headers['retry-after']).toBeDefined()
