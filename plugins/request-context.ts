@@ -7,12 +7,15 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ERR_BODY_TOO_LARGE, ERR_NO_ROUTE, ERR_URL_TOO_LONG } from '../src/errors.js'
+import { ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_NO_ROUTE, ERR_URL_TOO_LONG } from '../src/errors.js'
 import '../src/gateway-handle.js'
 import { resolveClientIp, unmapIPv4 } from '../src/net/client-ip.js'
 import { isValidRequestId } from '../src/proxy/headers.js'
 import { kContext, type RequestContext } from '../src/request-context.js'
 import { normalizePath } from '../src/routing/normalize-path.js'
+
+/** Marks a connection whose framing was faulty; nothing more is accepted on it. */
+const kFaultyFraming = Symbol('switchyard.faultyFraming')
 
 export interface RequestContextOptions {
   readonly protocol: 'http' | 'https'
@@ -29,6 +32,8 @@ export function hostOf(request: FastifyRequest): string {
     const colon = raw.indexOf(':')
     if (colon >= 0) end = colon
   }
+  // A fully qualified name's trailing dot names the same host (RFC 1034 §3.1).
+  if (end > 1 && raw.charCodeAt(end - 1) === 46) end--
   return raw.slice(0, end).toLowerCase()
 }
 
@@ -83,6 +88,16 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
     request[kContext] = ctx
     reply.header('x-request-id', id)
 
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing. Node's parser
+    // accepts it, so refuse it here and every later request on that connection: a pipelined
+    // request behind it could be a body the sender meant as data (smuggling).
+    if (raw.httpVersionMinor === 0 && raw.httpVersionMajor === 1 && request.headers['transfer-encoding'] !== undefined) {
+      ;(raw.socket as { [kFaultyFraming]?: boolean })[kFaultyFraming] = true
+    }
+    if ((raw.socket as { [kFaultyFraming]?: boolean })[kFaultyFraming] === true) {
+      reply.header('connection', 'close')
+      throw new ERR_BAD_REQUEST('Transfer-Encoding is not allowed in HTTP/1.0 (RFC 9112 §6.1)')
+    }
     if (url.length > server.maxUrlLength) throw new ERR_URL_TOO_LONG(server.maxUrlLength)
     const cl = request.headers['content-length']
     if (cl !== undefined && Number(cl) > server.bodyLimit) {
