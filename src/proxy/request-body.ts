@@ -84,6 +84,10 @@ export async function prepareBody(raw: IncomingMessage, bodyLimit: number): Prom
   if (declared >= 0 && declared <= REPLAY_BUFFER_LIMIT && raw.headers['transfer-encoding'] === undefined) {
     return { kind: 'buffer', data: await readAll(raw, Math.min(bodyLimit, declared)) }
   }
+  // The parser may already have refused the rest of this body (bad chunk framing) and the
+  // client-error handler answered 400 on this connection: forward nothing rather than a request
+  // cut short.
+  if (raw.destroyed || raw.socket.destroyed || raw.socket.writableEnded) throw Object.assign(new Error('client aborted the request body'), { code: 'ECONNRESET' })
   const limited = new LimitStream(bodyLimit)
   raw.on('error', (err) => limited.destroy(err))
   raw.pipe(limited)
