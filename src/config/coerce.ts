@@ -4,6 +4,7 @@
  * string. The schema says what each place accepts; only unambiguous conversions are made and
  * everything else is left for validation to report.
  */
+import { plainRecord } from './plain-record.js'
 type Schema = Readonly<Record<string, unknown>>
 
 const NUMBER = /^[+-]?[0-9]+(\.[0-9]+)?$/
@@ -18,7 +19,7 @@ export function coerceToSchema(schema: Schema, value: unknown): unknown {
   if (value !== null && typeof value === 'object') {
     const objectSchema = branchOf(schema, 'object')
     if (objectSchema === undefined) return value
-    const out: Record<string, unknown> = {}
+    const out: Record<string, unknown> = plainRecord()
     for (const [key, item] of Object.entries(value)) {
       const sub = propertySchema(objectSchema, key)
       out[key] = sub === undefined ? item : coerceToSchema(sub, item)

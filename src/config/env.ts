@@ -3,6 +3,7 @@
  * parsed document, so a variable's value is always one string: it can never add keys, lists
  * or YAML syntax, whatever characters it holds. `$${` writes a literal `${`.
  */
+import { plainRecord } from './plain-record.js'
 import type { ConfigProblem } from './errors.js'
 import { childPath, indexPath } from './paths.js'
 
@@ -17,7 +18,7 @@ export function substituteEnv(value: unknown, env: Env, problems: ConfigProblem[
   if (typeof value === 'string') return substituteString(value, env, problems, path)
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, problems, indexPath(path, i)))
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
+    const out: Record<string, unknown> = plainRecord()
     for (const [key, item] of Object.entries(value)) out[key] = substituteEnv(item, env, problems, childPath(path, key))
     return out
   }

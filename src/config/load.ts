@@ -26,7 +26,7 @@ export function normalizeConfig(raw: unknown, options: NormalizeOptions = {}): G
 /** Settings from YAML or JSON text; throws ConfigError listing every problem. */
 export function parseConfigText(text: string, options: ParseOptions = {}): GatewaySettings {
   const analysis = analyseText(text, options)
-  if (analysis.problems.length > 0) throw new ConfigError(analysis.problems, options.source)
+  if (analysis.settings === undefined || analysis.problems.length > 0) throw new ConfigError(analysis.problems, options.source)
   return analysis.settings
 }
 
@@ -62,10 +62,11 @@ export async function checkConfigFile(path: string, env?: Env): Promise<{ ok: tr
   return problems.length === 0 ? { ok: true } : { ok: false, lines: problems.map(formatProblem) }
 }
 
-function analyseText(text: string, options: ParseOptions): Pick<Analysis, 'problems' | 'files'> & { settings: GatewaySettings } {
+/** Like analyse(), but text that does not parse has problems and no settings at all. */
+function analyseText(text: string, options: ParseOptions): Omit<Analysis, 'settings'> & { settings?: GatewaySettings } {
   const format = options.format ?? (options.source?.toLowerCase().endsWith('.json') ? 'json' : 'yaml')
   const parsed = parseText(text, format)
-  if (!parsed.ok) return { problems: parsed.problems, files: [], settings: undefined as unknown as GatewaySettings }
+  if (!parsed.ok) return { problems: parsed.problems, files: [] }
   return analyse(parsed.document, options)
 }
 

@@ -3,6 +3,7 @@
  * names lower-cased where matching is case-insensitive, regexes compiled once to prove they
  * compile, and the checks that relate routes to pools and to the jwt section.
  */
+import { ordinaryRecord, plainRecord } from './plain-record.js'
 import type {
   HeaderMatch,
   HeaderRewriteSettings,
@@ -171,7 +172,7 @@ function normalizeMatch(raw: RawObject, path: string, ctx: NormalizeContext): Ro
   }
   const headers = asObject(raw['headers'])
   if (headers !== undefined) {
-    const out: Record<string, HeaderMatch> = {}
+    const out: Record<string, HeaderMatch> = plainRecord()
     const headersPath = childPath(path, 'headers')
     for (const [name, condition] of Object.entries(headers)) {
       const headerPath = childPath(headersPath, name)
@@ -181,7 +182,7 @@ function normalizeMatch(raw: RawObject, path: string, ctx: NormalizeContext): Ro
       const parsed = headerMatch(condition, headerPath, ctx)
       if (parsed !== undefined) out[lower] = parsed
     }
-    match.headers = out
+    match.headers = ordinaryRecord(out)
   }
   return match
 }
@@ -255,22 +256,22 @@ function normalizeRouteJwt(raw: unknown, path: string, env: RouteEnvironment, ct
   const o = raw === true ? {} : asObject(raw)
   if (o === undefined) return undefined
   if (!env.jwtConfigured) ctx.problem(path, 'needs the top-level jwt section (the token verifier)')
-  const claims: Record<string, string | number | boolean> = {}
+  const claims: Record<string, string | number | boolean> = plainRecord()
   for (const [claim, value] of Object.entries(asObject(o['claims']) ?? {})) {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') claims[claim] = value
   }
-  const forwardClaims: Record<string, string> = {}
+  const forwardClaims: Record<string, string> = plainRecord()
   const forwardPath = childPath(path, 'forwardClaims')
   for (const [claim, header] of Object.entries(asObject(o['forwardClaims']) ?? {})) {
     if (typeof header !== 'string') continue
     if (!TOKEN.test(header)) ctx.problem(childPath(forwardPath, claim), `"${header}" is not a valid header name`)
     forwardClaims[claim] = header.toLowerCase()
   }
-  return { required: asBoolean(o['required'], true), claims, forwardClaims }
+  return { required: asBoolean(o['required'], true), claims: ordinaryRecord(claims), forwardClaims: ordinaryRecord(forwardClaims) }
 }
 
 function normalizeRewrite(raw: RawObject | undefined, path: string, ctx: NormalizeContext): HeaderRewriteSettings {
-  const set: Record<string, string> = {}
+  const set: Record<string, string> = plainRecord()
   for (const [name, value] of Object.entries(asObject(raw?.['set']) ?? {})) {
     if (typeof value !== 'string') continue
     if (!TOKEN.test(name)) ctx.problem(childPath(childPath(path, 'set'), name), `"${name}" is not a valid header name`)
@@ -285,7 +286,7 @@ function normalizeRewrite(raw: RawObject | undefined, path: string, ctx: Normali
     const lower = name.toLowerCase()
     if (!remove.includes(lower)) remove.push(lower)
   })
-  return { set, remove }
+  return { set: ordinaryRecord(set), remove }
 }
 
 function keySource(raw: unknown, path: string, ctx: NormalizeContext): KeySource | undefined {

@@ -86,3 +86,18 @@ describe('type and value messages', () => {
     ])
   })
 })
+
+describe('keys that look like object internals', () => {
+  test('__proto__ is an unknown key, never a prototype', () => {
+    expect(linesOfYaml('__proto__: { admin: false }')).toEqual(['__proto__: unknown key "__proto__"'])
+    expect(linesOfObject(JSON.parse('{"server": {"__proto__": {"port": 1}}}'))).toEqual(['server.__proto__: unknown key "__proto__"'])
+  })
+
+  test('a __proto__ header name stays an own key of the settings', async () => {
+    const { parseConfigText } = await import('../../src/config/index.js')
+    const settings = parseConfigText('pools: { a: { backends: [http://127.0.0.1:1] } }\nroutes: [{ name: r, pool: a, match: { headers: { __proto__: x } } }]')
+    const headers = settings.routes[0]!.match.headers!
+    expect(Object.keys(headers)).toEqual(['__proto__'])
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype)
+  })
+})
