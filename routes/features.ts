@@ -4,7 +4,9 @@
  */
 import type { FastifyPluginAsync } from 'fastify'
 import { cacheAdminFeature } from './api-cache.js'
+import { dashboardAdminFeature } from './dashboard.js'
 import { explainAdminFeature } from './api-explain.js'
+import { statsAdminFeature } from './api-stats.js'
 import { routesAdminFeature } from './api-routes.js'
 
 export interface AdminFeature {
@@ -12,4 +14,4 @@ export interface AdminFeature {
   readonly plugin: FastifyPluginAsync<{ ctx: import('./admin.js').AdminContext }>
 }
 
-export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, cacheAdminFeature, explainAdminFeature]
+export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, dashboardAdminFeature]

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
 import cachePlugin from '../plugins/cache.js'
 import jwtAuthPlugin from '../plugins/jwt-auth.js'
+import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import mirrorPlugin from '../plugins/mirror.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 
@@ -22,4 +23,6 @@ export const dataPlaneFeatures: readonly DataPlaneFeature[] = [
   { name: 'cache', plugin: cachePlugin },
   // Last: closest to the proxy, so only requests that really go upstream are mirrored (not cache hits).
   { name: 'mirror', plugin: mirrorPlugin },
+  // Per-backend response series (an onResponse hook: its position does not matter).
+  { name: 'backend-metrics', plugin: backendMetricsPlugin },
 ]

@@ -1,0 +1,85 @@
+/**
+ * Per-backend request series, for operators (and the dashboard) to see which server of a pool
+ * answers, how often it fails and how fast it is. Recorded once per request when the response
+ * has ended, from what the proxy wrote into the request context (the backend that served, or
+ * the last one tried when every attempt failed).
+ *
+ * Metrics (on the gateway's registry; label values are pool names and backend origins, bounded
+ * by configuration):
+ *   switchyard_backend_responses_total{pool,backend,class}   class: 1xx..5xx
+ *   switchyard_backend_response_seconds{pool,backend}        time to the upstream's response headers
+ *   switchyard_backend_healthy{pool,backend}                 active health-check verdict (1 up, 0 down)
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import '../src/gateway-handle.js'
+import { kContext } from '../src/request-context.js'
+import type { PoolRegistry } from '../src/upstream/types.js'
+
+export interface BackendMetrics {
+  readonly responses: Counter<'pool' | 'backend' | 'class'>
+  readonly duration: Histogram<'pool' | 'backend'>
+}
+
+const byRegistry = new WeakMap<Registry, BackendMetrics>()
+
+const CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
+
+/** The status class label of a status code. */
+export function statusClass(status: number): string {
+  return CLASSES[Math.min(5, Math.max(1, Math.floor(status / 100)))]!
+}
+
+/**
+ * The per-backend series on a registry, created once (a gateway with a TLS listener registers
+ * data-plane plugins twice; the admin's stats read them too). `getPools` feeds the health gauge
+ * at scrape time.
+ */
+export function backendMetrics(registry: Registry, getPools?: () => PoolRegistry | undefined): BackendMetrics {
+  let m = byRegistry.get(registry)
+  if (m === undefined) {
+    m = {
+      responses: new Counter({
+        name: 'switchyard_backend_responses_total',
+        help: 'Responses by serving pool, backend and status class (the last backend tried when all attempts failed)',
+        labelNames: ['pool', 'backend', 'class'] as const,
+        registers: [registry],
+      }),
+      duration: new Histogram({
+        name: 'switchyard_backend_response_seconds',
+        help: 'Time to the upstream response headers, by pool and backend',
+        labelNames: ['pool', 'backend'] as const,
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [registry],
+      }),
+    }
+    if (getPools !== undefined) {
+      new Gauge({
+        name: 'switchyard_backend_healthy',
+        help: 'Active health-check verdict per backend: 1 healthy, 0 failing (always 1 without health checks)',
+        labelNames: ['pool', 'backend'] as const,
+        registers: [registry],
+        collect() {
+          this.reset()
+          for (const pool of getPools()?.all() ?? []) for (const b of pool.backends) this.set({ pool: pool.name, backend: b.origin }, b.healthy ? 1 : 0)
+        },
+      })
+    }
+    byRegistry.set(registry, m)
+  }
+  return m
+}
+
+async function backendMetricsPlugin(app: FastifyInstance): Promise<void> {
+  const gw = app.switchyard
+  const m = backendMetrics(gw.metrics.registry, () => gw.state.pools)
+  app.addHook('onResponse', async (request, reply) => {
+    const ctx = request[kContext]
+    if (ctx === null || ctx === undefined || ctx.backend === undefined || ctx.servedByPool === undefined) return
+    m.responses.inc({ pool: ctx.servedByPool, backend: ctx.backend, class: statusClass(reply.statusCode) })
+    if (ctx.upstreamMs !== undefined) m.duration.observe({ pool: ctx.servedByPool, backend: ctx.backend }, ctx.upstreamMs / 1000)
+  })
+}
+
+export default fp(backendMetricsPlugin, { name: 'switchyard-backend-metrics', fastify: '5.x' })

@@ -1,0 +1,108 @@
+/**
+ * The dashboard page: one self-contained HTML document (inline CSS and script, no external
+ * requests), kept as a TypeScript module so `tsc` ships it in dist/ and nothing is read from
+ * disk at run time. The page holds no data: it fetches /api/stats with the admin token.
+ *
+ * The Content-Security-Policy allows exactly this page's script and stylesheet by hash and
+ * network access only to its own origin.
+ */
+import { createHash } from 'node:crypto'
+import { dashboardJs } from './script.js'
+import { dashboardCss } from './style.js'
+
+const sha256 = (s: string): string => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`
+
+export const dashboardHtml = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>Switchyard dashboard</title>
+<style>${dashboardCss}</style>
+</head>
+<body>
+<header class="top">
+  <span class="logo"><span class="mark"></span>Switchyard</span>
+  <span class="meta"><span id="version">config v–</span><span id="window">connecting…</span></span>
+  <span class="spacer"></span>
+  <span id="live" class="live"><span class="dot"></span><span id="live-text">connecting…</span></span>
+  <button id="token-button" type="button" title="Set the admin token for this tab">Admin token</button>
+</header>
+<main>
+  <div id="error" class="banner hidden"></div>
+  <div class="tiles">
+    <div class="tile"><div class="label">Requests / s</div><div class="value" id="t-rate">–</div><div class="sub">all routes</div></div>
+    <div class="tile"><div class="label">Error rate</div><div class="value" id="t-err">–</div><div class="sub">share of 5xx answers</div></div>
+    <div class="tile"><div class="label">p99 latency</div><div class="value" id="t-p99">–</div><div class="sub">arrival to response end</div></div>
+    <div class="tile"><div class="label">In flight upstream</div><div class="value" id="t-inflight">–</div><div class="sub" id="t-backends">–</div></div>
+  </div>
+  <section class="panel">
+    <h2>Routes <span class="hint">checked in order; the first match wins</span></h2>
+    <table>
+      <thead><tr><th>Route</th><th>Split</th><th class="num">Req/s</th><th class="num">Errors</th><th class="num">p99</th><th class="num"></th></tr></thead>
+      <tbody id="routes"></tbody>
+    </table>
+  </section>
+  <section class="panel">
+    <h2>Pools <span class="hint">health from active checks, circuit from live traffic; p99 to upstream response headers</span></h2>
+    <div class="pools" id="pools"></div>
+  </section>
+  <div class="cols">
+    <section class="panel">
+      <h2>Recent reloads <span class="hint">newest first</span></h2>
+      <ul class="reloads" id="reloads"></ul>
+    </section>
+    <section class="panel">
+      <h2>Cache</h2>
+      <form id="purge-form" class="inline">
+        <select id="purge-kind" aria-label="What to purge">
+          <option value="all">Everything</option>
+          <option value="prefix">Path prefix</option>
+          <option value="tag">Cache-Tag</option>
+        </select>
+        <input id="purge-value" class="hidden" type="text" placeholder="/api/users" aria-label="Prefix or tag">
+        <button id="purge-button" class="danger" type="submit">Purge cache</button>
+      </form>
+      <div id="purge-msg" class="msg"></div>
+    </section>
+  </div>
+</main>
+<dialog id="split-dialog">
+  <form id="split-form">
+    <h3 id="split-title">Traffic split</h3>
+    <div class="body">
+      <div class="muted">Weights are relative. The change holds until the next reload.</div>
+      <div id="split-rows"></div>
+      <div id="split-msg" class="msg"></div>
+    </div>
+    <div class="actions"><button type="button" id="split-cancel">Cancel</button><button class="primary" id="split-apply" type="submit">Apply</button></div>
+  </form>
+</dialog>
+<dialog id="token-dialog">
+  <form id="token-form">
+    <h3>Admin token</h3>
+    <div class="body">
+      <div id="token-why" class="muted"></div>
+      <input id="token-input" type="password" autocomplete="off" aria-label="Admin token">
+      <div class="muted">Kept in this tab only (sessionStorage).</div>
+    </div>
+    <div class="actions"><button class="primary" id="token-save" type="submit">Save</button></div>
+  </form>
+</dialog>
+<script>${dashboardJs}</script>
+</body>
+</html>
+`
+
+export const dashboardCsp = [
+  "default-src 'none'",
+  `script-src ${sha256(dashboardJs)}`,
+  `style-src ${sha256(dashboardCss)}`,
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')

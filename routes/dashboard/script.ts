@@ -1,0 +1,241 @@
+/**
+ * The dashboard's browser script (inlined into the page). Plain ES2020 for any current
+ * browser; DOM built with createElement and textContent only (no innerHTML), so names and URLs
+ * from the configuration can never become markup. Polls GET /api/stats every 1.5 s; the admin
+ * token, when one is needed, is asked once and kept in sessionStorage (gone with the tab).
+ *
+ * Kept free of backticks and dollar-brace sequences: it lives inside a TypeScript template.
+ */
+export const dashboardJs = String.raw`
+(function () {
+  'use strict';
+  var TOKEN_KEY = 'switchyard.adminToken';
+  var POLL_MS = 1500;
+  var SERIES = ['--s1', '--s2', '--s3', '--s4', '--s5', '--s6'];
+  var last = null;
+  var timer = null;
+  var editing = null;
+
+  function $(id) { return document.getElementById(id); }
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    if (attrs) for (var k in attrs) {
+      var v = attrs[k];
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'style') { for (var s in v) el.style.setProperty(s, v[s]); }
+      else if (k === 'text') el.textContent = v;
+      else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined || c === false) return;
+      el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    });
+    return el;
+  }
+  function replace(id, nodes) { var el = $(id); el.replaceChildren.apply(el, nodes); }
+
+  function fmtRate(v) { return v === null || v === undefined ? '\u2013' : (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)); }
+  function fmtPct(v) { return v === null || v === undefined ? '\u2013' : (v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 1) + '%'; }
+  function fmtMs(v) {
+    if (v === null || v === undefined) return '\u2013';
+    var ms = v * 1000;
+    return ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : ms >= 10 ? ms.toFixed(0) + ' ms' : ms.toFixed(1) + ' ms';
+  }
+  function ago(iso) {
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    return s < 60 ? s + 's ago' : s < 3600 ? Math.round(s / 60) + 'm ago' : Math.round(s / 3600) + 'h ago';
+  }
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
+  function api(method, path, body) {
+    var headers = { accept: 'application/json' };
+    if (token()) headers.authorization = 'Bearer ' + token();
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' })
+      .then(function (res) {
+        return res.text().then(function (text) {
+          var json = null;
+          try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
+          if (res.status === 401) askToken('The admin API needs a token.');
+          return { status: res.status, ok: res.ok, json: json };
+        });
+      });
+  }
+  function askToken(why) {
+    var d = $('token-dialog');
+    $('token-why').textContent = why || 'Enter the admin token (admin.token in the configuration).';
+    $('token-input').value = token();
+    if (!d.open) d.showModal();
+  }
+
+  function setLive(ok, text) {
+    var el = $('live');
+    el.className = 'live ' + (ok ? 'on' : 'off');
+    $('live-text').textContent = text;
+  }
+
+  function healthPill(b, pool) {
+    if (!pool.healthCheck) return h('span', { class: 'pill idle', title: 'no active health check', text: 'unchecked' });
+    return b.healthy ? h('span', { class: 'pill ok health', text: 'healthy' }) : h('span', { class: 'pill bad health', text: 'down' });
+  }
+  function circuitPill(state) {
+    var cls = state === 'closed' ? 'ok' : state === 'half-open' ? 'warn' : 'bad';
+    return h('span', { class: 'pill circuit ' + cls, text: state });
+  }
+
+  function splitBar(route, colors) {
+    var total = route.split.reduce(function (n, t) { return n + t.weight; }, 0);
+    return h('div', { class: 'split', title: route.split.map(function (t) { return t.pool + ': ' + t.weight; }).join(', ') },
+      route.split.filter(function (t) { return t.weight > 0; }).map(function (t) {
+        var pct = total > 0 ? Math.round((t.weight / total) * 100) : 0;
+        return h('span', { style: { 'flex-grow': String(t.weight), background: 'var(' + colors[t.pool] + ')' } }, [t.pool + ' ' + pct + '%']);
+      }));
+  }
+
+  function matchText(m) {
+    var parts = [];
+    if (m.path) parts.push(m.path + '*');
+    if (m.pathExact) parts.push(m.pathExact);
+    if (m.pathRegex) parts.push('~ ' + m.pathRegex);
+    if (m.host) parts.push('host ' + m.host);
+    if (m.methods) parts.push(m.methods.join(','));
+    if (m.headers) parts.push(Object.keys(m.headers).map(function (k) { return k + ':'; }).join(' '));
+    return parts.join('  ') || '*';
+  }
+
+  function render(s) {
+    last = s;
+    var colors = {};
+    s.pools.forEach(function (p, i) { colors[p.name] = SERIES[i % SERIES.length]; });
+    $('version').textContent = 'config v' + s.version;
+    $('window').textContent = s.windowSeconds ? 'rates over ' + Math.round(s.windowSeconds) + ' s' : 'collecting rates\u2026';
+    $('t-rate').textContent = fmtRate(s.totals.requestRate);
+    $('t-err').textContent = fmtPct(s.totals.errorRate);
+    $('t-p99').textContent = fmtMs(s.totals.p99);
+    $('t-inflight').textContent = String(s.totals.inFlight);
+    var backends = 0, up = 0;
+    s.pools.forEach(function (p) { p.backends.forEach(function (b) { backends++; if (b.available) up++; }); });
+    $('t-backends').textContent = up + ' / ' + backends + ' backends available';
+
+    replace('routes', s.routes.map(function (r) {
+      return h('tr', { 'data-route': r.name }, [
+        h('td', {}, [h('div', { class: 'name', text: r.name }), h('div', { class: 'muted mono', text: matchText(r.match) })]),
+        h('td', {}, [splitBar(r, colors), r.sticky ? h('div', { class: 'muted', text: 'sticky ' + r.sticky }) : null]),
+        h('td', { class: 'num', text: fmtRate(r.requestRate) }),
+        h('td', { class: 'num', text: fmtPct(r.errorRate) }),
+        h('td', { class: 'num', text: fmtMs(r.p99) }),
+        h('td', { class: 'num' }, [r.split.length > 1 ? h('button', { class: 'small', 'data-edit-route': r.name, onclick: function () { openSplit(r.name); } }, ['Edit split']) : h('span', { class: 'muted', text: 'single pool' })]),
+      ]);
+    }));
+
+    replace('pools', s.pools.map(function (p) {
+      return h('div', { class: 'pool', 'data-pool': p.name }, [
+        h('header', {}, [
+          h('span', { class: 'pill', style: { background: 'var(' + colors[p.name] + ')', color: '#fff' }, text: p.name }),
+          h('span', { class: 'sub', text: p.algorithm + (p.fallback ? ' \u2192 fallback ' + p.fallback : '') }),
+          h('span', { class: 'right' }, [
+            h('span', { text: fmtRate(p.requestRate) + ' req/s' }),
+            h('span', { text: fmtPct(p.errorRate) + ' errors' }),
+          ]),
+        ]),
+        h('table', {}, [
+          h('thead', {}, [h('tr', {}, ['Backend', 'Health', 'Circuit', 'In flight', 'Req/s', 'Errors', 'p99'].map(function (t, i) { return h('th', { class: i >= 3 ? 'num' : null, text: t }); }))]),
+          h('tbody', {}, p.backends.map(function (b) {
+            return h('tr', { 'data-backend': b.url, 'data-available': String(b.available) }, [
+              h('td', { class: 'mono' }, [b.url, b.weight !== 1 ? h('span', { class: 'weight', title: 'weight', text: '\u00d7' + b.weight }) : null]),
+              h('td', {}, [healthPill(b, p)]),
+              h('td', {}, [circuitPill(b.circuit)]),
+              h('td', { class: 'num', text: String(b.activeRequests) }),
+              h('td', { class: 'num', text: fmtRate(b.requestRate) }),
+              h('td', { class: 'num', text: fmtPct(b.errorRate) }),
+              h('td', { class: 'num', text: fmtMs(b.p99) }),
+            ]);
+          })),
+        ]),
+      ]);
+    }));
+
+    replace('reloads', s.reloads.length === 0 ? [h('li', { class: 'muted', text: 'No reloads yet.' })] : s.reloads.map(function (r) {
+      return h('li', {}, [
+        r.ok ? h('span', { class: 'pill ok', text: 'applied' }) : h('span', { class: 'pill bad', text: 'rejected' }),
+        h('span', { class: 'name', text: 'v' + r.version }),
+        h('span', { class: 'muted', title: r.at, text: new Date(r.at).toLocaleTimeString() + ' \u00b7 ' + ago(r.at) }),
+        r.problems && r.problems.length ? h('div', { class: 'problems mono', text: r.problems.join('\n') }) : null,
+      ]);
+    }));
+  }
+
+  function poll() {
+    clearTimeout(timer);
+    api('GET', '/api/stats').then(function (res) {
+      if (res.ok && res.json) {
+        render(res.json);
+        $('error').classList.add('hidden');
+        setLive(true, 'live \u00b7 ' + new Date().toLocaleTimeString());
+      } else {
+        setLive(false, res.status === 401 ? 'token needed' : 'error ' + res.status);
+      }
+    }, function () {
+      setLive(false, 'gateway unreachable');
+      $('error').textContent = 'Cannot reach the admin API; retrying.';
+      $('error').classList.remove('hidden');
+    }).then(function () { timer = setTimeout(poll, POLL_MS); });
+  }
+
+  function openSplit(name) {
+    var route = last && last.routes.find(function (r) { return r.name === name; });
+    if (!route) return;
+    editing = name;
+    $('split-title').textContent = 'Traffic split \u00b7 ' + name;
+    $('split-msg').textContent = '';
+    $('split-msg').className = 'msg';
+    replace('split-rows', route.split.map(function (t) {
+      return h('label', { class: 'row' }, [
+        h('span', { class: 'name', text: t.pool }),
+        h('input', { type: 'number', min: '0', step: '1', value: String(t.weight), 'data-pool': t.pool, required: true }),
+      ]);
+    }));
+    $('split-dialog').showModal();
+  }
+
+  function applySplit(ev) {
+    ev.preventDefault();
+    var weights = {};
+    Array.prototype.forEach.call($('split-rows').querySelectorAll('input[data-pool]'), function (i) { weights[i.getAttribute('data-pool')] = Number(i.value); });
+    api('PUT', '/api/routes/' + encodeURIComponent(editing) + '/split', { weights: weights }).then(function (res) {
+      if (res.ok) { $('split-dialog').close(); poll(); }
+      else { $('split-msg').className = 'msg bad'; $('split-msg').textContent = (res.json && res.json.message) || ('failed: ' + res.status); }
+    });
+  }
+
+  function purge(ev) {
+    ev.preventDefault();
+    var kind = $('purge-kind').value, value = $('purge-value').value.trim();
+    var body = kind === 'all' ? {} : {};
+    if (kind !== 'all') { if (!value) { showPurge(false, 'Enter a ' + kind + '.'); return; } body[kind] = value; }
+    if (kind === 'all' && !confirm('Purge every cached response?')) return;
+    api('POST', '/api/cache/purge', body).then(function (res) {
+      if (res.ok && res.json) showPurge(true, 'Purged ' + res.json.purged + ' entr' + (res.json.purged === 1 ? 'y' : 'ies') + '.');
+      else if (res.status === 404) showPurge(false, 'Caching is not available on this gateway.');
+      else if (res.status !== 401) showPurge(false, (res.json && res.json.message) || ('Purge failed: ' + res.status));
+    }, function () { showPurge(false, 'Cannot reach the admin API.'); });
+  }
+  function showPurge(ok, text) { var m = $('purge-msg'); m.className = 'msg ' + (ok ? 'ok' : 'bad'); m.textContent = text; }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    $('split-form').addEventListener('submit', applySplit);
+    $('split-cancel').addEventListener('click', function () { $('split-dialog').close(); });
+    $('purge-form').addEventListener('submit', purge);
+    $('purge-kind').addEventListener('change', function () { $('purge-value').classList.toggle('hidden', $('purge-kind').value === 'all'); $('purge-value').placeholder = $('purge-kind').value === 'tag' ? 'user-7' : '/api/users'; });
+    $('token-form').addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
+      $('token-dialog').close();
+      poll();
+    });
+    $('token-button').addEventListener('click', function () { askToken(); });
+    poll();
+  });
+})();
+`
