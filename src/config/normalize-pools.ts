@@ -16,7 +16,6 @@ import { parseKeySource, TOKEN } from './key-source.js'
 import { NAME, NAME_RULE } from './names.js'
 import { childPath, indexPath } from './paths.js'
 import {
-  asArray,
   asBoolean,
   asDuration,
   asInteger,
