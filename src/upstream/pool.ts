@@ -80,6 +80,12 @@ export class UpstreamPool implements Pool {
     return v.balancer.candidates(v.backends, ctx)
   }
 
+  preview(ctx: SelectionContext): Backend[] {
+    const v = this.#view
+    const balancer = v.balancer.fork?.() ?? v.balancer
+    return [...balancer.candidates(v.backends, ctx)]
+  }
+
   hasAvailable(): boolean {
     for (const b of this.#view.backends) if (b.isAvailable()) return true
     return false

@@ -99,6 +99,12 @@ export interface SelectionContext {
  */
 export interface Balancer {
   candidates(backends: readonly Backend[], ctx: SelectionContext): Iterable<Backend>
+  /**
+   * A balancer in the same state (rotation position, smooth-WRR credits) that evolves
+   * separately: running it previews the live order without moving real traffic. Balancers
+   * without selection state may return themselves.
+   */
+  fork?(): Balancer
 }
 
 /**
@@ -119,6 +125,12 @@ export interface Pool {
   readonly backends: readonly Backend[]
   /** Available backends in try order for this request. */
   candidates(ctx: SelectionContext): Iterable<Backend>
+  /**
+   * The order `candidates` would give for this request now, without changing any balancer
+   * state (for explain). Exact for deterministic algorithms and rotations; for randomised ones
+   * (random, power-of-two-choices, resource-based) one sample.
+   */
+  preview(ctx: SelectionContext): Backend[]
   /** True when at least one backend is available. */
   hasAvailable(): boolean
   /** Start an attempt on a backend: counts it in flight and takes a breaker permit. Null when the breaker refuses. */

@@ -18,6 +18,12 @@ export class LeastConnectionsBalancer implements Balancer {
     this.#o = o
   }
 
+  fork(): LeastConnectionsBalancer {
+    const copy = new LeastConnectionsBalancer(this.#o)
+    copy.#last = this.#last
+    return copy
+  }
+
   candidates(backends: readonly Backend[], _ctx: SelectionContext): Iterable<Backend> {
     const n = backends.length
     if (n === 0) return []

@@ -18,6 +18,12 @@ export class LeastResponseTimeBalancer implements Balancer {
     this.#o = o
   }
 
+  fork(): LeastResponseTimeBalancer {
+    const copy = new LeastResponseTimeBalancer(this.#o)
+    copy.#last = this.#last
+    return copy
+  }
+
   candidates(backends: readonly Backend[], _ctx: SelectionContext): Iterable<Backend> {
     const n = backends.length
     if (n === 0) return []

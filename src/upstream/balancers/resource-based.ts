@@ -21,12 +21,18 @@ export class ResourceBasedBalancer implements Balancer {
   readonly #o: ResolvedBalancerOptions
   readonly #staleAfter: number
   readonly #fallback: LeastConnectionsBalancer
+  readonly #healthInterval: number | undefined
 
   /** `healthInterval`: the pool's health-check interval in ms, or undefined without checks. */
-  constructor(o: ResolvedBalancerOptions, healthInterval: number | undefined) {
+  constructor(o: ResolvedBalancerOptions, healthInterval: number | undefined, fallback?: LeastConnectionsBalancer) {
     this.#o = o
+    this.#healthInterval = healthInterval
     this.#staleAfter = healthInterval === undefined ? -1 : STALE_AFTER_INTERVALS * healthInterval
-    this.#fallback = new LeastConnectionsBalancer(o)
+    this.#fallback = fallback ?? new LeastConnectionsBalancer(o)
+  }
+
+  fork(): ResourceBasedBalancer {
+    return new ResourceBasedBalancer(this.#o, this.#healthInterval, this.#fallback.fork())
   }
 
   /** Whether the backends' reports are fresh enough to balance on (false: least-connections). */

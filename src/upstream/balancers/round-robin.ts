@@ -14,6 +14,12 @@ export class RoundRobinBalancer implements Balancer {
     this.#o = o
   }
 
+  fork(): RoundRobinBalancer {
+    const copy = new RoundRobinBalancer(this.#o)
+    copy.#last = this.#last
+    return copy
+  }
+
   *candidates(backends: readonly Backend[], _ctx: SelectionContext): Generator<Backend> {
     const n = backends.length
     if (n === 0) return

@@ -16,6 +16,13 @@ export class WeightedRoundRobinBalancer implements Balancer {
     this.#o = o
   }
 
+  fork(): WeightedRoundRobinBalancer {
+    const copy = new WeightedRoundRobinBalancer(this.#o)
+    copy.#for = this.#for
+    copy.#current = this.#current.slice()
+    return copy
+  }
+
   *candidates(backends: readonly Backend[], _ctx: SelectionContext): Generator<Backend> {
     const n = backends.length
     if (backends !== this.#for) {
