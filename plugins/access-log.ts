@@ -47,6 +47,7 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
       {
         type: 'access',
         reqId: ctx?.id,
+        traceId: ctx?.traceId,
         method: request.method,
         path: ctx?.path || request.url,
         host: request.headers.host,

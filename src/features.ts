@@ -9,6 +9,7 @@ import jwtAuthPlugin from '../plugins/jwt-auth.js'
 import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import mirrorPlugin from '../plugins/mirror.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
+import tracingPlugin from '../plugins/tracing.js'
 
 export interface DataPlaneFeature {
   readonly name: string
@@ -16,6 +17,8 @@ export interface DataPlaneFeature {
 }
 
 export const dataPlaneFeatures: readonly DataPlaneFeature[] = [
+  // First of all: even a request refused by a later stage has its trace id in the access log.
+  { name: 'tracing', plugin: tracingPlugin },
   // First: a limited request costs no verification and no upstream call (claim keys check after jwt).
   { name: 'rate-limit', plugin: rateLimitPlugin },
   { name: 'jwt-auth', plugin: jwtAuthPlugin },

@@ -41,6 +41,8 @@ export interface RequestContext {
   upstreamHeaders: Record<string, string> | undefined
   /** Response body bytes sent (counted for streamed bodies without Content-Length). */
   responseBytes: number | undefined
+  /** W3C trace id of this request (plugins/tracing.ts), logged with the request id. */
+  traceId?: string
   /** Headers the gateway adds to the client response after upstream headers (they win). */
   responseHeaders: Record<string, string | string[]> | undefined
 }
