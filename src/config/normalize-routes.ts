@@ -158,6 +158,10 @@ function normalizeMatch(raw: RawObject, path: string, ctx: NormalizeContext): Ro
     if (!/^(\*\.)?[a-z0-9_\-.[\]:]+$/.test(lower) || lower.includes('..')) {
       ctx.problem(childPath(path, 'host'), `"${host}" must be a host name, or *.domain for a wildcard`)
     }
+    // Matching ignores the request's port, so a configured one could never match.
+    else if (/^(\[[^\]]*\]|[^:]*):[0-9]+$/.test(lower)) {
+      ctx.problem(childPath(path, 'host'), `"${host}" must not include a port: matching ignores the port`)
+    }
     match.host = lower
   }
   if (Array.isArray(raw['methods'])) {

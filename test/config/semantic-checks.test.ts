@@ -121,6 +121,14 @@ describe('routes', () => {
     ])
   })
 
+  test('a host with a port could never match', () => {
+    expect(linesOfYaml(routes('  - { name: r, pool: a, match: { host: "api.example.com:8080" } }\n  - { name: s, pool: a, match: { host: "[::1]:80" } }'))).toEqual([
+      'routes[0].match.host: "api.example.com:8080" must not include a port: matching ignores the port',
+      'routes[1].match.host: "[::1]:80" must not include a port: matching ignores the port',
+    ])
+    expect(parseConfigText(routes('  - { name: r, pool: a, match: { host: "[::1]" } }')).routes[0]!.match.host).toBe('[::1]')
+  })
+
   test('header values set by a route cannot carry line breaks', () => {
     expect(linesOfYaml(routes('  - { name: r, pool: a, headers: { request: { set: { x-a: "${V}" } } } }'), { V: 'a\r\nx-admin: 1' })).toEqual([
       'routes[0].headers.request.set.x-a: value must not contain CR, LF or NUL',
