@@ -95,6 +95,6 @@ describe('trace propagation through the gateway', () => {
     const { requestId } = await send({ traceparent: `00-${TRACE}-${PARENT}-01`, 'x-request-id': 'trace-log-1' })
     expect(requestId).toBe('trace-log-1')
     const line = await waitFor(() => gw.logs.find((l) => l.type === 'access' && l.reqId === 'trace-log-1'), 2000, 10, 'access line')
-    expect(line.traceId).toBe(TRACE)
+    expect(line!.traceId).toBe(TRACE)
   })
 })
