@@ -2,25 +2,21 @@
  * The backend order a pool's balancer would use for a request, without disturbing it.
  *
  * `Pool.candidates` runs the live balancer, and several balancers keep state between calls
- * (round-robin position, smooth-WRR credits, least-connections tie rotation): asking the live
- * one would move real traffic. The pool layer offers no read-only preview, so explain builds a
- * private balancer of the same algorithm over the same backends. Everything that depends only
- * on the request and the backends' state (hashes, in-flight counts, response times, health,
- * breakers, sticky-session cookies) gives the order the gateway would use; what depends on the
- * live balancer's history (the rotation position) or on chance does not, and `order` says which
- * case applies.
+ * (round-robin position, smooth-WRR credits, least-connections tie rotation): asking it would
+ * move real traffic. `Pool.preview` runs a fork of the balancer in the same state instead, so
+ * the order is the one the next request would get, for every algorithm but the randomised
+ * ones, where it is one sample; `order` says which case applies.
  */
-import type { Algorithm, KeySource, PoolSettings } from '../config/model.js'
+import type { Algorithm, KeySource } from '../config/model.js'
 import { readCookie } from '../routing/split.js'
-import { createBalancer } from '../upstream/balancers/index.js'
-import type { Backend, Balancer, Pool } from '../upstream/types.js'
+import type { Backend, Pool } from '../upstream/types.js'
 
 /** How far the previewed order can be trusted. */
-export type OrderKind = 'exact' | 'rotation' | 'random'
+export type OrderKind = 'exact' | 'random'
 
 const ORDER: Readonly<Record<Algorithm, OrderKind>> = {
-  'round-robin': 'rotation',
-  'weighted-round-robin': 'rotation',
+  'round-robin': 'exact',
+  'weighted-round-robin': 'exact',
   'least-connections': 'exact',
   'least-response-time': 'exact',
   'ip-hash': 'exact',
@@ -31,8 +27,7 @@ const ORDER: Readonly<Record<Algorithm, OrderKind>> = {
 }
 
 export const ORDER_NOTES: Readonly<Record<OrderKind, string>> = {
-  exact: 'the order the balancer uses for this request',
-  rotation: 'rotation order from the start of the cycle: the live balancer continues from where its last request left off',
+  exact: 'the order the balancer would use for this request now',
   random: 'one sample of a randomised choice: another request may get another order',
 }
 
@@ -72,19 +67,6 @@ export function keyValueOf(source: KeySource, input: KeyInput): string | undefin
   }
 }
 
-// One private balancer per pool settings object: a reload makes new settings, so new previews.
-const previews = new WeakMap<PoolSettings, Balancer>()
-
-function previewBalancer(settings: PoolSettings): Balancer {
-  let b = previews.get(settings)
-  // Rotation balancers are rebuilt each time so every preview starts at the cycle's start.
-  if (b === undefined || ORDER[settings.algorithm] === 'rotation') {
-    b = createBalancer(settings)
-    previews.set(settings, b)
-  }
-  return b
-}
-
 export interface CandidatePreview {
   /** Available backends in try order: the first is the choice, the next ones serve retries. */
   readonly backends: readonly Backend[]
@@ -106,6 +88,6 @@ export function previewCandidates(pool: Pool, input: KeyInput): CandidatePreview
     if (token !== undefined) pinned = pool.backendForToken(token)
   }
   const out: Backend[] = pinned === undefined ? [] : [pinned]
-  for (const b of previewBalancer(settings).candidates(pool.backends, { clientIp: input.clientIp, hashKey })) if (b !== pinned) out.push(b)
+  for (const b of pool.preview({ clientIp: input.clientIp, hashKey })) if (b !== pinned) out.push(b)
   return { backends: out, pinned, order: pinned !== undefined && out.length === 1 ? 'exact' : ORDER[pool.algorithm], hashKey }
 }
