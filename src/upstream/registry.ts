@@ -111,6 +111,7 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
     const next = new Map<string, PoolEntry>()
     const order: UpstreamPool[] = []
     for (const p of prepared) {
+      if (!p.dispatcher.rejectUnauthorized) this.#logger?.warn({ pool: p.settings.name }, 'pool tls.rejectUnauthorized is false: backend certificates are not verified')
       const entry = this.#entries.get(p.settings.name) ?? this.#newEntry(p.settings)
       const old = new Map(entry.pool.backends.map((b) => [b.origin, b]))
       const backends: UpstreamBackend[] = []
