@@ -20,6 +20,7 @@ import { compileTrustedProxies } from './net/client-ip.js'
 import type { ForwardMiddleware } from './proxy/types.js'
 import { compileRouteTable } from './routing/route-table.js'
 import type { RuntimeState } from './runtime-state.js'
+import type { RouteTable } from './routing/types.js'
 import { createPoolRegistry, type ManagedPoolRegistry } from './upstream/index.js'
 import accessLogPlugin from '../plugins/access-log.js'
 import proxyPlugin from '../plugins/proxy.js'
@@ -67,6 +68,23 @@ export interface ReloadRecord {
   readonly ok: boolean
   readonly version: number
   readonly problems?: readonly string[]
+}
+
+/**
+ * Compile the route table; a setting the loader let through but the routing layer cannot
+ * compile (e.g. a configured path that fails normalisation) becomes a ConfigError naming the
+ * route, so it is reported like every other problem and never replaces a running config.
+ */
+function compileRoutes(settings: GatewaySettings): RouteTable {
+  try {
+    return compileRouteTable(settings.routes)
+  } catch (err) {
+    const e = err as { code?: string; message: string }
+    if (e.code !== 'SWITCHYARD_BAD_ROUTE_SETTING') throw err
+    const name = /^route "([^"]*)"/.exec(e.message)?.[1]
+    const index = settings.routes.findIndex((r) => r.name === name)
+    throw new ConfigError([{ path: index >= 0 ? `routes[${index}]` : 'routes', message: e.message.replace(/^route "[^"]*": /, '') }])
+  }
 }
 
 function isSettings(config: unknown): config is GatewaySettings {
@@ -139,13 +157,14 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const env = options.env ?? process.env
   const settings = isSettings(config) ? config : config === undefined && options.configPath ? await loadConfigFile(options.configPath, env) : normalizeConfig(config, { env, source: options.configPath })
 
+  const initialRoutes = compileRoutes(settings)
   let pools: ManagedPoolRegistry | undefined
   const metrics = createMetrics(() => pools, { processMetrics: options.processMetrics })
   pools = createPoolRegistry(settings.pools, {
     logger: log,
     onEvent: (e: { pool: string; type: string }) => metrics.upstreamEvents.inc({ pool: e.pool, event: e.type }),
   })
-  let state: RuntimeState = { version: 1, settings, routes: compileRouteTable(settings.routes), pools }
+  let state: RuntimeState = { version: 1, settings, routes: initialRoutes, pools }
   let trust = compileTrustedProxies(settings.server.trustedProxies)
   const middlewares: ForwardMiddleware[] = []
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
@@ -178,11 +197,13 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
 
   async function reload(source?: unknown): Promise<ReloadResult> {
     let next: GatewaySettings
+    let routes: RouteTable
     let commitTls: (() => void) | undefined
     try {
       if (source !== undefined) next = isSettings(source) ? source : normalizeConfig(source, { env, source: options.configPath })
       else if (options.configPath) next = await loadConfigFile(options.configPath, env)
       else throw new ConfigError([{ path: '(gateway)', message: 'no configuration file to reload from' }])
+      routes = compileRoutes(next)
       commitTls = await tlsListener?.prepare(next)
     } catch (err) {
       const problems = err instanceof ConfigError ? err.lines() : [`(config): ${(err as Error).message}`]
@@ -193,7 +214,6 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       log.warn({ type: 'audit', action: 'reload', ok: false, problems }, 'configuration rejected; the running configuration keeps serving')
       return { ok: false, problems }
     }
-    const routes = compileRouteTable(next.routes)
     pools!.reconcile(next.pools)
     const prev = state
     warnOnListenerChanges(prev.settings, next, log)

@@ -92,6 +92,22 @@ describe('hot reload', () => {
     expect(gw.state.version).toBe(1)
   })
 
+  it('reports a route path the routing layer cannot compile as a problem, not a crash', async () => {
+    const a = await startUpstream('a')
+    ups.push(a)
+    const started = await fileGateway(yamlFor('pa', a.url))
+    gw = started.gw
+    const result = await gw.reload({
+      pools: { pa: { backends: [a.url] } },
+      routes: [{ name: 'semi', match: { path: '/a;b' }, pool: 'pa' }],
+    })
+    expect(result.ok).toBe(false)
+    expect(result.ok ? [] : result.problems.join('\n')).toMatch(/routes\[0\]/)
+    const still = await request(`${gw.url}/x`)
+    expect(still.statusCode).toBe(200)
+    await still.body.text()
+  })
+
   it('lets a request in flight finish on the configuration it started with', async () => {
     let release: () => void = () => {}
     const gate = new Promise<void>((r) => (release = r))
