@@ -16,6 +16,7 @@ import { appendSetCookie } from '../proxy/cookies.js'
 import type { Forward, ForwardMiddleware, ForwardOptions, UpstreamResponse } from '../proxy/types.js'
 import type { RequestContext } from '../request-context.js'
 import type { RuntimeState } from '../runtime-state.js'
+import { normalizePath, type NormalizedTarget } from '../routing/normalize-path.js'
 import type { CompiledRoute } from '../routing/types.js'
 import { collectUpTo } from './body.js'
 import { requestDirectives, type RequestDirectives } from './cache-control.js'
@@ -33,6 +34,7 @@ import {
   NOT_MODIFIED_FIELDS,
   updatedHeaders,
   validationHeaders,
+  SURROGATE_CAPABILITY,
   type CacheRules,
 } from './policy.js'
 import type { CacheEntry, CacheStore } from './store.js'
@@ -66,9 +68,11 @@ export interface CacheMiddleware {
 }
 
 const MEMBER = 'switchyard'
-// Response fields never stored or served from a stored response: purge metadata is the
-// gateway's (CDNs strip it too), Age is recomputed, Set-Cookie is never stored.
-const NOT_STORED = new Set(['cache-tag', 'age', 'set-cookie'])
+// Response fields never stored: Age is recomputed on every use, Set-Cookie is never stored.
+const NOT_STORED = new Set(['age', 'set-cookie'])
+// Stored (a 304 refresh re-reads them) but never shown to clients: purge tags and surrogate
+// controls are instructions to this gateway (CDNs strip them too).
+const HIDDEN = ['cache-tag', 'surrogate-control'] as const
 // Forwarding headers from an untrusted peer are dropped by the proxy, so they never reach the
 // upstream and must not split the key either.
 const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip'])
@@ -136,8 +140,15 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   async function invalidating(request: FastifyRequest, ctx: RequestContext, next: Forward): Promise<UpstreamResponse> {
     const res = await next(request, ctx)
     if (res.statusCode < 400) {
+      const host = request.headers.host
       try {
-        await store.deleteUrl(urlKey({ protocol: ctx.protocol, host: request.headers.host, path: ctx.path, query: ctx.query }))
+        await store.deleteUrl(urlKey({ protocol: ctx.protocol, host, path: ctx.path, query: ctx.query }))
+        // §4.4: also the URIs in Location and Content-Location, when they share our origin
+        // (another origin's entries are not ours to drop: that would let one site purge another).
+        for (const name of ['location', 'content-location'] as const) {
+          const target = sameOriginTarget(res.headers[name], ctx.protocol, host, ctx.path)
+          if (target !== undefined) await store.deleteUrl(urlKey({ protocol: ctx.protocol, host, path: target.path, query: target.query }))
+        }
       } catch (err) {
         log.warn({ err, reqId: ctx.id }, 'cache invalidation failed')
       }
@@ -217,6 +228,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     previous?: CacheEntry,
   ): Promise<UpstreamResponse> {
     const head = request.method === 'HEAD'
+    announceSurrogate(request, ctx)
     const opts: ForwardOptions | undefined = head || extraHeaders ? { method: 'GET', extraHeaders } : undefined
     const requestTime = now()
     let res: UpstreamResponse
@@ -282,7 +294,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     if (stored) onStored?.(entry)
     const body = head ? null : collected.body
     const headers = { ...res.headers }
-    delete headers['cache-tag']
+    for (const name of HIDDEN) delete headers[name]
     if (!head) headers['content-length'] = String(collected.body.length)
     return withStatus({ statusCode: res.statusCode, headers, body }, stored ? `${status}; stored` : `${status}; detail=too-large`)
   }
@@ -341,6 +353,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     if (refreshing.has(entry.key)) return
     refreshing.add(entry.key)
     const run = async (): Promise<void> => {
+      announceSurrogate(request, ctx)
       const requestTime = now()
       const res = await next(request, ctx, { method: 'GET', noBody: true, extraHeaders: validationHeaders(entry.headers) })
       const responseTime = now()
@@ -424,6 +437,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       return { statusCode: 304, headers: h, body: null }
     }
     const h = { ...(entry.headers as IncomingHttpHeaders) }
+    for (const name of HIDDEN) delete h[name]
     h.age = age
     h['cache-status'] = appendStatus(h['cache-status'], status)
     const bodiless = entry.status === 204 || entry.status === 304
@@ -432,6 +446,27 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   }
 
   return { middleware, refreshing }
+}
+
+/** A Location / Content-Location value resolved against the request, if it names our origin. */
+function sameOriginTarget(value: string | string[] | undefined, protocol: 'http' | 'https', host: string | undefined, path: string): NormalizedTarget | undefined {
+  if (typeof value !== 'string' || value === '' || !host) return undefined
+  try {
+    const base = new URL(`${protocol}://${host}${path}`)
+    const u = new URL(value, base)
+    if (u.origin !== base.origin) return undefined
+    return normalizePath(u.pathname + u.search)
+  } catch {
+    return undefined // unparsable: nothing we could have stored under it
+  }
+}
+
+/** Edge Architecture: tell the origin a surrogate is here, appending to a downstream one's. */
+function announceSurrogate(request: FastifyRequest, ctx: RequestContext): void {
+  if (ctx.upstreamHeaders?.['surrogate-capability'] !== undefined) return
+  const theirs = request.headers['surrogate-capability']
+  const value = theirs ? `${Array.isArray(theirs) ? theirs.join(', ') : theirs}, ${SURROGATE_CAPABILITY}` : SURROGATE_CAPABILITY
+  ctx.upstreamHeaders = { ...ctx.upstreamHeaders, 'surrogate-capability': value }
 }
 
 /** The pool is part of the key, so choose it before the lookup (forward keeps a chosen pool). */
@@ -469,9 +504,9 @@ function storedHeaders(h: IncomingHttpHeaders): Record<string, string | readonly
 }
 
 function stripForClient(res: UpstreamResponse, head: boolean): UpstreamResponse {
-  if (res.headers['cache-tag'] === undefined && !head) return res
+  if (res.headers['cache-tag'] === undefined && res.headers['surrogate-control'] === undefined && !head) return res
   const headers = { ...res.headers }
-  delete headers['cache-tag']
+  for (const name of HIDDEN) delete headers[name]
   if (head && res.body !== null && !Buffer.isBuffer(res.body)) res.body.resume()
   return { statusCode: res.statusCode, headers, body: head ? null : res.body }
 }

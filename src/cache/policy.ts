@@ -111,7 +111,8 @@ export function isCacheableMethod(method: string): boolean {
 
 /** Methods whose success invalidates stored responses of the target URI (§4.4). */
 export function isUnsafeMethod(method: string): boolean {
-  return method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE'
+  // §4.4 covers "methods whose safety is unknown" too: only the safe methods are exempt.
+  return method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS' && method !== 'TRACE'
 }
 
 /** Lower-cased Vary field names, deduplicated; `'*'` when Vary contains `*`. */
@@ -145,10 +146,19 @@ export function parseCacheTags(value: string | readonly string[] | undefined): r
   return out
 }
 
-/** §4.2.3 corrected_initial_age, in ms. */
+/** An age so large that no lifetime covers it: what an invalid Age header means. */
+export const UNKNOWN_AGE = Number.MAX_SAFE_INTEGER
+
+/** §4.2.3 corrected_initial_age, in ms (UNKNOWN_AGE when the Age header is invalid). */
 export function initialAge(headers: IncomingHttpHeaders, requestTime: number, responseTime: number): number {
-  const ageText = fieldValue(headers.age)?.split(',')[0]?.trim()
-  const ageValue = ageText && DIGITS.test(ageText) ? Math.min(Number(ageText), 2147483648) * 1000 : 0
+  const ageText = fieldValue(headers.age)?.trim()
+  let ageValue = 0
+  if (ageText !== undefined) {
+    // §5.1: Age is one delta-seconds. Anything else (a list, a second line, a sign, a fraction,
+    // parameters) is invalid, and a response whose age cannot be known is treated as stale.
+    if (!DIGITS.test(ageText)) return UNKNOWN_AGE
+    ageValue = Math.min(Number(ageText), 2147483648) * 1000
+  }
   const date = headers.date ? Date.parse(headers.date) : NaN
   const apparentAge = Number.isFinite(date) ? Math.max(0, responseTime - date) : 0
   const responseDelay = Math.max(0, responseTime - requestTime)
@@ -173,7 +183,20 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
   const length = res['content-length'] !== undefined ? Number(res['content-length']) : undefined
   if (length !== undefined && length > rules.maxEntrySize) return { store: false, reason: 'too-large' }
 
-  const cc = parseCacheControl(res['cache-control'])
+  // Surrogate-Control (W3C Edge Architecture) directives aimed at this gateway override
+  // Cache-Control and Expires, which then speak only to caches downstream of us.
+  const sc = surrogateDirectives(res['surrogate-control'])
+  if (sc?.has('no-store')) return { store: false, reason: 'no-store' }
+  let cc = parseCacheControl(res['cache-control'])
+  let useExpires = res.expires !== undefined
+  const scMaxAge = sc?.get('max-age')
+  if (scMaxAge !== undefined) {
+    const [fresh, stale] = typeof scMaxAge === 'string' ? scMaxAge.split('+') : ['0']
+    const surrogate = new Map<string, string | true>([['max-age', fresh && DIGITS.test(fresh) ? fresh : INVALID]])
+    if (stale !== undefined && DIGITS.test(stale)) surrogate.set('stale-if-error', stale)
+    cc = surrogate
+    useExpires = false
+  }
   const understood = LIBRARY_UNDERSTOOD.has(status)
   let noStore = cc.has('no-store')
   if (cc.has('must-understand')) {
@@ -188,12 +211,13 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
   if (reqCc.has('no-store')) return { store: false, reason: 'no-store' }
   if (cc.has('private')) return { store: false, reason: 'private' }
 
-  const explicit = cc.has('s-maxage') || cc.has('max-age') || res.expires !== undefined
+  const explicit = cc.has('s-maxage') || cc.has('max-age') || useExpires
   const policy = new CachePolicy(
     { method: 'GET', url: '/', headers: policyRequestHeaders(ex.requestHeaders) },
-    // A final status the library does not know is storable with explicit freshness (§3); the
-    // library is shown a 200 then, which changes nothing else since the lifetime is explicit.
-    { status: understood || !explicit ? status : 200, headers: policyResponseHeaders(res, cc, noStore) },
+    // A final status the library does not know is storable with explicit freshness or
+    // `public` (§3, §4.2.2); the library is shown a 200 then, whose only other effect (being
+    // heuristically cacheable) is what `public` grants anyway.
+    { status: understood || !(explicit || cc.has('public')) ? status : 200, headers: policyResponseHeaders(res, cc, noStore, useExpires) },
     { shared: true, immutableMinTimeToLive: 0 },
   )
   if (!policy.storable()) {
@@ -206,7 +230,7 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
   let lifetime: number
   let heuristic = false
   if (noCache) lifetime = 0
-  else if (explicit) lifetime = explicitLifetime(cc, res)
+  else if (explicit) lifetime = explicitLifetime(cc, res, useExpires, ex.responseTime)
   else if (rules.ttl > 0) {
     lifetime = rules.ttl
     heuristic = true
@@ -251,24 +275,54 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
   }
 }
 
+/** The token this gateway answers to in `Surrogate-Control: max-age=60;switchyard`. */
+export const SURROGATE_TARGET = 'switchyard'
+/** What the gateway announces upstream (Edge Architecture Surrogate-Capability). */
+export const SURROGATE_CAPABILITY = `${SURROGATE_TARGET}="Surrogate/1.0"`
+
+/**
+ * Surrogate-Control directives aimed at this gateway: untargeted ones, and `;switchyard`
+ * ones, which win over untargeted ones of the same name. Undefined when there are none.
+ */
+export function surrogateDirectives(value: string | readonly string[] | undefined): Directives | undefined {
+  const text = fieldValue(value)
+  if (!text) return undefined
+  const general = new Map<string, string | true>()
+  const mine = new Map<string, string | true>()
+  for (const part of text.split(',')) {
+    const semi = part.indexOf(';')
+    const target = semi === -1 ? '' : part.slice(semi + 1).trim()
+    if (target !== '' && target !== SURROGATE_TARGET) continue
+    const directive = (semi === -1 ? part : part.slice(0, semi)).trim()
+    const eq = directive.indexOf('=')
+    const name = (eq === -1 ? directive : directive.slice(0, eq)).trim().toLowerCase()
+    if (!name) continue
+    const v: string | true = eq === -1 ? true : directive.slice(eq + 1).trim()
+    ;(target === '' ? general : mine).set(name, v)
+  }
+  for (const [k, v] of mine) general.set(k, v)
+  return general.size ? general : undefined
+}
+
 // §3.5: a shared cache may store a response to an authorized request only when the response
 // says so.
 function allowsAuthorized(cc: Directives): boolean {
   return cc.has('public') || cc.has('s-maxage') || cc.has('must-revalidate')
 }
 
-function explicitLifetime(cc: Directives, res: IncomingHttpHeaders): number {
+function explicitLifetime(cc: Directives, res: IncomingHttpHeaders, useExpires: boolean, responseTime: number): number {
   // §4.2.1: s-maxage (shared caches), then max-age, then Expires - Date.
   const s = deltaMs(cc, 's-maxage')
   if (s !== undefined) return s
   const m = deltaMs(cc, 'max-age')
   if (m !== undefined) return m
+  if (!useExpires) return 0
   const expires = Date.parse(fieldValue(res.expires) ?? '')
   // An invalid Expires (e.g. "0") means already expired (§5.3).
   if (!Number.isFinite(expires)) return 0
+  // A missing or invalid Date is replaced by the time the response was received (RFC 9110 §6.6.1).
   const date = res.date ? Date.parse(res.date) : NaN
-  if (!Number.isFinite(date)) return 0
-  return Math.max(0, expires - date)
+  return Math.max(0, expires - (Number.isFinite(date) ? date : responseTime))
 }
 
 function policyRequestHeaders(h: IncomingHttpHeaders): CachePolicy.Headers {
@@ -277,7 +331,7 @@ function policyRequestHeaders(h: IncomingHttpHeaders): CachePolicy.Headers {
   return out
 }
 
-function policyResponseHeaders(res: IncomingHttpHeaders, cc: Directives, noStore: boolean): CachePolicy.Headers {
+function policyResponseHeaders(res: IncomingHttpHeaders, cc: Directives, noStore: boolean, useExpires: boolean): CachePolicy.Headers {
   const parts: string[] = []
   for (const name of POLICY_DIRECTIVES) {
     const v = cc.get(name)
@@ -288,7 +342,7 @@ function policyResponseHeaders(res: IncomingHttpHeaders, cc: Directives, noStore
   }
   const out: CachePolicy.Headers = {}
   if (parts.length) out['cache-control'] = parts.join(', ')
-  if (res.expires !== undefined) out.expires = fieldValue(res.expires)
+  if (useExpires) out.expires = fieldValue(res.expires)
   if (res.date !== undefined) out.date = res.date
   if (res['last-modified'] !== undefined) out['last-modified'] = res['last-modified']
   return out
@@ -360,7 +414,7 @@ export function notModifiedMatches(stored: Readonly<Record<string, string | read
 
 // Fields a 304 never replaces: they describe the stored body, which the 304 does not carry
 // (§3.2), plus hop-by-hop fields.
-const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'connection', 'keep-alive', 'age'])
+const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'content-range', 'content-md5', 'transfer-encoding', 'connection', 'keep-alive', 'age'])
 
 /** §3.2: the stored headers updated with those of a 304 (or a HEAD response). */
 export function updatedHeaders(

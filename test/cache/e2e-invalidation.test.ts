@@ -25,6 +25,26 @@ describe('cache: unsafe requests invalidate (RFC 9111 §4.4)', () => {
     })
   }
 
+  it('also invalidates same-origin Location and Content-Location targets, never another origin', async () => {
+    let version = 1
+    rig = await cacheRig((req, res) => {
+      if (req.method === 'POST') {
+        version++
+        const headers: Record<string, string> =
+          req.url === '/create' ? { location: '/items/1', 'content-location': `http://${req.headers['x-forwarded-host']}/items/2` } : { location: 'http://elsewhere.example/items/3' }
+        return reply(res, req, 201, headers, '')
+      }
+      reply(res, req, 200, { 'cache-control': 'max-age=600' }, `${req.url} v${version}`)
+    })
+    for (const p of ['/items/1', '/items/2', '/items/3']) await rig.get(p)
+    await send(rig.gw.url, '/create', {}, 'POST', 'x')
+    expect((await rig.get('/items/1')).headers['cache-status']).toBe('switchyard; fwd=miss; stored')
+    expect((await rig.get('/items/2')).headers['cache-status']).toBe('switchyard; fwd=miss; stored')
+    expect((await rig.get('/items/3')).headers['cache-status']).toBe('switchyard; hit')
+    await send(rig.gw.url, '/other', {}, 'POST', 'x')
+    expect((await rig.get('/items/3')).headers['cache-status']).toBe('switchyard; hit')
+  })
+
   it('a failed unsafe request leaves the entry alone', async () => {
     rig = await cacheRig((req, res) => (req.method === 'GET' ? reply(res, req, 200, { 'cache-control': 'max-age=600' }, 'kept') : reply(res, req, 409, {}, 'conflict')))
     await rig.get('/doc')

@@ -13,7 +13,8 @@ describe('cache: revalidation', () => {
     rig = await cacheRig((req, res) => {
       if (req.headers['if-none-match'] === '"v1"') {
         res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=60', 'x-fresh': 'yes' })
-        return res.end()
+        res.end()
+        return
       }
       served++
       reply(res, req, 200, { 'cache-control': 'max-age=60', age: '61', etag: '"v1"' }, 'the body')
@@ -37,7 +38,8 @@ describe('cache: revalidation', () => {
     rig = await cacheRig((req, res) => {
       if (req.headers['if-modified-since'] === lm) {
         res.writeHead(304, { 'last-modified': lm, 'cache-control': 'max-age=60' })
-        return res.end()
+        res.end()
+        return
       }
       reply(res, req, 200, { 'cache-control': 'max-age=0', 'last-modified': lm }, 'lm body')
     })
@@ -61,7 +63,8 @@ describe('cache: revalidation', () => {
     rig = await cacheRig((req, res) => {
       if (req.headers['if-none-match'] === '"v1"') {
         res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=60' })
-        return res.end()
+        res.end()
+        return
       }
       reply(res, req, 200, { 'cache-control': 'max-age=60', etag: '"v1"' }, 'b')
     })
@@ -78,7 +81,8 @@ describe('cache: revalidation', () => {
     rig = await cacheRig((req, res) => {
       if (req.headers['if-none-match'] !== undefined && rig!.up.requests.length === 2) {
         res.writeHead(304, { etag: '"other"' })
-        return res.end()
+        res.end()
+        return
       }
       reply(res, req, 200, { 'cache-control': 'max-age=0', etag: `"v${rig!.up.requests.length}"` }, `full ${rig!.up.requests.length}`)
     })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { requestDirectives } from '../../src/cache/cache-control.js'
-import { currentAge, decideStore, evaluate, initialAge, mayServeStaleOnError, type CacheRules, type FreshnessFacts } from '../../src/cache/policy.js'
+import { currentAge, decideStore, evaluate, initialAge, mayServeStaleOnError, UNKNOWN_AGE, type CacheRules, type FreshnessFacts } from '../../src/cache/policy.js'
 
 const T0 = Date.parse('2026-01-01T00:00:00Z')
 const rules: CacheRules = { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0, maxEntrySize: 1 << 20 }
@@ -19,7 +19,15 @@ describe('age (RFC 9111 §4.2.3)', () => {
   it('counts Age, response delay and apparent age from Date', () => {
     expect(initialAge({ age: '10' }, T0, T0 + 500)).toBe(10_500)
     expect(initialAge({ date: new Date(T0 - 20_000).toUTCString() }, T0, T0)).toBe(20_000)
-    expect(initialAge({ age: 'junk' }, T0, T0)).toBe(0)
+  })
+  it('treats an invalid Age (non-numeric, negative, fraction, list, parameters) as unknown, so the entry is stale', () => {
+    for (const age of ['junk', '-10', '10.0', '0, 0', '10;x=1']) expect(initialAge({ age }, T0, T0), age).toBe(UNKNOWN_AGE)
+    expect(initialAge({ age: ['0', '0'] as unknown as string }, T0, T0)).toBe(UNKNOWN_AGE)
+    const d = decideStore(
+      { method: 'GET', requestHeaders: {}, status: 200, responseHeaders: { 'cache-control': 'max-age=3600', age: '0, 0' }, requestTime: T0, responseTime: T0 },
+      rules,
+    )
+    expect(d).toEqual({ store: false, reason: 'no-freshness' })
   })
   it('grows with resident time on an injected clock', () => {
     const f = facts('max-age=60')

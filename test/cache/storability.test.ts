@@ -127,6 +127,31 @@ describe('what a shared cache stores (RFC 9111 §3)', () => {
     expect(proxyReval.store && proxyReval.freshness.mustRevalidate).toBe(true)
   })
 
+  it('uses the time of receipt when Expires comes with an invalid Date (RFC 9110 §6.6.1)', () => {
+    const d = decideStore(ex({ expires: new Date(T0 + 30_000).toUTCString(), date: 'not a date' }), rules)
+    expect(d.store && d.freshness.lifetime).toBe(30_000)
+  })
+
+  it('lets Surrogate-Control aimed at the gateway override Cache-Control and Expires', () => {
+    const a = decideStore(ex({ 'cache-control': 'no-store', 'surrogate-control': 'max-age=120;switchyard' }), rules)
+    expect(a.store && a.freshness.lifetime).toBe(120_000)
+    const b = decideStore(ex({ 'cache-control': 'max-age=600', expires: new Date(T0 + 600_000).toUTCString(), 'surrogate-control': 'no-store' }), rules)
+    expect(b).toEqual({ store: false, reason: 'no-store' })
+    const c = decideStore(ex({ 'cache-control': 'max-age=600', 'surrogate-control': 'max-age=1' }), rules)
+    expect(c.store && c.freshness.lifetime).toBe(1000)
+    // Aimed at another device: ignored.
+    const d = decideStore(ex({ 'cache-control': 'max-age=600', 'surrogate-control': 'max-age=1;other-cdn' }), rules)
+    expect(d.store && d.freshness.lifetime).toBe(600_000)
+    // max-age=N+M: M is how long it may be served stale on error.
+    const e = decideStore(ex({ 'surrogate-control': 'MAX-AGE=60+300' }), rules)
+    expect(e.store && [e.freshness.lifetime, e.freshness.staleIfError]).toEqual([60_000, 300_000])
+  })
+
+  it('allows heuristic freshness for an unknown status marked public (§4.2.2)', () => {
+    const d = decideStore(ex({ 'cache-control': 'public', 'last-modified': new Date(T0 - 1000_000).toUTCString() }, { status: 599 }), rules)
+    expect(d.store && d.freshness.lifetime).toBe(100_000)
+  })
+
   it('records Vary names and Cache-Tag tags', () => {
     const d = decideStore(ex({ 'cache-control': 'max-age=60', vary: 'Accept-Encoding, accept-language', 'cache-tag': 'user-7, users ,user-7' }), rules)
     expect(d.store && d.vary).toEqual(['accept-encoding', 'accept-language'])

@@ -22,6 +22,10 @@ describe('validating stored responses (RFC 9111 §4.3)', () => {
   it('updates stored headers from a 304 but never the body-describing ones (§3.2)', () => {
     const h = updatedHeaders({ 'content-length': '5', 'cache-control': 'max-age=1', 'x-a': '1' }, { 'content-length': '0', 'cache-control': 'max-age=60', 'x-b': '2' })
     expect(h).toEqual({ 'content-length': '5', 'cache-control': 'max-age=60', 'x-a': '1', 'x-b': '2' })
+    expect(updatedHeaders({ 'content-md5': 'a', 'content-encoding': 'gzip' }, { 'content-md5': 'b', 'content-encoding': 'br' })).toEqual({
+      'content-md5': 'a',
+      'content-encoding': 'gzip',
+    })
   })
 })
 
