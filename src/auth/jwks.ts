@@ -34,7 +34,7 @@ export interface JwksOptions {
   readonly maxKeys?: number
   /** An unknown `kid` triggers at most one refetch per this many ms. */
   readonly minRefetchInterval?: number
-  /** No two fetches of any kind closer than this many ms (also the retry pace while nothing is loaded). */
+  /** Pace of retries while no key set is loaded, and of background refreshes after a failure. */
   readonly retryInterval?: number
   /** Keys older than this are refreshed in the background (the old set keeps serving). */
   readonly maxAge?: number
@@ -108,14 +108,13 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
 
   /**
    * Whether a fetch may start now. Unknown kids are throttled on their own clock, so the startup
-   * warm-up or a background refresh never delays the first refetch a key rotation needs; nothing
-   * ever fetches more often than `retryInterval`.
+   * warm-up or a background refresh never delays the first refetch a key rotation needs; retries
+   * while nothing is loaded and stale refreshes are paced by `retryInterval`.
    */
   function mayFetch(at: number, reason: 'miss' | 'initial' | 'stale'): boolean {
     if (closed) return false
-    if (at - lastAttemptAt < retryInterval) return false
     if (reason === 'miss') return at - lastMissFetchAt >= minRefetchInterval
-    return true
+    return at - lastAttemptAt >= retryInterval
   }
 
   /** One fetch shared by every caller that arrives while it runs. */

@@ -2,70 +2,19 @@
  * The JWKS key source against a real local key server (node:http) serving keys generated with
  * node:crypto. The refetch interval is a time-based state machine, so the clock is injected.
  */
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createJwksKeySource, type JwksKeySource } from '../../src/auth/jwks.js'
 import { compileJwtVerifier, type JwtVerifier } from '../../src/auth/jwt-verifier.js'
 import { waitFor } from '../helpers/upstream.js'
-import { ecKeyPair, rsaKeyPair, type TestKeyPair } from './tokens.js'
-
-interface KeyServer {
-  url: string
-  hits: number
-  /** What the next answers are: a key set, a status, or silence. */
-  serve(answer: { keys?: Record<string, unknown>[]; status?: number; body?: string; hang?: boolean; delayMs?: number }): void
-  close(): Promise<void>
-}
-
-async function startKeyServer(): Promise<KeyServer> {
-  let answer: { keys?: Record<string, unknown>[]; status?: number; body?: string; hang?: boolean; delayMs?: number } = { keys: [] }
-  const sockets = new Set<import('node:net').Socket>()
-  const timers = new Set<NodeJS.Timeout>()
-  const ks: KeyServer = {
-    url: '',
-    hits: 0,
-    serve(a) {
-      answer = a
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const t of timers) clearTimeout(t)
-        for (const s of sockets) s.destroy()
-        server.close(() => resolve())
-      }),
-  }
-  const server = http.createServer((_req, res) => {
-    ks.hits++
-    const a = answer
-    if (a.hang) return
-    const send = (): void => {
-      res.writeHead(a.status ?? 200, { 'content-type': 'application/json' })
-      res.end(a.body ?? JSON.stringify({ keys: a.keys ?? [] }))
-    }
-    if (a.delayMs) {
-      const t = setTimeout(() => {
-        timers.delete(t)
-        send()
-      }, a.delayMs)
-      timers.add(t)
-    } else send()
-  })
-  server.on('connection', (s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  ks.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`
-  return ks
-}
+import { startKeyServer, type KeyServer } from './key-server.js'
+import { ecKeyPair, rsaKeyPair } from './tokens.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!()
 })
 
-async function setup(opts: { minRefetchInterval?: number; timeout?: number; maxBytes?: number } = {}): Promise<{
+async function setup(opts: { minRefetchInterval?: number; timeout?: number; maxBytes?: number; maxAge?: number } = {}): Promise<{
   ks: KeyServer
   clock: { t: number }
   source: JwksKeySource
@@ -83,6 +32,7 @@ async function setup(opts: { minRefetchInterval?: number; timeout?: number; maxB
     retryInterval: 1000,
     timeout: opts.timeout ?? 2000,
     maxBytes: opts.maxBytes ?? 64 * 1024,
+    maxAge: opts.maxAge ?? 600_000,
     onFetchError: (e) => errors.push(e),
   })
   cleanups.push(() => source.close())
@@ -161,6 +111,26 @@ describe('JWKS key source', () => {
     expect((await source.getKey('b')).kid).toBe('b')
     // Rotation: the old key is gone from the new set.
     expect(await failure(source.getKey('a'))).toBe('SWITCHYARD_JWT_UNKNOWN_KEY')
+  })
+
+  it('refreshes a stale key set behind the request, paced, keeping the old set on failure', async () => {
+    const { ks, clock, source } = await setup({ maxAge: 60_000 })
+    const a = rsaKeyPair('a')
+    ks.serve({ keys: [a.jwk] })
+    await source.getKey('a')
+    clock.t += 61_000
+    ks.serve({ status: 500 })
+    // Served from the stale set at once; one background fetch starts.
+    expect((await source.getKey('a')).kid).toBe('a')
+    await waitFor(() => source.stats.failures === 1, 2000, 10, 'background refresh')
+    // Another request within the retry interval starts no new fetch.
+    expect((await source.getKey('a')).kid).toBe('a')
+    expect(ks.hits).toBe(2)
+    clock.t += 1000
+    ks.serve({ keys: [a.jwk, { ...a.jwk, kid: 'a2' }] })
+    await source.getKey('a')
+    await waitFor(() => source.stats.keyCount === 2, 2000, 10, 'refreshed set')
+    expect(ks.hits).toBe(3)
   })
 
   it('answers 503 while no key set was ever loaded, retrying at most once per retry interval', async () => {
