@@ -71,7 +71,7 @@ describe('fallback pools', () => {
 
   it('answer 503 JSON with Retry-After when the fallback has nothing either', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`
-    const healthCheck = { path: '/health', interval: '50ms', timeout: '200ms', unhealthyThreshold: 1 }
+    const healthCheck = { path: '/health', interval: '50ms', timeout: '1s', unhealthyThreshold: 1 }
     gw = await startGateway({
       pools: {
         primary: { backends: [dead], fallback: 'static', healthCheck },

@@ -34,7 +34,7 @@ describe('health checks in the gateway', () => {
     gw = await startGateway(
       simpleConfig(
         ups.map((u) => u.url),
-        { pool: { healthCheck: { path: '/health', interval: '50ms', timeout: '200ms', healthyThreshold: 1, unhealthyThreshold: 1 } } },
+        { pool: { healthCheck: { path: '/health', interval: '50ms', timeout: '1s', healthyThreshold: 1, unhealthyThreshold: 1 } } },
       ),
     )
     expect(await servedBy(4)).toEqual(new Set(['flaky', 'steady']))

@@ -33,7 +33,7 @@ describe('sticky sessions through the gateway', () => {
         {
           pool: {
             stickySession: { cookie: 'sy_backend', ttl: '1h' },
-            healthCheck: { path: '/health', interval: '50ms', timeout: '200ms', healthyThreshold: 1, unhealthyThreshold: 1 },
+            healthCheck: { path: '/health', interval: '50ms', timeout: '1s', healthyThreshold: 1, unhealthyThreshold: 1 },
           },
         },
       ),

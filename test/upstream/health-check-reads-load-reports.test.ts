@@ -31,7 +31,7 @@ describe('resource-based pools over real health checks', () => {
         name: 'api',
         algorithm: 'resource-based',
         backends: upstreams.map((u) => ({ url: u.url, weight: 1 })),
-        healthCheck: { path: '/health', interval: 100, timeout: 500, healthyThreshold: 1, unhealthyThreshold: 1, expectStatus: [[200, 299]] },
+        healthCheck: { path: '/health', interval: 250, timeout: 1000, healthyThreshold: 1, unhealthyThreshold: 1, expectStatus: [[200, 299]] },
       }),
     ])
     const pool = registry.get('api')!

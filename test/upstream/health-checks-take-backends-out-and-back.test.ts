@@ -14,7 +14,7 @@ afterEach(async () => {
   upstreams = []
 })
 
-const healthCheck = { path: '/health', interval: 50, timeout: 200, healthyThreshold: 2, unhealthyThreshold: 2, expectStatus: [[200, 299]] as const }
+const healthCheck = { path: '/health', interval: 50, timeout: 1000, healthyThreshold: 2, unhealthyThreshold: 2, expectStatus: [[200, 299]] as const }
 
 describe('active health checks', () => {
   it('take a backend answering a bad status out of rotation, and back once it recovers', async () => {
@@ -67,10 +67,10 @@ describe('active health checks', () => {
       setTimeout(() => res.writeHead(200).end('ok'), delay)
     })
     upstreams = [u]
-    registry = createPoolRegistry([poolSettings({ name: 'api', backends: [{ url: u.url, weight: 1 }], healthCheck: { ...healthCheck, timeout: 60 } })])
+    registry = createPoolRegistry([poolSettings({ name: 'api', backends: [{ url: u.url, weight: 1 }], healthCheck: { ...healthCheck, timeout: 100 } })])
     const b = registry.get('api')!.backends[0]!
     registry.start()
-    delay = 150
+    delay = 400
     await waitFor(() => !b.healthy, 3000, 10, 'backend marked down by timeouts')
     delay = 0
     await waitFor(() => b.healthy, 3000, 10, 'backend back up')
