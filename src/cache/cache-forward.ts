@@ -37,6 +37,7 @@ import {
   SURROGATE_CAPABILITY,
   type CacheRules,
 } from './policy.js'
+import { singleRange } from './range.js'
 import type { CacheEntry, CacheStore } from './store.js'
 
 /** Values of `result` in switchyard_cache_requests_total and of ctx.cacheResult. */
@@ -128,6 +129,10 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
         return next(request, ctx)
       }
       const bypass = bypassReason(method, request.headers)
+      if (bypass === 'range' && method === 'GET' && request.headers['if-range'] === undefined) {
+        const ranged = await rangeFromStore(request, ctx, route)
+        if (ranged !== undefined) return ranged
+      }
       if (bypass !== undefined) {
         count(ctx, route.name, 'bypass')
         const res = isUnsafeMethod(method) ? await invalidating(request, ctx, next) : await next(request, ctx)
@@ -135,6 +140,27 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       }
       return serve(request, ctx, next, route, routeCache(route, ctx.state))
     }
+
+  /** A single byte range cut from a fresh, complete stored 200 (RFC 9110 §14.2, §15.3.7). */
+  async function rangeFromStore(request: FastifyRequest, ctx: RequestContext, route: CompiledRoute): Promise<UpstreamResponse | undefined> {
+    ensurePool(request, ctx, route)
+    const url = urlKey({ protocol: ctx.protocol, host: request.headers.host, path: ctx.path, query: ctx.query })
+    const header = upstreamHeader(request, ctx)
+    const entry = await lookup(url, (vary) => entryKey(url, route.name, ctx.pool, vary, header), ctx)
+    if (entry === undefined || entry.status !== 200 || evaluate(entry.freshness, requestDirectives(request.headers), now()) !== 'fresh') return undefined
+    // Preconditions come before Range (RFC 9110 §13.2.2).
+    if (clientNotModified(entry.headers, request.headers, entry.freshness.responseTime)) {
+      count(ctx, route.name, 'hit')
+      return fromEntry(entry, request, 'hit')
+    }
+    const r = singleRange(request.headers.range, entry.body.length)
+    if (r === undefined) return undefined
+    count(ctx, route.name, 'hit')
+    const res = fromEntry(entry, request, 'hit')
+    res.headers['content-range'] = `bytes ${r.start}-${r.end}/${entry.body.length}`
+    res.headers['content-length'] = String(r.end - r.start + 1)
+    return { statusCode: 206, headers: res.headers, body: entry.body.subarray(r.start, r.end + 1) }
+  }
 
   /** §4.4: a non-error response to an unsafe method invalidates the stored responses of its URI. */
   async function invalidating(request: FastifyRequest, ctx: RequestContext, next: Forward): Promise<UpstreamResponse> {

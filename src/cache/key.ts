@@ -77,7 +77,8 @@ export function entryKey(
   k += SEP + 'vary'
   for (const name of vary) {
     const v = header(name)
-    k += SEP + name + ':' + (v === undefined ? ABSENT : normaliseValue(v))
+    // Language tags are case-insensitive (RFC 5646 §2.1.1): `en-GB` and `en-gb` are one variant.
+    k += SEP + name + ':' + (v === undefined ? ABSENT : name === 'accept-language' ? normaliseValue(v).toLowerCase() : normaliseValue(v))
   }
   return k
 }

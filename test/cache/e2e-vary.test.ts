@@ -24,6 +24,12 @@ describe('cache: Vary selects the variant', () => {
     expect(rig.hits('/greet')).toBe(3)
   })
 
+  it('treats Accept-Language case-insensitively (language tags are)', async () => {
+    rig = await cacheRig((req, res) => reply(res, req, 200, { 'cache-control': 'max-age=60', vary: 'accept-language' }, 'x'))
+    await rig.get('/l', { 'accept-language': 'en-GB, de' })
+    expect((await rig.get('/l', { 'accept-language': 'EN-gb,DE' })).headers['cache-status']).toBe('switchyard; hit')
+  })
+
   it('does not let an unkeyed header change a stored body (X-Forwarded-Host from an untrusted client)', async () => {
     rig = await cacheRig((req, res) => reply(res, req, 200, { 'cache-control': 'max-age=60' }, `link to ${req.headers['x-forwarded-host']}`))
     const host = new URL(rig.gw.url).host
