@@ -34,7 +34,7 @@ describe('circuit breaker over real traffic', () => {
     gw = await startGateway(
       simpleConfig(
         ups.map((u) => u.url),
-        { pool: { circuitBreaker: { consecutiveFailures: 2, openDuration: '800ms', halfOpenRequests: 1, maxEjectionPercent: 50 } } },
+        { pool: { circuitBreaker: { consecutiveFailures: 2, openDuration: '1200ms', halfOpenRequests: 1, maxEjectionPercent: 50 } } },
       ),
     )
     for (let i = 0; i < 4; i++) await get()
