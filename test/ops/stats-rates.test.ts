@@ -91,10 +91,10 @@ describe('GET /api/stats', () => {
     await stats()
     for (let i = 0; i < 20; i++) await (await request(`${gw.url}/good/${i}`)).body.dump()
     for (let i = 0; i < 5; i++) await (await request(`${gw.url}/bad`)).body.dump()
-    const s = await waitFor(async () => {
+    const s = (await waitFor(async () => {
       const x = await stats()
       return x.routes[0].requestRate > 0 ? x : undefined
-    }, 3000, 50, 'rates')
+    }, 3000, 50, 'rates'))!
     const good = s.routes.find((r: any) => r.name === 'good')
     const bad = s.routes.find((r: any) => r.name === 'bad')
     expect(good.errorRate).toBe(0)
