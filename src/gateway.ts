@@ -205,6 +205,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       else throw new ConfigError([{ path: '(gateway)', message: 'no configuration file to reload from' }])
       routes = compileRoutes(next)
       commitTls = await tlsListener?.prepare(next)
+      // Last, because it changes live state: it either applies whole or throws having changed nothing.
+      pools!.reconcile(next.pools)
     } catch (err) {
       const problems = err instanceof ConfigError ? err.lines() : [`(config): ${(err as Error).message}`]
       metrics.reloads.inc({ result: 'rejected' })
@@ -214,7 +216,6 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       log.warn({ type: 'audit', action: 'reload', ok: false, problems }, 'configuration rejected; the running configuration keeps serving')
       return { ok: false, problems }
     }
-    pools!.reconcile(next.pools)
     const prev = state
     warnOnListenerChanges(prev.settings, next, log)
     state = { version: prev.version + 1, settings: next, routes, pools: pools! }
