@@ -261,7 +261,10 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     try {
       res = await next(request, ctx, opts)
     } catch (err) {
-      if (previous !== undefined && mayServeStaleOnError(previous.freshness, now())) {
+      // RFC 5861 "error": the gateway's own 502/503/504 (connect error, reset, timeout, every
+      // backend and fallback down), never a client-side failure.
+      const status = (err as { statusCode?: number }).statusCode
+      if (previous !== undefined && (status === undefined || status >= 500) && mayServeStaleOnError(previous.freshness, now())) {
         count(ctx, route.name, 'stale-if-error')
         log.info({ reqId: ctx.id, route: route.name, err: (err as Error).message }, 'serving stale entry: upstream failed')
         return fromEntry(previous, request, 'fwd=stale; detail=stale-if-error')

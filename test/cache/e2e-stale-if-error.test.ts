@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { cacheRig, reply, type CacheRig } from './e2e-harness.js'
+import { cacheRig, reply, send, type CacheRig } from './e2e-harness.js'
 
 let rig: CacheRig | undefined
 afterEach(async () => {
@@ -20,6 +20,23 @@ describe('cache: stale-if-error', () => {
     expect(r.body).toBe('last good')
     expect(r.headers['cache-status']).toBe('switchyard; fwd=stale; detail=stale-if-error')
     expect(Number(r.headers.age)).toBeGreaterThanOrEqual(61)
+  })
+
+  it('serves the stale entry when every backend is unavailable (the forward answers 503)', async () => {
+    rig = await cacheRig((req, res) => reply(res, req, 200, STALE_ON_ARRIVAL, 'last good'), {
+      cache: { staleIfError: '5m' },
+      pool: { retry: { attempts: 0 }, circuitBreaker: { consecutiveFailures: 1, openDuration: '1m', maxEjectionPercent: 100 } },
+    })
+    await rig.get('/o')
+    await rig.up.close()
+    expect((await rig.get('/o')).headers['cache-status']).toBe('switchyard; fwd=stale; detail=stale-if-error') // 502, opens the breaker
+    const pools = JSON.parse((await send(rig.gw.adminUrl!, '/api/pools')).body) as { backends: { circuit: string }[] }[]
+    expect(pools[0]!.backends[0]!.circuit).toBe('open')
+    const r = await rig.get('/o')
+    expect(r.status).toBe(200)
+    expect(r.body).toBe('last good')
+    // Without a stored response the same request is the gateway's 503.
+    expect((await rig.get('/never-stored')).status).toBe(503)
   })
 
   it('serves the stale entry on a 5xx from the origin', async () => {
