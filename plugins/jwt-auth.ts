@@ -82,8 +82,12 @@ function verifiersFor(gw: GatewayHandle, options: JwtVerifierOptions): Verifiers
       // Configuration validation should have caught this; refuse tokens rather than guess.
       gw.log.error({ err: (err as Error).message }, 'jwt verifier could not be compiled; jwt routes answer 503')
     }
-    // The old verifier stays usable by requests still on the previous snapshot; its key-set
-    // fetches are cheap and bounded, and it is closed with the gateway.
+    // Requests still on the previous snapshot keep verifying with its cached keys; closing only
+    // stops its key-set fetches.
+    if (previous !== undefined) {
+      previous.close()
+      created.live.delete(previous)
+    }
   })
   return v
 }
