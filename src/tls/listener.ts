@@ -13,31 +13,21 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Server as HttpServer } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
-import type { SecureContext, Server as TlsServer, TLSSocket } from 'node:tls'
+import type { Server as TlsServer, TLSSocket } from 'node:tls'
 import { Counter, Gauge } from 'prom-client'
 import { ConfigError } from '../config/errors.js'
-import type { GatewaySettings, ServerSettings, TlsSettings } from '../config/model.js'
+import type { GatewaySettings, TlsSettings } from '../config/model.js'
 import type { GatewayHandle } from '../gateway-handle.js'
 import { kContext } from '../request-context.js'
 import { buildCertificateSet, loadCertificateSet, readTlsFiles, type CertificateSet } from './certificates.js'
-import { clientCertHeaders, dropClientCertHeaders } from './client-cert.js'
+import { clientCertHeaders } from './client-cert.js'
 import { TlsCertificateError } from './errors.js'
 import { watchFiles, type FileWatcher } from './file-watcher.js'
+import { secureServerFactory } from './secure-server.js'
 
 export { withHttpsRedirect } from './redirect.js'
+export { HTTP2_MAX_CONCURRENT_STREAMS, HTTP2_MAX_HEADER_LIST_PAIRS, HTTP2_MAX_SESSION_MEMORY_MB, HANDSHAKE_TIMEOUT_MS } from './secure-server.js'
 
-/**
- * HTTP/2 limits (RFC 9113 §6.5.2 SETTINGS). Node's defaults allow 2^32-1 concurrent streams;
- * 128 is what nginx and most edges advertise, plenty for a browser and a bound on what one
- * connection can make the gateway hold upstream.
- */
-export const HTTP2_MAX_CONCURRENT_STREAMS = 128
-/** Header fields per request, pseudo-headers included (Node's default, stated). */
-export const HTTP2_MAX_HEADER_LIST_PAIRS = 128
-/** Per-session memory cap in MB (HPACK tables, buffered frames); above it new streams are refused. */
-export const HTTP2_MAX_SESSION_MEMORY_MB = 10
-/** A TLS handshake must finish within this; Node's 120 s default lets idle sockets pile up. */
-export const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Rotation: quiet time after a change on disk, and the fallback check interval. */
 export const ROTATION_DEBOUNCE_MS = 500
 export const ROTATION_POLL_MS = 60_000
@@ -104,19 +94,6 @@ function tlsMetrics(handle: GatewayHandle): TlsMetrics {
   }
 }
 
-/** Node's HTTP/1.1 server limits, the same as the plain listener's (createEdgeServer). */
-function http1Limits(server: ServerSettings) {
-  return {
-    maxHeaderSize: server.maxHeaderSize,
-    headersTimeout: server.headersTimeout,
-    requestTimeout: server.requestTimeout,
-    keepAliveTimeout: 5_000,
-    insecureHTTPParser: false,
-    requireHostHeader: true,
-    connectionsCheckingInterval: Math.min(1_000, server.headersTimeout),
-  }
-}
-
 function filesOf(t: TlsSettings): string[] {
   const out: string[] = []
   for (const c of t.certificates) out.push(c.cert, c.key)
@@ -147,35 +124,22 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
   const metrics = tlsMetrics(handle)
   const http2 = settings.http2
 
-  const httpsOptions = {
-    ...current.defaultContextOptions,
-    // The table is read through `current`, so swapping the reference swaps SNI for new handshakes.
-    SNICallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, current.select(servername)),
-    requestCert: settings.clientCa !== undefined,
-    rejectUnauthorized: settings.requireClientCert,
-    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-    ...http1Limits(serverSettings),
-    ...(http2
-      ? {
-          allowHTTP1: true,
-          maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB,
-          maxHeaderListPairs: HTTP2_MAX_HEADER_LIST_PAIRS,
-          settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: serverSettings.maxHeaderSize, enablePush: false },
-        }
-      : { ALPNProtocols: ['http/1.1'] }),
-  }
   const app = await opts.build({
     http2,
-    https: httpsOptions,
-    // Fastify copies these onto an https server after creating it: keep the edge values.
-    requestTimeout: serverSettings.requestTimeout,
-    keepAliveTimeout: 5_000,
+    serverFactory: secureServerFactory({
+      server: serverSettings,
+      http2,
+      context: current.defaultContextOptions,
+      // Read through `current`, so swapping the reference swaps SNI for new handshakes.
+      sniCallback: (servername, cb) => cb(null, current.select(servername)),
+      requestCert: settings.clientCa !== undefined,
+      rejectUnauthorized: settings.requireClientCert,
+    }),
     // An HTTP/2 server has no closeIdleConnections; Node closes idle sessions and idle
     // HTTP/1.1 fallback connections on server.close() itself, and close() below bounds the rest.
     forceCloseConnections: http2 ? false : 'idle',
   })
   const server = app.server as unknown as SecureServer
-  server.maxConnections = serverSettings.maxConnections
 
   const sockets = new Set<Socket>()
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -186,9 +150,8 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
     metrics.handshakeErrors.inc({ code: err.code ?? 'unknown' })
   })
 
-  // Client-certificate headers: drop what the client sent, set what the handshake verified.
+  // The verified client certificate, for the upstream (client-sent copies were dropped by the server's handler).
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    dropClientCertHeaders(request.raw.headers)
     const cert = clientCertHeaders(request.raw.socket as TLSSocket)
     if (cert !== null) {
       const ctx = request[kContext]

@@ -109,6 +109,19 @@ describe('HTTP/2 over ALPN', () => {
     expect(JSON.parse(big.body)).toMatchObject({ statusCode: 413, error: 'Payload Too Large' })
   })
 
+  it('gives HTTP/2 requests a Host from :authority, and refuses a Host that contradicts it', async () => {
+    const res = await h2Request(port(), '/h', { ca: pki.ca.pem, authority: 'Gw.Example.com' })
+    expect(res.status).toBe(200)
+    expect((JSON.parse(res.body) as { headers: Record<string, string> }).headers['x-forwarded-host']).toBe('Gw.Example.com')
+    const same = await h2Request(port(), '/h', { ca: pki.ca.pem, authority: 'gw.example.com', headers: { host: 'GW.example.com' } })
+    expect(same.status).toBe(200)
+    const before = versions.length
+    const conflict = await h2Request(port(), '/h', { ca: pki.ca.pem, authority: 'gw.example.com', headers: { host: 'admin.internal' } })
+    expect(conflict.status).toBe(400)
+    expect(JSON.parse(conflict.body)).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Host and :authority disagree' })
+    expect(versions.length).toBe(before)
+  })
+
   it('offers only HTTP/1.1 when http2 is off', async () => {
     plainGw = await startGateway(tlsConfig({ http2: false }))
     const p = Number(new URL(plainGw.httpsUrl!).port)

@@ -10,7 +10,7 @@ import tls, { type ConnectionOptions, type PeerCertificate } from 'node:tls'
 export interface Handshake {
   readonly cert: PeerCertificate
   readonly protocol: string | null
-  readonly alpn: string | false
+  readonly alpn: string | false | null
 }
 
 /** Handshake with 127.0.0.1:port (servername undefined: no SNI), report and close. */
@@ -46,7 +46,7 @@ export interface RequestOptions {
 export function httpsRequest(port: number, path: string, opts: RequestOptions = {}): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      {
+      <https.RequestOptions>{
         host: '127.0.0.1',
         port,
         path,

@@ -6,12 +6,12 @@ import type { IssuedFiles } from './pki.js'
 
 export interface HttpsUpstream {
   readonly url: string
-  readonly servernames: (string | false)[]
+  readonly servernames: (string | false | null)[]
   close(): Promise<void>
 }
 
 export async function startHttpsUpstream(files: IssuedFiles): Promise<HttpsUpstream> {
-  const servernames: (string | false)[] = []
+  const servernames: (string | false | null)[] = []
   const sockets = new Set<Socket>()
   const server = https.createServer({ cert: await readFile(files.cert), key: await readFile(files.key) }, (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
