@@ -1,7 +1,8 @@
 /**
  * Request limits over raw sockets and real requests: header block (431), URL (414), body (413,
  * declared or chunked across the limit), slowloris header timeout, connection cap. Each refused
- * request is answered (or the connection closed) and the upstream completes nothing.
+ * request is answered (or the connection closed) and the upstream completes nothing. Also the
+ * request timeout: a body that trickles past requestTimeout gets 408.
  */
 import net from 'node:net'
 import type { IncomingMessage } from 'node:http'
@@ -93,6 +94,34 @@ describe('slow and many clients', () => {
     expect(Date.now() - started).toBeLessThan(3000)
     expect(answer === '' || statusOf(answer) === 408).toBe(true)
     expect(arrivals).toEqual([])
+  })
+
+  it('answers 408 to a request whose body does not arrive within requestTimeout', async () => {
+    const slowUp = await res.upstream('slow-body')
+    const g = await res.gateway({
+      server: { headersTimeout: '500ms', requestTimeout: '800ms' },
+      pools: { main: { backends: [slowUp.url] } },
+      routes: [{ name: 'all', match: { path: '/' }, pool: 'main' }],
+    })
+    const socket = net.connect(Number(new URL(g.url).port), '127.0.0.1')
+    res.add(() => socket.destroy(), undefined)
+    let answer = ''
+    let closed = false
+    socket.on('data', (d) => (answer += d.toString('latin1')))
+    socket.on('close', () => (closed = true))
+    socket.on('error', () => {})
+    await new Promise<void>((r) => socket.once('connect', () => r()))
+    // Headers in time, then a body that trickles and never completes.
+    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n')
+    const drip = setInterval(() => socket.writable && socket.write('z'), 100)
+    res.add(() => clearInterval(drip), undefined)
+    const started = Date.now()
+    await waitFor(() => closed, 5000, 20, 'server to give up on the slow body')
+    clearInterval(drip)
+    expect(Date.now() - started).toBeLessThan(3500)
+    expect(statusOf(answer)).toBe(408)
+    expect(answer).toContain('"statusCode":408')
+    expect(slowUp.requests).toEqual([])
   })
 
   it('refuses connections beyond maxConnections and keeps serving the ones it holds', async () => {
