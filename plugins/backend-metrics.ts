@@ -74,11 +74,26 @@ export function backendMetrics(registry: Registry, getPools?: () => PoolRegistry
 async function backendMetricsPlugin(app: FastifyInstance): Promise<void> {
   const gw = app.switchyard
   const m = backendMetrics(gw.metrics.registry, () => gw.state.pools)
-  app.addHook('onResponse', async (request, reply) => {
+  // Label children cached per (pool, backend, class): no label hashing per request. Bounded by
+  // configuration; a reload that drops backends leaves a few stale entries, which is harmless.
+  const responses = new Map<string, { inc(): void }>()
+  const durations = new Map<string, { observe(v: number): void }>()
+  app.addHook('onResponse', (request, reply, done) => {
+    done()
     const ctx = request[kContext]
     if (ctx === null || ctx === undefined || ctx.backend === undefined || ctx.servedByPool === undefined) return
-    m.responses.inc({ pool: ctx.servedByPool, backend: ctx.backend, class: statusClass(reply.statusCode) })
-    if (ctx.upstreamMs !== undefined) m.duration.observe({ pool: ctx.servedByPool, backend: ctx.backend }, ctx.upstreamMs / 1000)
+    const pool = ctx.servedByPool
+    const backend = ctx.backend
+    const cls = statusClass(reply.statusCode)
+    const key = pool + '|' + backend
+    let r = responses.get(key + '|' + cls)
+    if (r === undefined) responses.set(key + '|' + cls, (r = m.responses.labels(pool, backend, cls)))
+    r.inc()
+    if (ctx.upstreamMs !== undefined) {
+      let d = durations.get(key)
+      if (d === undefined) durations.set(key, (d = m.duration.labels(pool, backend)))
+      d.observe(ctx.upstreamMs / 1000)
+    }
   })
 }
 
