@@ -95,7 +95,8 @@ export function h2Request(port: number, path: string, opts: RequestOptions & { a
     stream.on('end', () => {
       const alpn = session.alpnProtocol
       session.close()
-      resolve({ status, headers, body, httpVersion: '2.0', alpn })
+      if (status === 0) reject(new Error(`stream closed without a response (code ${stream.rstCode})`))
+      else resolve({ status, headers, body, httpVersion: '2.0', alpn })
     })
     stream.on('error', (err) => {
       session.destroy()
