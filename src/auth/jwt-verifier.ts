@@ -290,3 +290,17 @@ export function mapTokenError(err: unknown): Error {
       return new ERR_JWT_INVALID('verification failed', cause)
   }
 }
+
+/**
+ * What `compileJwtVerifier` would refuse, as messages (empty when the settings compile): for
+ * `switchyard check` and reload validation, so a bad key file or a key/algorithm mismatch is
+ * reported before the configuration is applied. Reads the publicKey file; fetches nothing.
+ */
+export function jwtSettingsProblems(settings: JwtSettings): string[] {
+  try {
+    compileJwtVerifier(settings).close()
+    return []
+  } catch (err) {
+    return [(err as Error).message]
+  }
+}

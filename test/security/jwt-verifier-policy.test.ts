@@ -128,3 +128,13 @@ describe('time and audience claims', () => {
     expect(await code(v.verify(hs256({ sub: 'u', iss: 'https://auth.example.com' })))).toBe('SWITCHYARD_JWT_INVALID')
   })
 })
+
+describe('jwtSettingsProblems (for check and reload validation)', () => {
+  it('reports what compiling would refuse, and nothing for good settings', async () => {
+    const { jwtSettingsProblems } = await import('../../src/auth/jwt-verifier.js')
+    expect(jwtSettingsProblems(base)).toEqual([])
+    const rsa = tempFile('rsa.pem', rsaKeyPair('k').publicPem)
+    expect(jwtSettingsProblems({ algorithms: ['ES256'], publicKey: rsa, clockTolerance: 0 })).toEqual(['jwt: algorithms: ES256 cannot be verified with this rsa key'])
+    expect(jwtSettingsProblems({ algorithms: ['RS256'], publicKey: '/nonexistent.pem', clockTolerance: 0 })[0]).toMatch(/cannot read/)
+  })
+})
