@@ -52,6 +52,11 @@ function replay(head: readonly Buffer[], rest: Readable | null): Readable {
   if (rest === null) out.end()
   else {
     rest.once('error', (err) => out.destroy(err))
+    // The client went away (or nobody wants the rest, as for HEAD): stop the upstream body
+    // too, as a cancellation, so its connection is released and no breaker counts a failure.
+    out.once('close', () => {
+      if (!rest.readableEnded && !rest.destroyed) rest.destroy(new DOMException('client went away', 'AbortError'))
+    })
     rest.pipe(out)
   }
   return out

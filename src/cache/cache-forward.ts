@@ -300,7 +300,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     }
     if (!collected.complete) {
       const out: UpstreamResponse = { ...res, body: head ? null : collected.stream }
-      if (head) collected.stream.resume()
+      if (head) collected.stream.destroy()
       return withStatus(stripForClient(out, head), `${status}; detail=too-large`)
     }
     const entry: CacheEntry = {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { cacheRig, reply, type CacheRig } from './e2e-harness.js'
+import { waitFor } from '../helpers/upstream.js'
+import { cacheRig, reply, send, type CacheRig } from './e2e-harness.js'
 
 let rig: CacheRig | undefined
 afterEach(async () => {
@@ -78,6 +79,35 @@ describe('cache: what is never stored', () => {
     expect(b.headers['cache-status']).toBe('switchyard; fwd=miss; detail=too-large')
     await rig.get('/chunked')
     expect(rig.hits('/chunked')).toBe(2)
+  })
+
+  it('a HEAD on a too-large resource stops reading it and releases the backend without a failure', async () => {
+    const chunk = 'y'.repeat(16 * 1024)
+    rig = await cacheRig(
+      (req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60' })
+        // A long chunked body (~10 s): far more than maxEntrySize, written slowly.
+        let n = 0
+        const timer = setInterval(() => {
+          if (res.destroyed || n++ > 2000) {
+            clearInterval(timer)
+            if (!res.destroyed) res.end()
+            return
+          }
+          res.write(chunk)
+        }, 5)
+      },
+      { top: { cache: { maxEntrySize: '32kb', maxSize: '1mb' } } },
+    )
+    const h = await rig.get('/huge', {}, 'HEAD')
+    expect(h.status).toBe(200)
+    expect(h.headers['cache-status']).toBe('switchyard; fwd=miss; detail=too-large')
+    await waitFor(async () => {
+      const pools = JSON.parse((await send(rig!.gw.adminUrl!, '/api/pools')).body) as { backends: { activeRequests: number; circuit: string }[] }[]
+      return pools[0]!.backends[0]!.activeRequests === 0
+    }, 2000, 20, 'backend released')
+    const text = await rig.gw.metrics.registry.metrics()
+    expect(text).not.toMatch(/switchyard_upstream_errors_total\{[^}]*kind="reset"/)
   })
 
   it('decides from headers, not from a file extension', async () => {
