@@ -128,6 +128,18 @@ describe('bucket keys', () => {
   })
 })
 
+describe('IPv6 clients on a real IPv6 socket', () => {
+  it('limit a client connecting over ::1 in its /64 bucket', async () => {
+    const up = await res.upstream()
+    const gw = await res.gateway({ ...limited(up.url, { max: 2 }), server: { host: '::1' } })
+    expect(gw.url).toMatch(/^http:\/\/\[::1\]:/)
+    const statuses: number[] = []
+    for (let i = 0; i < 3; i++) statuses.push((await send(`${gw.url}/api/users`)).status)
+    expect(statuses).toEqual([200, 200, 429])
+    expect(up.requests.map((q) => q.headers['x-forwarded-for'])).toEqual(['::1', '::1'])
+  })
+})
+
 describe('order of checks', () => {
   it('refuses an over-budget request with 429 before verifying its token', async () => {
     const up = await res.upstream()
