@@ -28,15 +28,11 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
     return c
   }
 
-  app.addHook('onRequest', (_req, _reply, done) => {
-    m.inFlight.inc()
-    done()
-  })
-
   app.addHook('onResponse', (request, reply, done) => {
     done()
-    m.inFlight.dec()
     const ctx = request[kContext]
+    // Incremented where the context is created (the first hook); a request refused before that never counted.
+    if (ctx) m.inFlight.dec()
     const status = reply.statusCode
     const route = ctx?.route?.name ?? '-'
     const pool = ctx?.servedByPool ?? ctx?.pool ?? '-'

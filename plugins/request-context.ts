@@ -86,6 +86,7 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
       responseBytes: undefined,
     }
     request[kContext] = ctx
+    gw.metrics.inFlight.inc()
     reply.header('x-request-id', id)
 
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing. Node's parser
