@@ -34,7 +34,7 @@ export interface JwksOptions {
   readonly maxKeys?: number
   /** An unknown `kid` triggers at most one refetch per this many ms. */
   readonly minRefetchInterval?: number
-  /** Pace of retries while no key set is loaded, and of background refreshes after a failure. */
+  /** Pace of retries while no key set was ever loaded. */
   readonly retryInterval?: number
   /** Keys older than this are refreshed in the background (the old set keeps serving). */
   readonly maxAge?: number
@@ -108,12 +108,15 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
 
   /**
    * Whether a fetch may start now. Unknown kids are throttled on their own clock, so the startup
-   * warm-up or a background refresh never delays the first refetch a key rotation needs; retries
-   * while nothing is loaded and stale refreshes are paced by `retryInterval`.
+   * warm-up or a background refresh never delays the first refetch a key rotation needs.
+   * Retries while nothing is loaded are paced by `retryInterval`; background refreshes of a stale
+   * set (which still serves) by `minRefetchInterval`, so a key-server outage costs one attempt per
+   * interval, not one per request.
    */
   function mayFetch(at: number, reason: 'miss' | 'initial' | 'stale'): boolean {
     if (closed) return false
     if (reason === 'miss') return at - lastMissFetchAt >= minRefetchInterval
+    if (reason === 'stale') return at - lastAttemptAt >= minRefetchInterval
     return at - lastAttemptAt >= retryInterval
   }
 

@@ -123,10 +123,11 @@ describe('JWKS key source', () => {
     // Served from the stale set at once; one background fetch starts.
     expect((await source.getKey('a')).kid).toBe('a')
     await waitFor(() => source.stats.failures === 1, 2000, 10, 'background refresh')
-    // Another request within the retry interval starts no new fetch.
+    // While the key server fails, requests within the refetch interval start no new fetch.
+    clock.t += 10_000
     expect((await source.getKey('a')).kid).toBe('a')
     expect(ks.hits).toBe(2)
-    clock.t += 1000
+    clock.t += 20_000
     ks.serve({ keys: [a.jwk, { ...a.jwk, kid: 'a2' }] })
     await source.getKey('a')
     await waitFor(() => source.stats.keyCount === 2, 2000, 10, 'refreshed set')
