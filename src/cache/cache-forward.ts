@@ -279,7 +279,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       return fromEntry(previous, request, `fwd=stale; fwd-status=${res.statusCode}; detail=stale-if-error`)
     }
     if (previous !== undefined && res.statusCode === 304) {
-      return applyNotModified(previous, res, request, ctx, next, route, rc, keyFor, requestTime, responseTime, fwd)
+      return applyNotModified(previous, res, request, ctx, next, route, rc, keyFor, requestTime, responseTime, fwd, onStored)
     }
     count(ctx, route.name, result)
     const status = previous !== undefined ? `${fwd}; fwd-status=${res.statusCode}` : fwd
@@ -329,7 +329,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   }
 
   /** §4.3: validate a stale entry (or one the request wants validated) with the origin. */
-  function revalidate(
+  async function revalidate(
     entry: CacheEntry,
     request: FastifyRequest,
     ctx: RequestContext,
@@ -339,9 +339,27 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     req: RequestDirectives,
     keyFor: (vary: readonly string[]) => string,
   ): Promise<UpstreamResponse> {
-    const fwd = req.noCache || req.maxAge !== undefined || req.minFresh !== undefined ? 'fwd=request' : 'fwd=stale'
+    const byClient = req.noCache || req.maxAge !== undefined || req.minFresh !== undefined
+    const fwd = byClient ? 'fwd=request' : 'fwd=stale'
     const validators = hasValidator(entry.headers) ? validationHeaders(entry.headers) : undefined
-    return fetchAndStore(request, ctx, next, route, rc, keyFor, 'updated', fwd, undefined, validators, entry)
+    // A client that asked for validation gets its own; an entry that merely went stale is
+    // validated once for all concurrent requests (no thundering herd on expiry).
+    if (byClient) return fetchAndStore(request, ctx, next, route, rc, keyFor, 'updated', fwd, undefined, validators, entry)
+    const c = coalescer.join(`stale\n${entry.key}`, rc.coalesceMs)
+    if (!c.leader) {
+      const shared = await c.shared
+      if (shared !== undefined && shared.key === entry.key && evaluate(shared.freshness, req, now()) === 'fresh') {
+        count(ctx, route.name, 'coalesced')
+        return fromEntry(shared, request, 'fwd=stale; collapsed')
+      }
+      return fetchAndStore(request, ctx, next, route, rc, keyFor, 'updated', fwd, undefined, validators, entry)
+    }
+    let shared: CacheEntry | undefined
+    try {
+      return await fetchAndStore(request, ctx, next, route, rc, keyFor, 'updated', fwd, (e) => (shared = e), validators, entry)
+    } finally {
+      c.flight.settle(shared)
+    }
   }
 
   async function applyNotModified(
@@ -356,6 +374,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     requestTime: number,
     responseTime: number,
     fwd: string,
+    onStored?: (e: CacheEntry) => void,
   ): Promise<UpstreamResponse> {
     discard(res)
     if (!notModifiedMatches(entry.headers, res.headers)) {
@@ -369,12 +388,14 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       await safeDelete(entry.key, ctx)
       return fromEntry(entry, request, `${fwd}; fwd-status=304`, 0)
     }
+    let stored = false
     try {
-      await store.set(refreshed.entry, refreshed.retainMs)
+      stored = await store.set(refreshed.entry, refreshed.retainMs)
     } catch (err) {
       log.warn({ reqId: ctx.id, err: (err as Error).message }, 'cache store failed; refreshed entry not stored')
     }
-    return fromEntry(refreshed.entry, request, `${fwd}; fwd-status=304; stored`)
+    if (stored) onStored?.(refreshed.entry)
+    return fromEntry(refreshed.entry, request, stored ? `${fwd}; fwd-status=304; stored` : `${fwd}; fwd-status=304`)
   }
 
   /** RFC 5861 §3: refresh a stale entry once, in the background, while it is being served. */

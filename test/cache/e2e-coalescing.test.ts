@@ -24,6 +24,25 @@ describe('cache: concurrent misses are coalesced', () => {
     expect(statuses.filter((s) => s === 'switchyard; fwd=miss; collapsed' || s === 'switchyard; hit')).toHaveLength(29)
   })
 
+  it('concurrent requests for a stale entry make one conditional request, and all get the refreshed entry', async () => {
+    rig = await cacheRig(async (req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') {
+        await new Promise((r) => setTimeout(r, 150))
+        res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=60' })
+        res.end()
+        return
+      }
+      reply(res, req, 200, { 'cache-control': 'max-age=60', age: '61', etag: '"v1"' }, 'validated body')
+    })
+    await rig.get('/stale')
+    const replies = await Promise.all(Array.from({ length: 20 }, () => rig!.get('/stale')))
+    expect(rig.hits('/stale')).toBe(2)
+    for (const r of replies) expect(r.body).toBe('validated body')
+    const statuses = replies.map((r) => r.headers['cache-status'])
+    expect(statuses.filter((s) => s === 'switchyard; fwd=stale; fwd-status=304; stored')).toHaveLength(1)
+    expect(statuses.filter((s) => s === 'switchyard; fwd=stale; collapsed' || s === 'switchyard; hit')).toHaveLength(19)
+  })
+
   it('followers make their own requests when the response is not storable', async () => {
     let n = 0
     rig = await cacheRig(async (req, res) => {
