@@ -5,6 +5,8 @@
  */
 import { ERR_JWT_MALFORMED, ERR_JWT_TOO_LARGE } from './errors.js'
 
+const BEARER = 'bearer'
+
 /**
  * The token, or undefined when the request carries no bearer credentials. Throws
  * ERR_JWT_MALFORMED for an empty Bearer credential and ERR_JWT_TOO_LARGE before looking at an
@@ -16,7 +18,11 @@ export function extractBearer(authorization: string | string[] | undefined, maxT
   const value = Array.isArray(authorization) ? authorization[0] : authorization
   if (value === undefined || value.length < 7) return undefined
   // The scheme is case-insensitive (RFC 9110 §11.1); compare without allocating.
-  if (!(value.charCodeAt(6) === 32 && value.slice(0, 6).toLowerCase() === 'bearer')) return undefined
+  if (value.charCodeAt(6) !== 32) return undefined
+  for (let i = 0; i < 6; i++) {
+    // OR 0x20 folds ASCII upper case onto lower case.
+    if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return undefined
+  }
   let start = 7
   while (start < value.length && value.charCodeAt(start) === 32) start++
   const length = value.length - start
