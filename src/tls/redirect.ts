@@ -55,6 +55,9 @@ export function withHttpsRedirect(inner: FastifyServerFactory, httpsPort: () => 
       return handler(req, res)
     }) as FastifyServerFactoryHandler
     const server = inner(wrapped, opts) as unknown as Server & { shouldUpgradeCallback?: (req: IncomingMessage) => boolean }
+    // Upgrade requests skip the 'request' handler: strip forged certificate headers there too,
+    // ahead of the upgrade router.
+    server.prependListener('upgrade', (req: IncomingMessage) => dropClientCertHeaders(req.headers))
     // Upgrades (WebSocket) bypass 'request'; while redirecting, treat them as plain requests
     // so they get the 308 too instead of a cleartext tunnel (Node >= 24.9 asks this callback).
     const shouldUpgrade = server.shouldUpgradeCallback as ((this: Server, req: IncomingMessage) => boolean) | undefined

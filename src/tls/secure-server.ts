@@ -103,6 +103,9 @@ export function secureServerFactory(o: SecureServerOptions): FastifyServerFactor
     } else {
       server = https.createServer({ ...options, ALPNProtocols: ['http/1.1'] }, wrapped)
     }
+    // Upgrade requests (HTTP/1.1 WebSocket) skip the 'request' handler: same stripping, ahead
+    // of the upgrade router.
+    server.prependListener('upgrade', (req: IncomingMessage) => dropClientCertHeaders(req.headers))
     server.maxConnections = s.maxConnections
     return server as unknown as ReturnType<FastifyServerFactory>
   }

@@ -98,6 +98,23 @@ describe('client certificates (mutual TLS)', () => {
     expect(h['x-client-cert-fingerprint']).toBeUndefined()
   })
 
+  it('applies a reloaded requireClientCert to new handshakes', async () => {
+    const gw = await startGateway(
+      simpleConfig([up.url], { top: { server: { tls: { port: 0, clientCa: clientCa.cert, certificates: [{ cert: server.cert, key: server.key }] } } } }),
+    )
+    try {
+      expect((await call(gw)).status).toBe(200)
+      const stricter = simpleConfig([up.url], {
+        top: { server: { host: '127.0.0.1', port: 0, tls: { port: 0, clientCa: clientCa.cert, requireClientCert: true, certificates: [{ cert: server.cert, key: server.key }] } } },
+      })
+      expect((await gw.reload({ ...stricter, admin: { host: '127.0.0.1', port: 0 } })).ok).toBe(true)
+      await expect(call(gw)).rejects.toThrow(/certificate required/)
+      expect((await call(gw, client)).status).toBe(200)
+    } finally {
+      await gw.close()
+    }
+  })
+
   it('writes subjects as RFC 4514 strings that are always valid header values', () => {
     expect(formatSubject({ C: 'DE', O: 'Acme', CN: 'svc' } as never)).toBe('CN=svc,O=Acme,C=DE')
     expect(formatSubject({ OU: ['a', 'b'], CN: 'x' } as never)).toBe('CN=x,OU=b,OU=a')

@@ -48,7 +48,7 @@ describe('closing the TLS listener', () => {
     const agent = new https.Agent({ keepAlive: true, ca: pki.ca.pem })
     cleanups.push(() => agent.destroy())
     await new Promise<void>((resolve, reject) => {
-      https.get({ host: '127.0.0.1', port: port(), path: '/two', agent, ALPNProtocols: ['http/1.1'] }, (res) => res.resume().on('end', resolve)).on('error', reject)
+      https.get(<https.RequestOptions>{ host: '127.0.0.1', port: port(), path: '/two', agent, ALPNProtocols: ['http/1.1'] }, (res) => res.resume().on('end', resolve)).on('error', reject)
     })
     const started = Date.now()
     await gw.close()
