@@ -61,7 +61,7 @@ export interface TlsListener {
   close(): Promise<void>
 }
 
-/** What the listener touches of the server Fastify built (http2 or https; both are tls.Server). */
+/** What the listener touches of the server secureServerFactory built (http2 or https; both are tls.Server). */
 type SecureServer = (Http2SecureServer | HttpServer) & TlsServer & { requestCert: boolean; rejectUnauthorized: boolean }
 
 interface TlsMetrics {

@@ -122,6 +122,14 @@ describe('HTTP/2 over ALPN', () => {
     expect(versions.length).toBe(before)
   })
 
+  it('answers 431 to a header block larger than maxHeaderSize and keeps serving', async () => {
+    const before = versions.length
+    const res = await h2Request(port(), '/big-headers', { ca: pki.ca.pem, headers: { 'x-big': 'x'.repeat(20 * 1024) } })
+    expect(res.status).toBe(431)
+    expect(versions.length).toBe(before)
+    expect((await h2Request(port(), '/after', { ca: pki.ca.pem })).status).toBe(200)
+  })
+
   it('offers only HTTP/1.1 when http2 is off', async () => {
     plainGw = await startGateway(tlsConfig({ http2: false }))
     const p = Number(new URL(plainGw.httpsUrl!).port)
