@@ -39,8 +39,16 @@ export interface TestKeyPair {
   sign(payload: Record<string, unknown>, header?: Record<string, unknown>): string
 }
 
+// RSA generation costs ~100 ms of CPU the other test workers share: keep a small ring of key
+// material per worker. Any RSA_RING consecutive calls get distinct keys (an attacker's key never
+// equals the real one in a test).
+const RSA_RING = 6
+const rsaRing: { privateKey: KeyObject; publicKey: KeyObject }[] = []
+let rsaNext = 0
+
 export function rsaKeyPair(kid: string, alg: 'RS256' | 'PS256' = 'RS256'): TestKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  if (rsaRing.length < RSA_RING) rsaRing.push(generateKeyPairSync('rsa', { modulusLength: 2048 }))
+  const { privateKey, publicKey } = rsaRing[rsaNext++ % RSA_RING]!
   return pair(kid, privateKey, publicKey, alg)
 }
 
