@@ -270,6 +270,8 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
         return fromEntry(previous, request, 'fwd=stale; detail=stale-if-error')
       }
       count(ctx, route.name, 'miss')
+      // The error response is written by the proxy from ctx.responseHeaders, where it copies them.
+      ;(ctx.responseHeaders ??= {})['cache-status'] = `${MEMBER}; ${previous !== undefined ? 'fwd=stale' : 'fwd=miss'}; detail=upstream-error`
       throw err
     }
     const responseTime = now()
