@@ -28,7 +28,7 @@ describe('SIGTERM', () => {
     const port = await freePort()
     dir = mkdtempSync(join(tmpdir(), 'sy-term-'))
     const file = join(dir, 'gw.yaml')
-    writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 5s }\nadmin: false\npools: { p: { backends: [${up.url}] } }\nroutes: [{ name: r, match: { path: / }, pool: p }]\n`)
+    writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 30s }\nadmin: false\npools: { p: { backends: [${up.url}] } }\nroutes: [{ name: r, match: { path: / }, pool: p }]\n`)
     child = spawn(process.execPath, [join(root, 'bin/switchyard.js'), 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     child.stdout!.on('data', (d) => (stdout += d))
