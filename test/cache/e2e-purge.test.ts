@@ -48,7 +48,7 @@ describe('cache: purge API', () => {
   it('rejects malformed bodies with a 400 and purges nothing', async () => {
     rig = await cacheRig(origin())
     await rig.get('/a')
-    for (const bad of ['{"tag": 7}', '{"prefix": "no-slash"}', '{"prefix": "/a", "tag": "x"}', '{"what": 1}', '[1]', '{"tag": ""}']) {
+    for (const bad of ['', 'not json', '{"tag": 7}', '{"prefix": "no-slash"}', '{"prefix": "/a", "tag": "x"}', '{"what": 1}', '[1]', '{"tag": ""}']) {
       const r = await purge(rig, bad)
       expect(r.status, bad).toBe(400)
       expect(r.json).toMatchObject({ statusCode: 400, error: 'Bad Request' })
