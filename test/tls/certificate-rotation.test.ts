@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { X509Certificate } from 'node:crypto'
-import { copyFile, mkdir, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
@@ -94,7 +94,7 @@ describe('certificate rotation without restart', () => {
     expect(gw.logs.some((l) => l.msg === 'certificates rotated from disk')).toBe(true)
   })
 
-  it('keeps the old certificate serving when the new file is not PEM, or the key does not match, and reports it', async () => {
+  it('keeps the old certificate serving when a file is not PEM, unreadable, or the key does not match, and reports it', async () => {
     const live = await liveDir()
     gw = await startGateway(config(live))
     const original = await fingerprint(v1.cert)
@@ -117,6 +117,13 @@ describe('certificate rotation without restart', () => {
     await copyFile(v2.key, live.key)
     const want = await fingerprint(v2.cert)
     await waitFor(async () => (await served()) === want, 5000, 50, 'the fixed pair to be served')
+
+    // A key file that disappears (a half-finished deploy): rejected, the renewed pair stays.
+    await rm(live.key)
+    await waitFor(async () => (await rotations('rejected')) === 3, 5000, 50, 'the missing key to be reported')
+    const missing = gw.logs.filter((l) => l.msg === 'certificate files changed but cannot be used; the previous certificates keep serving').at(-1)!
+    expect(missing.problems).toEqual([`server.tls.certificates[0].key: cannot read ${live.key}: ENOENT`])
+    expect(await served()).toBe(want)
   })
 
   it('a reload picks up new certificate paths at once', async () => {
