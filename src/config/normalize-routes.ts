@@ -110,6 +110,11 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
       key: keySource(rateLimit['key'] ?? d.rateLimit.key, childPath(rlPath, 'key'), ctx) ?? { kind: 'ip' },
       onStoreError: rateLimit['onStoreError'] === 'deny' ? 'deny' : d.rateLimit.onStoreError,
     }
+    // A claim key needs verified claims: without `jwt` on the route every client would share
+    // the IP fallback bucket, which is not what the key says.
+    if (route.rateLimit.key.kind === 'jwt' && jwt === undefined && env.jwtConfigured) {
+      ctx.problem(childPath(rlPath, 'key'), `"jwt:${route.rateLimit.key.claim}" needs \`jwt\` on this route (claims are only known after verification)`)
+    }
   }
 
   const cache = asObject(raw['cache'])

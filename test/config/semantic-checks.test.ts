@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest'
+import { describe, expect, it, test } from 'vitest'
 import { parseConfigText } from '../../src/config/index.js'
 import { BASE_POOLS, linesOfYaml } from './problem-lines.js'
 
@@ -303,5 +303,25 @@ describe('listeners and stores', () => {
       'rateLimit.redis: "http://x" must be a redis:// or rediss:// URL',
       'cache.maxEntrySize: must not exceed cache.maxSize (1048576 bytes)',
     ])
+  })
+})
+
+describe('rate-limit claim keys', () => {
+  it('refuses rateLimit.key jwt:CLAIM on a route without jwt', async () => {
+    const { normalizeConfig, ConfigError } = await import('../../src/config/index.js')
+    const raw = {
+      jwt: { algorithms: ['HS256'], secret: 'x'.repeat(32) },
+      pools: { p: { backends: ['http://127.0.0.1:9'] } },
+      routes: [{ name: 'r', match: { path: '/' }, pool: 'p', rateLimit: { max: 1, window: '1m', key: 'jwt:sub' } }],
+    }
+    let err: unknown
+    try {
+      normalizeConfig(raw)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as InstanceType<typeof ConfigError>).lines().join('\n')).toContain('routes[0].rateLimit.key: "jwt:sub" needs `jwt` on this route')
+    expect(() => normalizeConfig({ ...raw, routes: [{ ...raw.routes[0], jwt: true }] })).not.toThrow()
   })
 })
