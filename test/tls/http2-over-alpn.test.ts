@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import http2 from 'node:http2'
+import tls from 'node:tls'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { createPki, type TestPki, type IssuedFiles } from './helpers/pki.js'
@@ -35,6 +36,18 @@ afterAll(async () => {
 })
 
 const port = () => Number(new URL(gw!.httpsUrl!).port)
+
+/** Raw HTTP/1.1 bytes over TLS (ALPN http/1.1); the whole answer until the server closes. */
+function rawTls(p: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: p, ca: pki.ca.pem, servername: 'gw.example.com', ALPNProtocols: ['http/1.1'] }, () => s.write(text))
+    let out = ''
+    s.on('data', (d: Buffer) => (out += d.toString('latin1')))
+    s.on('end', () => resolve(out))
+    s.on('close', () => resolve(out))
+    s.on('error', reject)
+  })
+}
 
 describe('HTTP/2 over ALPN', () => {
   it('negotiates h2 and proxies the request to an HTTP/1.1 upstream with clean headers', async () => {
@@ -128,6 +141,14 @@ describe('HTTP/2 over ALPN', () => {
     expect(res.status).toBe(431)
     expect(versions.length).toBe(before)
     expect((await h2Request(port(), '/after', { ca: pki.ca.pem })).status).toBe(200)
+  })
+
+  it('keeps the edge parser limits on HTTP/1.1 connections beside h2 (malformed → 400, oversized headers → 431)', async () => {
+    const malformed = await rawTls(port(), 'GET / HTTP/1.1\r\nHost: gw.example.com\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')
+    expect(malformed).toMatch(/^HTTP\/1\.1 400 /)
+    expect(malformed).toContain('"statusCode":400')
+    const oversized = await rawTls(port(), `GET / HTTP/1.1\r\nHost: gw.example.com\r\nX-Big: ${'x'.repeat(20 * 1024)}\r\n\r\n`)
+    expect(oversized).toMatch(/^HTTP\/1\.1 431 /)
   })
 
   it('offers only HTTP/1.1 when http2 is off', async () => {
