@@ -188,7 +188,7 @@ describe('normalisation', () => {
     const settings = normalizeConfig({
       jwt: { algorithms: ['HS256'], secret: '0123456789abcdef0123456789abcdef' },
       pools: { a: { backends: ['http://127.0.0.1:1'] } },
-      routes: [{ name: 'r', pool: 'a', rateLimit: { max: 1, window: '1s', key: text } }],
+      routes: [{ name: 'r', pool: 'a', jwt: true, rateLimit: { max: 1, window: '1s', key: text } }],
     })
     expect(settings.routes[0]!.rateLimit!.key).toEqual(source)
   })
