@@ -70,6 +70,11 @@ async function cachePlugin(app: FastifyInstance): Promise<void> {
   registered.add(gw)
   const settings = gw.state.settings.cache
   const store = createStore(settings, (err) => gw.log.warn({ err: err.message }, 'cache store connection error'))
+  // Start with the shared store connected when it can be, but never hold the gateway back for
+  // long: while Redis is away, cached routes simply miss.
+  if (store instanceof RedisStore && !(await store.waitReady(2000))) {
+    gw.log.warn({ redis: settings.redis }, 'cache store not reachable yet; serving without the cache until it is')
+  }
   registerStoreMetrics(gw.metrics.registry, store)
   const { middleware } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, requests: gw.metrics.cacheRequests, log: gw.log })
   gw.useForward(middleware)

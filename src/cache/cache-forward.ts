@@ -316,18 +316,21 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       body: collected.body,
       freshness: decision.freshness,
     }
-    let stored = false
+    // The store refuses an entry whose headers push it over maxEntrySize (too-large), or is
+    // unreachable (store-error): either way this client still gets the response.
+    let outcome = 'stored'
     try {
-      stored = await store.set(entry, decision.retainMs)
+      if (!(await store.set(entry, decision.retainMs))) outcome = 'detail=too-large'
     } catch (err) {
+      outcome = 'detail=store-error'
       log.warn({ reqId: ctx.id, err: (err as Error).message }, 'cache store failed; response not stored')
     }
-    if (stored) onStored?.(entry)
+    if (outcome === 'stored') onStored?.(entry)
     const body = head ? null : collected.body
     const headers = { ...res.headers }
     for (const name of HIDDEN) delete headers[name]
     if (!head) headers['content-length'] = String(collected.body.length)
-    return withStatus({ statusCode: res.statusCode, headers, body }, stored ? `${status}; stored` : `${status}; detail=too-large`)
+    return withStatus({ statusCode: res.statusCode, headers, body }, `${status}; ${outcome}`)
   }
 
   /** §4.3: validate a stale entry (or one the request wants validated) with the origin. */

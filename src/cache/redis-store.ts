@@ -12,6 +12,7 @@
  * primary), not Redis Cluster.
  */
 import { Redis } from 'ioredis'
+import { ERR_CACHE_STORE_UNAVAILABLE } from './errors.js'
 import { entrySize, type CacheEntry, type CacheStats, type CacheStore } from './store.js'
 
 export interface RedisStoreOptions {
@@ -20,7 +21,7 @@ export interface RedisStoreOptions {
   /** Key prefix; lets several gateways fleets share one Redis. */
   readonly prefix?: string
   readonly maxEntrySize: number
-  /** Per-command bound, so a stalled Redis turns into a cache miss quickly. */
+  /** Per-command bound, so a stalled (connected but slow) Redis turns into a cache miss quickly. */
   readonly commandTimeout?: number
   /** Connection errors (ioredis reconnects by itself); the gateway logs them. */
   readonly onError?: (err: Error) => void
@@ -137,13 +138,39 @@ export class RedisStore implements CacheStore {
     this.#redis = redis as ScriptedRedis
   }
 
+  /** Resolves true once connected, or false after `timeoutMs` (the store keeps reconnecting). */
+  waitReady(timeoutMs: number): Promise<boolean> {
+    if (this.#redis.status === 'ready') return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer)
+        this.#redis.off('ready', onReady)
+        resolve(ok)
+      }
+      const onReady = (): void => done(true)
+      const timer = setTimeout(() => done(false), timeoutMs)
+      timer.unref()
+      this.#redis.once('ready', onReady)
+    })
+  }
+
+  /**
+   * Request-path calls fail at once while the connection is down, instead of waiting out the
+   * command timeout in the offline queue: a Redis outage must cost misses, not latency.
+   */
+  #ensureReady(): void {
+    if (this.#redis.status !== 'ready') throw new ERR_CACHE_STORE_UNAVAILABLE(`redis ${this.#redis.status}`)
+  }
+
   async get(key: string): Promise<CacheEntry | undefined> {
+    this.#ensureReady()
     const [meta, body] = await this.#redis.hmgetBuffer(this.#p + 'e:' + key, 'm', 'b')
     if (!meta || !body) return undefined
     return { ...(JSON.parse(meta.toString('utf8')) as Omit<CacheEntry, 'body'>), body }
   }
 
   async lookup(urlKey: string, keyFor: (vary: readonly string[]) => string): Promise<CacheEntry | undefined> {
+    this.#ensureReady()
     const vary = await this.#redis.get(this.#p + 'v:' + urlKey)
     if (vary === null) return undefined
     return this.get(keyFor(JSON.parse(vary) as string[]))
@@ -152,6 +179,7 @@ export class RedisStore implements CacheStore {
   async set(entry: CacheEntry, retainMs: number): Promise<boolean> {
     const size = entrySize(entry)
     if (retainMs <= 0 || size > this.#maxEntrySize) return false
+    this.#ensureReady()
     const { body, ...meta } = entry
     await this.#redis.cacheSet(
       this.#p,
@@ -204,6 +232,8 @@ export class RedisStore implements CacheStore {
   }
 
   async close(): Promise<void> {
+    // QUIT waits for the server; with no connection there is nobody to wait for.
+    if (this.#redis.status !== 'ready') return void this.#redis.disconnect()
     try {
       await this.#redis.quit()
     } catch {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js'
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
+import { startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 import { reply, send } from './e2e-harness.js'
 
 const run = redisAvailable()
@@ -55,6 +55,27 @@ describe.runIf(run)('cache: Redis store shared by two gateways', () => {
     const purged = await send(b.adminUrl!, '/api/cache/purge', { 'content-type': 'application/json' }, 'POST', '{"tag":"doc"}')
     expect(JSON.parse(purged.body).purged).toBeGreaterThanOrEqual(1)
     expect((await send(a.url, '/p', H)).headers['cache-status']).toBe('switchyard; fwd=miss; stored')
+  })
+
+  it('keeps serving, quickly, while Redis is down (every request a miss)', async () => {
+    const own = await startRedis()
+    const up = await startUpstream('origin', (req, res) => reply(res, req, 200, { 'cache-control': 'max-age=600' }, 'fine'))
+    open.push(up)
+    const gw = await startGateway({
+      cache: { store: 'redis', redis: own.url },
+      pools: { main: { backends: [up.url] } },
+      routes: [{ name: 'cached', match: { path: '/' }, pool: 'main', cache: {} }],
+    })
+    open.push(gw)
+    await own.stop()
+    {
+      await waitFor(async () => (await send(gw.url, '/x', H)).headers['cache-status'] === 'switchyard; fwd=miss; detail=store-error', 3000, 20, 'outage noticed')
+      const started = Date.now()
+      const r = await send(gw.url, '/y', H)
+      expect(Date.now() - started).toBeLessThan(500)
+      expect(r.status).toBe(200)
+      expect(r.body).toBe('fine')
+    }
   })
 
   it('a POST through one gateway invalidates the entry for both', async () => {

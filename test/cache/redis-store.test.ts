@@ -5,6 +5,11 @@ import { waitFor } from '../helpers/upstream.js'
 import { entry, storeContract } from './store-contract.js'
 
 const run = redisAvailable()
+
+async function connected(store: RedisStore): Promise<RedisStore> {
+  if (!(await store.waitReady(5000))) throw new Error('test redis-server not reachable')
+  return store
+}
 let redis: TestRedis
 let n = 0
 
@@ -17,11 +22,11 @@ describe.runIf(run)('RedisStore against a real redis-server', () => {
   })
 
   // Each test gets its own prefix: a fresh, empty store on the shared server.
-  storeContract('RedisStore', async () => new RedisStore({ url: redis.url, prefix: `t${++n}:`, maxEntrySize: 4096 }))
+  storeContract('RedisStore', () => connected(new RedisStore({ url: redis.url, prefix: `t${++n}:`, maxEntrySize: 4096 })))
 
   it('shares entries between two store instances (two gateways)', async () => {
-    const a = new RedisStore({ url: redis.url, prefix: 'shared:', maxEntrySize: 4096 })
-    const b = new RedisStore({ url: redis.url, prefix: 'shared:', maxEntrySize: 4096 })
+    const a = await connected(new RedisStore({ url: redis.url, prefix: 'shared:', maxEntrySize: 4096 }))
+    const b = await connected(new RedisStore({ url: redis.url, prefix: 'shared:', maxEntrySize: 4096 }))
     try {
       await a.set(entry('/s', { tags: ['t'] }), 60_000)
       expect((await b.get('/s'))?.body.toString()).toBe('body of /s')
@@ -33,8 +38,30 @@ describe.runIf(run)('RedisStore against a real redis-server', () => {
     }
   })
 
+  it('fails request-path calls at once while Redis is down, and recovers when it is back', async () => {
+    const own = await startRedis()
+    const s = await connected(new RedisStore({ url: own.url, prefix: 'down:', maxEntrySize: 4096 }))
+    try {
+      await own.stop()
+      await waitFor(async () => {
+        try {
+          await s.get('/x')
+          return false
+        } catch {
+          return true
+        }
+      }, 3000, 20, 'store to notice the outage')
+      const started = Date.now()
+      await expect(s.lookup('/x', () => '/x')).rejects.toMatchObject({ code: 'SWITCHYARD_CACHE_STORE_UNAVAILABLE' })
+      await expect(s.set(entry('/x'), 1000)).rejects.toMatchObject({ code: 'SWITCHYARD_CACHE_STORE_UNAVAILABLE' })
+      expect(Date.now() - started).toBeLessThan(100)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('expires entries after their retention and reaps their index and bytes', async () => {
-    const s = new RedisStore({ url: redis.url, prefix: 'exp:', maxEntrySize: 4096 })
+    const s = await connected(new RedisStore({ url: redis.url, prefix: 'exp:', maxEntrySize: 4096 }))
     try {
       await s.set(entry('/e', { tags: ['t'] }), 50)
       expect(await s.get('/e')).toBeDefined()
