@@ -5,7 +5,8 @@
 import { resolve } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import { pino, type Logger } from 'pino'
-import { checkConfigFile, gatewayJsonSchema, loadConfigFile, ConfigError } from './config/index.js'
+import { gatewayJsonSchema, loadConfigFile, ConfigError } from './config/index.js'
+import { checkGatewayFile } from './check.js'
 import { createGateway, type Gateway } from './gateway.js'
 import { defaultConfigPath, packageVersion } from './package-root.js'
 import { startDemoUpstreams, type RunningDemo } from './demo-upstreams.js'
@@ -113,7 +114,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         err('check needs -c FILE')
         return 2
       }
-      const result = await checkConfigFile(resolve(args.config))
+      const result = await checkGatewayFile(resolve(args.config))
       if (result.ok) {
         out('ok')
         return 0

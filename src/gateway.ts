@@ -28,6 +28,7 @@ import requestContextPlugin from '../plugins/request-context.js'
 import { buildAdmin } from '../routes/admin.js'
 import { startTlsListener, withHttpsRedirect, type TlsListener } from './tls/listener.js'
 import { dataPlaneFeatures } from './features.js'
+import { compileProblems } from './check.js'
 
 export interface GatewayOptions {
   /** The file to re-read on reload (SIGHUP, POST /api/reload). */
@@ -71,20 +72,14 @@ export interface ReloadRecord {
 }
 
 /**
- * Compile the route table; a setting the loader let through but the routing layer cannot
- * compile (e.g. a configured path that fails normalisation) becomes a ConfigError naming the
- * route, so it is reported like every other problem and never replaces a running config.
+ * Compile the route table after asking every compiling feature (routes, JWT verifier) whether
+ * it can: a setting the loader let through but a feature cannot use becomes a ConfigError with
+ * its path, reported like every other problem, and never replaces a running configuration.
  */
 function compileRoutes(settings: GatewaySettings): RouteTable {
-  try {
-    return compileRouteTable(settings.routes)
-  } catch (err) {
-    const e = err as { code?: string; message: string }
-    if (e.code !== 'SWITCHYARD_BAD_ROUTE_SETTING') throw err
-    const name = /^route "([^"]*)"/.exec(e.message)?.[1]
-    const index = settings.routes.findIndex((r) => r.name === name)
-    throw new ConfigError([{ path: index >= 0 ? `routes[${index}]` : 'routes', message: e.message.replace(/^route "[^"]*": /, '') }])
-  }
+  const problems = compileProblems(settings)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return compileRouteTable(settings.routes)
 }
 
 function isSettings(config: unknown): config is GatewaySettings {
@@ -208,7 +203,13 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       // Last, because it changes live state: it either applies whole or throws having changed nothing.
       pools!.reconcile(next.pools)
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.lines() : [`(config): ${(err as Error).message}`]
+      const listed = (err as { problems?: unknown }).problems
+      const problems =
+        err instanceof ConfigError
+          ? err.lines()
+          : Array.isArray(listed)
+            ? (listed as { path: string; message: string }[]).map((p) => `${p.path}: ${p.message}`)
+            : [`(config): ${(err as Error).message}`]
       metrics.reloads.inc({ result: 'rejected' })
       metrics.lastReloadSuccess.set(0)
       reloadHistory.unshift({ at: new Date().toISOString(), ok: false, version: state.version, problems })

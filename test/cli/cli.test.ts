@@ -79,6 +79,19 @@ routes:
     for (const line of lines) expect(line).toMatch(/^[\w.[\]-]+: .+/)
   })
 
+  it('check also asks the features: a JWT key that cannot verify the listed algorithms is a problem', async () => {
+    const { generateKeyPairSync } = await import('node:crypto')
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const pem = tmpFile('rsa.pem', publicKey.export({ type: 'spki', format: 'pem' }) as string)
+    const f = tmpFile(
+      'jwt.yaml',
+      `jwt: { algorithms: [ES256], publicKey: ${pem} }\npools: { p: { backends: [http://127.0.0.1:9] } }\nroutes: [{ name: r, match: { path: / }, pool: p, jwt: true }]\n`,
+    )
+    const r = await cli(['check', '-c', f])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/^jwt\.algorithms: ES256 cannot be verified with this rsa key$/m)
+  })
+
   it('start fails with the problems and exit 1 on an invalid file', async () => {
     const f = tmpFile('bad2.yaml', 'routes: [{ name: r, match: { path: / }, pool: nope }]\n')
     const r = await cli(['start', '-c', f])

@@ -58,7 +58,8 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve()
+        // A server killed by a signal keeps exitCode null: check both, so stop() can be called twice.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
         child.once('exit', () => resolve())
         child.kill('SIGKILL')
       }),

@@ -1,0 +1,52 @@
+/**
+ * `switchyard check`: everything that can be known about a file without serving it. The
+ * config layer checks shape and meaning; the features that compile parts of it (routes, the JWT
+ * verifier, TLS certificates) are asked too, so `check` refuses exactly what a start or a
+ * reload would refuse.
+ */
+import { compileJwtVerifier } from './auth/jwt-verifier.js'
+import { checkConfigFile, ConfigError, loadConfigFile, type GatewaySettings } from './config/index.js'
+import { compileRouteTable } from './routing/route-table.js'
+import { validateTlsFiles } from './tls/certificates.js'
+
+export interface Problem {
+  readonly path: string
+  readonly message: string
+}
+
+/** Problems that only compiling the features reveals (the settings already passed the loader). */
+export function compileProblems(settings: GatewaySettings): Problem[] {
+  const problems: Problem[] = []
+  try {
+    compileRouteTable(settings.routes)
+  } catch (err) {
+    const m = /^route "([^"]*)": (.*)$/s.exec((err as Error).message)
+    const index = m ? settings.routes.findIndex((r) => r.name === m[1]) : -1
+    problems.push({ path: index >= 0 ? `routes[${index}]` : 'routes', message: m ? m[2]! : (err as Error).message })
+  }
+  if (settings.jwt) {
+    try {
+      compileJwtVerifier(settings.jwt).close()
+    } catch (err) {
+      // Messages read "jwt: publicKey: …": split off the setting named first.
+      const text = (err as Error).message.replace(/^jwt: /, '')
+      const m = /^(\w+): (.*)$/s.exec(text)
+      problems.push(m ? { path: `jwt.${m[1]}`, message: m[2]! } : { path: 'jwt', message: text })
+    }
+  }
+  return problems
+}
+
+export async function checkGatewayFile(path: string): Promise<{ ok: true } | { ok: false; lines: string[] }> {
+  const base = await checkConfigFile(path)
+  if (!base.ok) return base
+  let settings: GatewaySettings
+  try {
+    settings = await loadConfigFile(path)
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, lines: err.lines() }
+    throw err
+  }
+  const problems = [...compileProblems(settings), ...(await validateTlsFiles(settings.server.tls))]
+  return problems.length === 0 ? { ok: true } : { ok: false, lines: problems.map((p) => `${p.path}: ${p.message}`) }
+}
