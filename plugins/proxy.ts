@@ -21,7 +21,8 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   // Fastify's own client errors (bad content type, etc.) keep their status; anything else unknown is 500.
   const message = status === 500 ? 'internal error' : e.message
   if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5')
-  if (status === 413) reply.header('connection', 'close')
+  // Connection is meaningless (and warned about) in HTTP/2.
+  if (status === 413 && reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
   const ctx = reply.request[kContext]
   if (ctx?.responseHeaders) for (const k in ctx.responseHeaders) if (k.startsWith('ratelimit') || k === 'retry-after' || k === 'www-authenticate') reply.header(k, ctx.responseHeaders[k]!)
   status = status | 0

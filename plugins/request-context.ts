@@ -102,7 +102,7 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
     if (url.length > server.maxUrlLength) throw new ERR_URL_TOO_LONG(server.maxUrlLength)
     const cl = request.headers['content-length']
     if (cl !== undefined && Number(cl) > server.bodyLimit) {
-      reply.header('connection', 'close')
+      if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
       throw new ERR_BODY_TOO_LARGE(server.bodyLimit)
     }
     const { path, query } = normalizePath(url, request.method)

@@ -17,6 +17,8 @@ export interface GatewayHandle {
   readonly metrics: GatewayMetrics
   readonly log: Logger
   readonly trust: TrustMatcher
+  /** True once shutdown began: responses then close their HTTP/1.1 connection so the drain ends. */
+  readonly draining: boolean
   /** Register a forward middleware; earlier registrations wrap later ones. Only during plugin registration. */
   useForward(mw: ForwardMiddleware): void
   /** The middlewares in registration order (read by the proxy plugin when it composes). */

@@ -165,9 +165,13 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
   const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
 
+  let draining = false
   const handle: GatewayHandle = {
     get state() {
       return state
+    },
+    get draining() {
+      return draining
     },
     metrics,
     log,
@@ -276,6 +280,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     close() {
       return (closing ??= (async () => {
         serving = false
+        draining = true
         const timeout = state.settings.server.shutdownTimeout
         const timer = setTimeout(() => {
           log.warn({ shutdownTimeout: timeout }, 'shutdown timeout reached; closing remaining connections')
@@ -304,7 +309,12 @@ function urlOf(addr: AddressInfo, scheme: 'http' | 'https'): string {
 function warnOnListenerChanges(prev: GatewaySettings, next: GatewaySettings, log: Logger): void {
   const a = prev.server
   const b = next.server
-  if (a.host !== b.host || a.port !== b.port || JSON.stringify(prev.admin) !== JSON.stringify(next.admin)) {
-    log.warn('listener addresses (server.host/port, admin) changed: they apply after a restart')
+  if (
+    a.host !== b.host ||
+    a.port !== b.port ||
+    JSON.stringify(prev.admin) !== JSON.stringify(next.admin) ||
+    (a.tls === undefined) !== (b.tls === undefined)
+  ) {
+    log.warn('listeners changed (server.host/port, admin, or server.tls added/removed): they apply after a restart')
   }
 }

@@ -19,6 +19,10 @@ export const NO_BODY: RequestBody = Object.freeze({ kind: 'none' })
 export const REPLAY_BUFFER_LIMIT = 64 * 1024
 
 export function hasBody(raw: IncomingMessage): boolean {
+  // HTTP/2: a body is DATA frames and Content-Length is optional; the stream knows whether
+  // the client ended it with the headers.
+  const h2 = (raw as { stream?: { endAfterHeaders?: boolean } }).stream
+  if (h2 !== undefined) return !h2.endAfterHeaders
   const te = raw.headers['transfer-encoding']
   if (te !== undefined) return true
   const cl = raw.headers['content-length']

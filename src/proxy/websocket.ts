@@ -13,6 +13,7 @@
 import http, { ServerResponse, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
+import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorBody } from '../errors.js'
 import type { RequestContext } from '../request-context.js'
@@ -108,7 +109,7 @@ export function tunnelUpgrade(request: FastifyRequest, reply: FastifyReply, ctx:
   const url = backend.url
   const started = performance.now()
   const mod = url.protocol === 'https:' ? https : http
-  const tls = pool.settings.tls
+  const tls = backend.tls
   const upstreamReq = mod.request({
     host: url.hostname,
     port: url.port || (url.protocol === 'https:' ? 443 : 80),
@@ -116,7 +117,14 @@ export function tunnelUpgrade(request: FastifyRequest, reply: FastifyReply, ctx:
     path: ctx.query === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.query}`,
     headers: { ...headers, host: url.host },
     timeout: pool.settings.timeouts.connect,
-    ...(url.protocol === 'https:' ? { servername: tls?.servername ?? url.hostname, rejectUnauthorized: tls?.rejectUnauthorized ?? true } : {}),
+    // Same trust as the pool's HTTP connections: its CA, its servername (never an IP literal as SNI).
+    ...(url.protocol === 'https:'
+      ? {
+          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+          ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+          ...(tls?.servername !== undefined ? { servername: tls.servername } : isIP(url.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: url.hostname }),
+        }
+      : {}),
   })
   let done = false
   const fail = (status: number, message: string): void => {

@@ -73,6 +73,12 @@ export class UpstreamBackend implements Backend {
   readonly stickyToken: string
   weight: number
   activeRequests = 0
+
+  /** TLS settings for connections made outside the undici pool (WebSocket upgrades). */
+  get tls(): { readonly ca?: string; readonly servername?: string; readonly rejectUnauthorized: boolean } {
+    const c = this.#dispatcherConfig
+    return { rejectUnauthorized: c.rejectUnauthorized, ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.servername !== undefined ? { servername: c.servername } : {}) }
+  }
   healthy = true
   responseTimeMs: number | undefined = undefined
   load: LoadReport | undefined = undefined

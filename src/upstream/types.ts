@@ -49,6 +49,8 @@ export interface Backend {
   readonly healthy: boolean
   /** Opaque, stable token naming this backend in a session cookie (never its address). */
   readonly stickyToken: string
+  /** TLS settings of the pool for https:// origins (for connections made outside `dispatcher`). */
+  readonly tls?: { readonly ca?: string; readonly servername?: string; readonly rejectUnauthorized: boolean }
   /** Healthy and not refused by its breaker. Does not take a permit. */
   isAvailable(): boolean
   /**

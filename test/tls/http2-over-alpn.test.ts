@@ -79,6 +79,20 @@ describe('HTTP/2 over ALPN', () => {
     expect(seen.headers['x-custom']).toBe('yes')
   })
 
+  it('forwards an h2 request body sent without Content-Length (DATA frames only)', async () => {
+    const res = await h2Request(port(), '/upload', {
+      ca: pki.ca.pem,
+      servername: 'gw.example.com',
+      authority: 'gw.example.com',
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'streamed without a length',
+    })
+    expect(res.status).toBe(200)
+    const seen = JSON.parse(res.body) as { body: string }
+    expect(seen.body).toBe('streamed without a length')
+  })
+
   it('still serves HTTP/1.1 over TLS on the same port', async () => {
     versions.length = 0
     const res = await httpsRequest(port(), '/plain', { ca: pki.ca.pem, servername: 'gw.example.com' })
