@@ -12,11 +12,9 @@ import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Counter } from 'prom-client'
 import { ERR_UPSTREAM_RESET, errorBody } from '../errors.js'
-import { appendSetCookie } from '../proxy/cookies.js'
 import type { Forward, ForwardMiddleware, ForwardOptions, UpstreamResponse } from '../proxy/types.js'
 import type { RequestContext } from '../request-context.js'
 import type { RuntimeState } from '../runtime-state.js'
-import { normalizePath, type NormalizedTarget } from '../routing/normalize-path.js'
 import type { CompiledRoute } from '../routing/types.js'
 import { collectUpTo } from './body.js'
 import { requestDirectives, type RequestDirectives } from './cache-control.js'
@@ -24,20 +22,19 @@ import { Coalescer } from './coalescer.js'
 import { bypassReason, entryKey, urlKey } from './key.js'
 import {
   clientNotModified,
-  currentAge,
   decideStore,
   evaluate,
   hasValidator,
   isUnsafeMethod,
   mayServeStaleOnError,
   notModifiedMatches,
-  NOT_MODIFIED_FIELDS,
   updatedHeaders,
   validationHeaders,
-  SURROGATE_CAPABILITY,
   type CacheRules,
 } from './policy.js'
 import { singleRange } from './range.js'
+import { announceSurrogate, ensurePool, sameOriginTarget, upstreamHeader } from './request-view.js'
+import { clientView, discard, entryResponse, MEMBER, storedHeaders, withStatus } from './responses.js'
 import type { CacheEntry, CacheStore } from './store.js'
 
 /** Values of `result` in switchyard_cache_requests_total and of ctx.cacheResult. */
@@ -68,20 +65,39 @@ export interface CacheMiddleware {
   readonly refreshing: ReadonlySet<string>
 }
 
-const MEMBER = 'switchyard'
-// Response fields never stored: Age is recomputed on every use, Set-Cookie is never stored.
-const NOT_STORED = new Set(['age', 'set-cookie'])
-// Stored (a 304 refresh re-reads them) but never shown to clients: purge tags and surrogate
-// controls are instructions to this gateway (CDNs strip them too).
-const HIDDEN = ['cache-tag', 'surrogate-control'] as const
-// Forwarding headers from an untrusted peer are dropped by the proxy, so they never reach the
-// upstream and must not split the key either.
-const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip'])
-
+/** Per route, computed once: the policy inputs and how long coalesced requests wait. */
 interface RouteCache {
   readonly rules: CacheRules
-  /** How long followers wait for a coalesced miss: the slowest pool's response timeout. */
+  /** The slowest pool's response timeout: longer, and followers would wait on a lost cause. */
   readonly coalesceMs: number
+}
+
+/** One client request on a cached route, as every step needs it. */
+interface Job {
+  readonly request: FastifyRequest
+  readonly ctx: RequestContext
+  readonly next: Forward
+  readonly route: CompiledRoute
+  readonly rc: RouteCache
+  /** Primary key. */
+  readonly url: string
+  /** The full key of the variant this request selects, given a response's Vary names. */
+  readonly keyFor: (vary: readonly string[]) => string
+  readonly directives: RequestDirectives
+  readonly head: boolean
+}
+
+/** How fetch() reports and what it may fall back on. */
+interface FetchPlan {
+  /** Metric result when a response (not a 304, not stale) comes back. */
+  readonly result: CacheResult
+  /** The Cache-Status `fwd` parameter. */
+  readonly fwd: string
+  /** The entry being validated or replaced, if any: stale-if-error falls back on it. */
+  readonly previous?: CacheEntry
+  readonly validators?: Record<string, string>
+  /** Called with the entry once stored (to share it with coalesced requests). */
+  readonly onStored?: (e: CacheEntry) => void
 }
 
 export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddleware {
@@ -113,9 +129,30 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     return v
   }
 
-  function count(ctx: RequestContext, route: string, result: CacheResult): void {
-    ctx.cacheResult = result
-    requests.inc({ route, result })
+  function count(job: { ctx: RequestContext; route: CompiledRoute }, result: CacheResult): void {
+    job.ctx.cacheResult = result
+    requests.inc({ route: job.route.name, result })
+  }
+
+  function job(request: FastifyRequest, ctx: RequestContext, next: Forward, route: CompiledRoute): Job {
+    ensurePool(request, ctx, route)
+    const url = urlKey({ protocol: ctx.protocol, host: request.headers.host, path: ctx.path, query: ctx.query })
+    const header = upstreamHeader(request, ctx)
+    return {
+      request,
+      ctx,
+      next,
+      route,
+      rc: routeCache(route, ctx.state),
+      url,
+      keyFor: (vary) => entryKey(url, route.name, ctx.pool, vary, header),
+      directives: requestDirectives(request.headers),
+      head: request.method === 'HEAD',
+    }
+  }
+
+  function answer(j: Job, entry: CacheEntry, status: string, ageMs?: number): UpstreamResponse {
+    return entryResponse(entry, j.request.method, j.request.headers, status, now(), ageMs)
   }
 
   const middleware: ForwardMiddleware = (next: Forward): Forward =>
@@ -129,185 +166,155 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
         return next(request, ctx)
       }
       const bypass = bypassReason(method, request.headers)
+      if (bypass === undefined) return serve(job(request, ctx, next, route))
       if (bypass === 'range' && method === 'GET' && request.headers['if-range'] === undefined) {
-        const ranged = await rangeFromStore(request, ctx, route)
+        const ranged = await rangeFromStore(job(request, ctx, next, route))
         if (ranged !== undefined) return ranged
       }
-      if (bypass !== undefined) {
-        count(ctx, route.name, 'bypass')
-        const res = isUnsafeMethod(method) ? await invalidating(request, ctx, next) : await next(request, ctx)
-        return withStatus(res, `fwd=bypass; detail=${bypass}`)
-      }
-      return serve(request, ctx, next, route, routeCache(route, ctx.state))
+      count({ ctx, route }, 'bypass')
+      const res = isUnsafeMethod(method) ? await invalidating(request, ctx, next) : await next(request, ctx)
+      return withStatus(res, `fwd=bypass; detail=${bypass}`)
     }
 
-  /** A single byte range cut from a fresh, complete stored 200 (RFC 9110 §14.2, §15.3.7). */
-  async function rangeFromStore(request: FastifyRequest, ctx: RequestContext, route: CompiledRoute): Promise<UpstreamResponse | undefined> {
-    ensurePool(request, ctx, route)
-    const url = urlKey({ protocol: ctx.protocol, host: request.headers.host, path: ctx.path, query: ctx.query })
-    const header = upstreamHeader(request, ctx)
-    const entry = await lookup(url, (vary) => entryKey(url, route.name, ctx.pool, vary, header), ctx)
-    if (entry === undefined || entry.status !== 200 || evaluate(entry.freshness, requestDirectives(request.headers), now()) !== 'fresh') return undefined
-    // Preconditions come before Range (RFC 9110 §13.2.2).
-    if (clientNotModified(entry.headers, request.headers, entry.freshness.responseTime)) {
-      count(ctx, route.name, 'hit')
-      return fromEntry(entry, request, 'hit')
-    }
-    const r = singleRange(request.headers.range, entry.body.length)
-    if (r === undefined) return undefined
-    count(ctx, route.name, 'hit')
-    const res = fromEntry(entry, request, 'hit')
-    res.headers['content-range'] = `bytes ${r.start}-${r.end}/${entry.body.length}`
-    res.headers['content-length'] = String(r.end - r.start + 1)
-    return { statusCode: 206, headers: res.headers, body: entry.body.subarray(r.start, r.end + 1) }
-  }
-
-  /** §4.4: a non-error response to an unsafe method invalidates the stored responses of its URI. */
-  async function invalidating(request: FastifyRequest, ctx: RequestContext, next: Forward): Promise<UpstreamResponse> {
-    const res = await next(request, ctx)
-    if (res.statusCode < 400) {
-      const host = request.headers.host
-      try {
-        await store.deleteUrl(urlKey({ protocol: ctx.protocol, host, path: ctx.path, query: ctx.query }))
-        // §4.4: also the URIs in Location and Content-Location, when they share our origin
-        // (another origin's entries are not ours to drop: that would let one site purge another).
-        for (const name of ['location', 'content-location'] as const) {
-          const target = sameOriginTarget(res.headers[name], ctx.protocol, host, ctx.path)
-          if (target !== undefined) await store.deleteUrl(urlKey({ protocol: ctx.protocol, host, path: target.path, query: target.query }))
-        }
-      } catch (err) {
-        log.warn({ err, reqId: ctx.id }, 'cache invalidation failed')
-      }
-    }
-    return res
-  }
-
-  async function serve(request: FastifyRequest, ctx: RequestContext, next: Forward, route: CompiledRoute, rc: RouteCache): Promise<UpstreamResponse> {
-    ensurePool(request, ctx, route)
-    const url = urlKey({ protocol: ctx.protocol, host: request.headers.host, path: ctx.path, query: ctx.query })
-    const header = upstreamHeader(request, ctx)
-    const keyFor = (vary: readonly string[]): string => entryKey(url, route.name, ctx.pool, vary, header)
-    const req = requestDirectives(request.headers)
-
-    const entry = await lookup(url, keyFor, ctx)
+  async function serve(j: Job): Promise<UpstreamResponse> {
+    const entry = await lookup(j)
     if (entry !== undefined) {
-      const verdict = evaluate(entry.freshness, req, now())
+      const verdict = evaluate(entry.freshness, j.directives, now())
       if (verdict === 'fresh') {
-        count(ctx, route.name, 'hit')
-        return fromEntry(entry, request, 'hit')
+        count(j, 'hit')
+        return answer(j, entry, 'hit')
       }
       if (verdict === 'stale-allowed') {
-        count(ctx, route.name, 'hit')
-        return fromEntry(entry, request, 'hit; detail=max-stale')
+        count(j, 'hit')
+        return answer(j, entry, 'hit; detail=max-stale')
       }
       if (verdict === 'stale-while-revalidate') {
-        count(ctx, route.name, 'stale-while-revalidate')
-        refreshInBackground(entry, request, ctx, next, rc)
-        return fromEntry(entry, request, 'hit; detail=stale-while-revalidate')
+        count(j, 'stale-while-revalidate')
+        refreshInBackground(j, entry)
+        return answer(j, entry, 'hit; detail=stale-while-revalidate')
       }
-      return revalidate(entry, request, ctx, next, route, rc, req, keyFor)
+      return revalidate(j, entry)
     }
-    if (req.onlyIfCached) {
+    if (j.directives.onlyIfCached) {
       // §5.2.1.7: nothing stored may answer; 504 without contacting the origin.
-      count(ctx, route.name, 'only-if-cached')
-      return { statusCode: 504, headers: jsonHeaders(`${MEMBER}; detail=only-if-cached`), body: Buffer.from(errorBody(504, 'not in cache (only-if-cached)')) }
+      count(j, 'only-if-cached')
+      return {
+        statusCode: 504,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-status': `${MEMBER}; detail=only-if-cached` },
+        body: Buffer.from(errorBody(504, 'not in cache (only-if-cached)')),
+      }
     }
 
     // Miss: one upstream request per key; concurrent misses wait for it.
-    const flightKey = keyFor([])
-    const c = coalescer.join(flightKey, rc.coalesceMs)
+    const c = coalescer.join(j.keyFor([]), j.rc.coalesceMs)
     if (!c.leader) {
       const shared = await c.shared
-      if (shared !== undefined && keyFor(shared.vary) === shared.key) {
-        count(ctx, route.name, 'coalesced')
-        return fromEntry(shared, request, 'fwd=miss; collapsed')
+      if (shared !== undefined && j.keyFor(shared.vary) === shared.key) {
+        count(j, 'coalesced')
+        return answer(j, shared, 'fwd=miss; collapsed')
       }
-      return fetchAndStore(request, ctx, next, route, rc, keyFor, 'miss', 'fwd=miss')
+      return fetch(j, { result: 'miss', fwd: 'fwd=miss' })
     }
     let shared: CacheEntry | undefined
     try {
       // The entry may have landed between our lookup and taking the lead.
-      const again = await lookup(url, keyFor, ctx)
-      if (again !== undefined && evaluate(again.freshness, req, now()) === 'fresh') {
+      const again = await lookup(j)
+      if (again !== undefined && evaluate(again.freshness, j.directives, now()) === 'fresh') {
         shared = again
-        count(ctx, route.name, 'hit')
-        return fromEntry(again, request, 'hit')
+        count(j, 'hit')
+        return answer(j, again, 'hit')
       }
-      return await fetchAndStore(request, ctx, next, route, rc, keyFor, 'miss', 'fwd=miss', (e) => (shared = e))
+      return await fetch(j, { result: 'miss', fwd: 'fwd=miss', onStored: (e) => (shared = e) })
+    } finally {
+      c.flight.settle(shared)
+    }
+  }
+
+  /** §4.3: validate a stale entry (or one the request wants validated) with the origin. */
+  async function revalidate(j: Job, entry: CacheEntry): Promise<UpstreamResponse> {
+    const d = j.directives
+    const byClient = d.noCache || d.maxAge !== undefined || d.minFresh !== undefined
+    const plan: FetchPlan = {
+      result: 'updated',
+      fwd: byClient ? 'fwd=request' : 'fwd=stale',
+      previous: entry,
+      validators: hasValidator(entry.headers) ? validationHeaders(entry.headers) : undefined,
+    }
+    // A client that asked for validation gets its own; an entry that merely went stale is
+    // validated once for all concurrent requests (no thundering herd on expiry).
+    if (byClient) return fetch(j, plan)
+    const c = coalescer.join(`stale\n${entry.key}`, j.rc.coalesceMs)
+    if (!c.leader) {
+      const shared = await c.shared
+      if (shared !== undefined && shared.key === entry.key && evaluate(shared.freshness, d, now()) === 'fresh') {
+        count(j, 'coalesced')
+        return answer(j, shared, 'fwd=stale; collapsed')
+      }
+      return fetch(j, plan)
+    }
+    let shared: CacheEntry | undefined
+    try {
+      return await fetch(j, { ...plan, onStored: (e) => (shared = e) })
     } finally {
       c.flight.settle(shared)
     }
   }
 
   /** Go upstream (GET even for HEAD, so the entry can serve both), store if allowed, answer. */
-  async function fetchAndStore(
-    request: FastifyRequest,
-    ctx: RequestContext,
-    next: Forward,
-    route: CompiledRoute,
-    rc: RouteCache,
-    keyFor: (vary: readonly string[]) => string,
-    result: CacheResult,
-    fwd: string,
-    onStored?: (e: CacheEntry) => void,
-    extraHeaders?: Record<string, string>,
-    previous?: CacheEntry,
-  ): Promise<UpstreamResponse> {
-    const head = request.method === 'HEAD'
+  async function fetch(j: Job, plan: FetchPlan): Promise<UpstreamResponse> {
+    const { request, ctx } = j
     announceSurrogate(request, ctx)
-    const opts: ForwardOptions | undefined = head || extraHeaders ? { method: 'GET', extraHeaders } : undefined
+    const opts: ForwardOptions | undefined = j.head || plan.validators ? { method: 'GET', extraHeaders: plan.validators } : undefined
     const requestTime = now()
     let res: UpstreamResponse
     try {
-      res = await next(request, ctx, opts)
+      res = await j.next(request, ctx, opts)
     } catch (err) {
       // RFC 5861 "error": the gateway's own 502/503/504 (connect error, reset, timeout, every
       // backend and fallback down), never a client-side failure.
       const status = (err as { statusCode?: number }).statusCode
-      if (previous !== undefined && (status === undefined || status >= 500) && mayServeStaleOnError(previous.freshness, now())) {
-        count(ctx, route.name, 'stale-if-error')
-        log.info({ reqId: ctx.id, route: route.name, err: (err as Error).message }, 'serving stale entry: upstream failed')
-        return fromEntry(previous, request, 'fwd=stale; detail=stale-if-error')
+      if (plan.previous !== undefined && (status === undefined || status >= 500) && mayServeStaleOnError(plan.previous.freshness, now())) {
+        count(j, 'stale-if-error')
+        log.info({ reqId: ctx.id, route: j.route.name, err: (err as Error).message }, 'serving stale entry: upstream failed')
+        return answer(j, plan.previous, 'fwd=stale; detail=stale-if-error')
       }
-      count(ctx, route.name, 'miss')
-      // The error response is written by the proxy from ctx.responseHeaders, where it copies them.
-      ;(ctx.responseHeaders ??= {})['cache-status'] = `${MEMBER}; ${previous !== undefined ? 'fwd=stale' : 'fwd=miss'}; detail=upstream-error`
+      count(j, 'miss')
+      // The proxy writes the error answer, copying headers it knows from ctx.responseHeaders.
+      ;(ctx.responseHeaders ??= {})['cache-status'] = `${MEMBER}; ${plan.previous !== undefined ? 'fwd=stale' : 'fwd=miss'}; detail=upstream-error`
       throw err
     }
     const responseTime = now()
-    if (previous !== undefined && res.statusCode >= 500 && mayServeStaleOnError(previous.freshness, responseTime)) {
+    if (plan.previous !== undefined && res.statusCode >= 500 && mayServeStaleOnError(plan.previous.freshness, responseTime)) {
       discard(res)
-      count(ctx, route.name, 'stale-if-error')
-      return fromEntry(previous, request, `fwd=stale; fwd-status=${res.statusCode}; detail=stale-if-error`)
+      count(j, 'stale-if-error')
+      return answer(j, plan.previous, `fwd=stale; fwd-status=${res.statusCode}; detail=stale-if-error`)
     }
-    if (previous !== undefined && res.statusCode === 304) {
-      return applyNotModified(previous, res, request, ctx, next, route, rc, keyFor, requestTime, responseTime, fwd, onStored)
-    }
-    count(ctx, route.name, result)
-    const status = previous !== undefined ? `${fwd}; fwd-status=${res.statusCode}` : fwd
-    const decision = decideStore(
-      { method: 'GET', requestHeaders: request.headers, status: res.statusCode, responseHeaders: res.headers, requestTime, responseTime },
-      rc.rules,
-    )
+    if (plan.previous !== undefined && res.statusCode === 304) return applyNotModified(j, plan, res, requestTime, responseTime)
+
+    count(j, plan.result)
+    const status = plan.previous !== undefined ? `${plan.fwd}; fwd-status=${res.statusCode}` : plan.fwd
+    const decision = decideStore({ method: 'GET', requestHeaders: request.headers, status: res.statusCode, responseHeaders: res.headers, requestTime, responseTime }, j.rc.rules)
     if (!decision.store) {
-      if (previous !== undefined) void safeDelete(previous.key, ctx)
-      return withStatus(stripForClient(res, head), `${status}; detail=${decision.reason}`)
+      if (plan.previous !== undefined) void safeDelete(plan.previous.key, ctx)
+      return withStatus(clientView(res, j.head), `${status}; detail=${decision.reason}`)
     }
     let collected
     try {
-      collected = await collectUpTo(res.body, rc.rules.maxEntrySize)
+      collected = await collectUpTo(res.body, j.rc.rules.maxEntrySize)
     } catch (err) {
       log.warn({ reqId: ctx.id, err: (err as Error).message }, 'upstream body failed while caching')
-      throw upstreamBodyError(err)
+      const e = new ERR_UPSTREAM_RESET()
+      e.cause = err
+      throw e
     }
     if (!collected.complete) {
-      const out: UpstreamResponse = { ...res, body: head ? null : collected.stream }
-      if (head) collected.stream.destroy()
-      return withStatus(stripForClient(out, head), `${status}; detail=too-large`)
+      // Too large to store: the client gets it streamed; a HEAD wants none of it.
+      if (j.head) collected.stream.destroy()
+      return withStatus(clientView({ ...res, body: j.head ? null : collected.stream }, j.head), `${status}; detail=too-large`)
     }
     const entry: CacheEntry = {
-      key: keyFor(decision.vary),
-      urlKey: urlOfKey(keyFor),
+      key: j.keyFor(decision.vary),
+      urlKey: j.url,
       path: ctx.path,
       tags: decision.tags,
       vary: decision.vary,
@@ -325,111 +332,66 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       outcome = 'detail=store-error'
       log.warn({ reqId: ctx.id, err: (err as Error).message }, 'cache store failed; response not stored')
     }
-    if (outcome === 'stored') onStored?.(entry)
-    const body = head ? null : collected.body
-    const headers = { ...res.headers }
-    for (const name of HIDDEN) delete headers[name]
-    if (!head) headers['content-length'] = String(collected.body.length)
-    return withStatus({ statusCode: res.statusCode, headers, body }, `${status}; ${outcome}`)
+    if (outcome === 'stored') plan.onStored?.(entry)
+    const out = clientView({ statusCode: res.statusCode, headers: res.headers, body: j.head ? null : collected.body }, false)
+    if (!j.head) out.headers['content-length'] = String(collected.body.length)
+    return withStatus(out, `${status}; ${outcome}`)
   }
 
-  /** §4.3: validate a stale entry (or one the request wants validated) with the origin. */
-  async function revalidate(
-    entry: CacheEntry,
-    request: FastifyRequest,
-    ctx: RequestContext,
-    next: Forward,
-    route: CompiledRoute,
-    rc: RouteCache,
-    req: RequestDirectives,
-    keyFor: (vary: readonly string[]) => string,
-  ): Promise<UpstreamResponse> {
-    const byClient = req.noCache || req.maxAge !== undefined || req.minFresh !== undefined
-    const fwd = byClient ? 'fwd=request' : 'fwd=stale'
-    const validators = hasValidator(entry.headers) ? validationHeaders(entry.headers) : undefined
-    // A client that asked for validation gets its own; an entry that merely went stale is
-    // validated once for all concurrent requests (no thundering herd on expiry).
-    if (byClient) return fetchAndStore(request, ctx, next, route, rc, keyFor, 'updated', fwd, undefined, validators, entry)
-    const c = coalescer.join(`stale\n${entry.key}`, rc.coalesceMs)
-    if (!c.leader) {
-      const shared = await c.shared
-      if (shared !== undefined && shared.key === entry.key && evaluate(shared.freshness, req, now()) === 'fresh') {
-        count(ctx, route.name, 'coalesced')
-        return fromEntry(shared, request, 'fwd=stale; collapsed')
-      }
-      return fetchAndStore(request, ctx, next, route, rc, keyFor, 'updated', fwd, undefined, validators, entry)
-    }
-    let shared: CacheEntry | undefined
-    try {
-      return await fetchAndStore(request, ctx, next, route, rc, keyFor, 'updated', fwd, (e) => (shared = e), validators, entry)
-    } finally {
-      c.flight.settle(shared)
-    }
-  }
-
-  async function applyNotModified(
-    entry: CacheEntry,
-    res: UpstreamResponse,
-    request: FastifyRequest,
-    ctx: RequestContext,
-    next: Forward,
-    route: CompiledRoute,
-    rc: RouteCache,
-    keyFor: (vary: readonly string[]) => string,
-    requestTime: number,
-    responseTime: number,
-    fwd: string,
-    onStored?: (e: CacheEntry) => void,
-  ): Promise<UpstreamResponse> {
+  /** §4.3.3/§4.3.4: a 304 for the entry being validated. */
+  async function applyNotModified(j: Job, plan: FetchPlan, res: UpstreamResponse, requestTime: number, responseTime: number): Promise<UpstreamResponse> {
+    const entry = plan.previous!
     discard(res)
     if (!notModifiedMatches(entry.headers, res.headers)) {
-      // §4.3.4: the 304 selects no stored response: drop ours and fetch the full response.
-      await safeDelete(entry.key, ctx)
-      return fetchAndStore(request, ctx, next, route, rc, keyFor, 'miss', 'fwd=miss')
+      // The 304 selects no stored response: drop ours and fetch the full response.
+      await safeDelete(entry.key, j.ctx)
+      return fetch(j, { result: 'miss', fwd: 'fwd=miss' })
     }
-    count(ctx, route.name, 'revalidated')
-    const refreshed = refreshedEntry(entry, res, request.headers, rc, requestTime, responseTime)
+    count(j, 'revalidated')
+    const refreshed = refreshedEntry(j, entry, res, requestTime, responseTime)
     if (refreshed === undefined) {
-      await safeDelete(entry.key, ctx)
-      return fromEntry(entry, request, `${fwd}; fwd-status=304`, 0)
+      // Validated, but no longer storable (e.g. the 304 says no-store): serve it this once.
+      await safeDelete(entry.key, j.ctx)
+      return answer(j, entry, `${plan.fwd}; fwd-status=304`, 0)
     }
     let stored = false
     try {
       stored = await store.set(refreshed.entry, refreshed.retainMs)
     } catch (err) {
-      log.warn({ reqId: ctx.id, err: (err as Error).message }, 'cache store failed; refreshed entry not stored')
+      log.warn({ reqId: j.ctx.id, err: (err as Error).message }, 'cache store failed; refreshed entry not stored')
     }
-    if (stored) onStored?.(refreshed.entry)
-    return fromEntry(refreshed.entry, request, stored ? `${fwd}; fwd-status=304; stored` : `${fwd}; fwd-status=304`)
+    if (stored) plan.onStored?.(refreshed.entry)
+    return answer(j, refreshed.entry, stored ? `${plan.fwd}; fwd-status=304; stored` : `${plan.fwd}; fwd-status=304`)
   }
 
   /** RFC 5861 §3: refresh a stale entry once, in the background, while it is being served. */
-  function refreshInBackground(entry: CacheEntry, request: FastifyRequest, ctx: RequestContext, next: Forward, rc: RouteCache): void {
+  function refreshInBackground(j: Job, entry: CacheEntry): void {
     if (refreshing.has(entry.key)) return
     refreshing.add(entry.key)
+    const { request, ctx } = j
     const run = async (): Promise<void> => {
       announceSurrogate(request, ctx)
       const requestTime = now()
-      const res = await next(request, ctx, { method: 'GET', noBody: true, extraHeaders: validationHeaders(entry.headers) })
+      const res = await j.next(request, ctx, { method: 'GET', noBody: true, extraHeaders: validationHeaders(entry.headers) })
       const responseTime = now()
       if (res.statusCode === 304) {
         discard(res)
-        if (!notModifiedMatches(entry.headers, res.headers)) return void (await store.delete(entry.key))
-        const r = refreshedEntry(entry, res, request.headers, rc, requestTime, responseTime)
+        const r = notModifiedMatches(entry.headers, res.headers) ? refreshedEntry(j, entry, res, requestTime, responseTime) : undefined
         if (r === undefined) await store.delete(entry.key)
         else await store.set(r.entry, r.retainMs)
         return
       }
+      // An error keeps the stale entry (its stale-if-error window may still serve it).
       if (res.statusCode >= 500) return discard(res)
-      const decision = decideStore({ method: 'GET', requestHeaders: request.headers, status: res.statusCode, responseHeaders: res.headers, requestTime, responseTime }, rc.rules)
+      const decision = decideStore({ method: 'GET', requestHeaders: request.headers, status: res.statusCode, responseHeaders: res.headers, requestTime, responseTime }, j.rc.rules)
       if (!decision.store || decision.vary.join() !== entry.vary.join()) {
         discard(res)
         await store.delete(entry.key)
         return
       }
-      const collected = await collectUpTo(res.body, rc.rules.maxEntrySize)
+      const collected = await collectUpTo(res.body, j.rc.rules.maxEntrySize)
       if (!collected.complete) {
-        collected.stream.resume()
+        collected.stream.destroy()
         await store.delete(entry.key)
         return
       }
@@ -443,29 +405,68 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       .finally(() => refreshing.delete(entry.key))
   }
 
-  function refreshedEntry(
-    entry: CacheEntry,
-    res: UpstreamResponse,
-    requestHeaders: IncomingHttpHeaders,
-    rc: RouteCache,
-    requestTime: number,
-    responseTime: number,
-  ): { entry: CacheEntry; retainMs: number } | undefined {
+  /** The entry updated by a matching 304 (§3.2), or undefined when it may no longer be stored. */
+  function refreshedEntry(j: Job, entry: CacheEntry, res: UpstreamResponse, requestTime: number, responseTime: number): { entry: CacheEntry; retainMs: number } | undefined {
     const headers = storedHeaders(updatedHeaders(entry.headers, res.headers) as IncomingHttpHeaders)
     // A 304 carries no body, so its Content-Length must not veto the stored one.
     const decision = decideStore(
-      { method: 'GET', requestHeaders, status: entry.status, responseHeaders: { ...headers, 'content-length': String(entry.body.length) } as IncomingHttpHeaders, requestTime, responseTime },
-      rc.rules,
+      {
+        method: 'GET',
+        requestHeaders: j.request.headers,
+        status: entry.status,
+        responseHeaders: { ...headers, 'content-length': String(entry.body.length) } as IncomingHttpHeaders,
+        requestTime,
+        responseTime,
+      },
+      j.rc.rules,
     )
     if (!decision.store) return undefined
     return { entry: { ...entry, headers, tags: decision.tags, freshness: decision.freshness }, retainMs: decision.retainMs }
   }
 
-  async function lookup(url: string, keyFor: (vary: readonly string[]) => string, ctx: RequestContext): Promise<CacheEntry | undefined> {
+  /** A single byte range cut from a fresh, complete stored 200 (RFC 9110 §14.2, §15.3.7). */
+  async function rangeFromStore(j: Job): Promise<UpstreamResponse | undefined> {
+    const entry = await lookup(j)
+    if (entry === undefined || entry.status !== 200 || evaluate(entry.freshness, j.directives, now()) !== 'fresh') return undefined
+    // Preconditions come before Range (RFC 9110 §13.2.2).
+    if (clientNotModified(entry.headers, j.request.headers, entry.freshness.responseTime)) {
+      count(j, 'hit')
+      return answer(j, entry, 'hit')
+    }
+    const r = singleRange(j.request.headers.range, entry.body.length)
+    if (r === undefined) return undefined
+    count(j, 'hit')
+    const res = answer(j, entry, 'hit')
+    res.headers['content-range'] = `bytes ${r.start}-${r.end}/${entry.body.length}`
+    res.headers['content-length'] = String(r.end - r.start + 1)
+    return { statusCode: 206, headers: res.headers, body: entry.body.subarray(r.start, r.end + 1) }
+  }
+
+  /** §4.4: a non-error response to an unsafe method invalidates the stored responses of its URI. */
+  async function invalidating(request: FastifyRequest, ctx: RequestContext, next: Forward): Promise<UpstreamResponse> {
+    const res = await next(request, ctx)
+    if (res.statusCode < 400) {
+      const host = request.headers.host
+      try {
+        await store.deleteUrl(urlKey({ protocol: ctx.protocol, host, path: ctx.path, query: ctx.query }))
+        // Also the URIs in Location and Content-Location, when they share our origin (another
+        // origin's entries are not ours to drop: that would let one site purge another).
+        for (const name of ['location', 'content-location'] as const) {
+          const target = sameOriginTarget(res.headers[name], ctx.protocol, host, ctx.path)
+          if (target !== undefined) await store.deleteUrl(urlKey({ protocol: ctx.protocol, host, path: target.path, query: target.query }))
+        }
+      } catch (err) {
+        log.warn({ err, reqId: ctx.id }, 'cache invalidation failed')
+      }
+    }
+    return res
+  }
+
+  async function lookup(j: Job): Promise<CacheEntry | undefined> {
     try {
-      return await store.lookup(url, keyFor)
+      return await store.lookup(j.url, j.keyFor)
     } catch (err) {
-      log.warn({ reqId: ctx.id, err: (err as Error).message }, 'cache lookup failed; treating as a miss')
+      log.warn({ reqId: j.ctx.id, err: (err as Error).message }, 'cache lookup failed; treating as a miss')
       return undefined
     }
   }
@@ -478,116 +479,5 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     }
   }
 
-  /** A stored response as the client's answer: Age, Cache-Status, 304 for a matching conditional. */
-  function fromEntry(entry: CacheEntry, request: FastifyRequest, status: string, ageMs?: number): UpstreamResponse {
-    const age = String(Math.floor((ageMs ?? currentAge(entry.freshness, now())) / 1000))
-    if (clientNotModified(entry.headers, request.headers, entry.freshness.responseTime)) {
-      const h: IncomingHttpHeaders = {}
-      for (const name of NOT_MODIFIED_FIELDS) {
-        const v = entry.headers[name]
-        if (v !== undefined) h[name] = v as string
-      }
-      h.age = age
-      h['cache-status'] = appendStatus(undefined, status)
-      return { statusCode: 304, headers: h, body: null }
-    }
-    const h = { ...(entry.headers as IncomingHttpHeaders) }
-    for (const name of HIDDEN) delete h[name]
-    h.age = age
-    h['cache-status'] = appendStatus(h['cache-status'], status)
-    const bodiless = entry.status === 204 || entry.status === 304
-    if (!bodiless) h['content-length'] = String(entry.body.length)
-    return { statusCode: entry.status, headers: h, body: request.method === 'HEAD' || bodiless ? null : entry.body }
-  }
-
   return { middleware, refreshing }
-}
-
-/** A Location / Content-Location value resolved against the request, if it names our origin. */
-function sameOriginTarget(value: string | string[] | undefined, protocol: 'http' | 'https', host: string | undefined, path: string): NormalizedTarget | undefined {
-  if (typeof value !== 'string' || value === '' || !host) return undefined
-  try {
-    const base = new URL(`${protocol}://${host}${path}`)
-    const u = new URL(value, base)
-    if (u.origin !== base.origin) return undefined
-    return normalizePath(u.pathname + u.search)
-  } catch {
-    return undefined // unparsable: nothing we could have stored under it
-  }
-}
-
-/** Edge Architecture: tell the origin a surrogate is here, appending to a downstream one's. */
-function announceSurrogate(request: FastifyRequest, ctx: RequestContext): void {
-  if (ctx.upstreamHeaders?.['surrogate-capability'] !== undefined) return
-  const theirs = request.headers['surrogate-capability']
-  const value = theirs ? `${Array.isArray(theirs) ? theirs.join(', ') : theirs}, ${SURROGATE_CAPABILITY}` : SURROGATE_CAPABILITY
-  ctx.upstreamHeaders = { ...ctx.upstreamHeaders, 'surrogate-capability': value }
-}
-
-/** The pool is part of the key, so choose it before the lookup (forward keeps a chosen pool). */
-function ensurePool(request: FastifyRequest, ctx: RequestContext, route: CompiledRoute): void {
-  if (ctx.pool !== undefined) return
-  const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims, path: ctx.path, query: ctx.query })
-  ctx.pool = decision.pool
-  if (decision.setCookie !== undefined) appendSetCookie((ctx.responseHeaders ??= {}), decision.setCookie)
-}
-
-/** A request header as the upstream receives it: gateway-set values win; untrusted forwarding headers are dropped. */
-function upstreamHeader(request: FastifyRequest, ctx: RequestContext): (name: string) => string | readonly string[] | undefined {
-  const gw = ctx.upstreamHeaders
-  const trusted = ctx.peerTrusted
-  return (name) => {
-    const g = gw?.[name]
-    if (g !== undefined) return g
-    if (!trusted && FORWARDING.has(name)) return undefined
-    return request.headers[name]
-  }
-}
-
-function urlOfKey(keyFor: (vary: readonly string[]) => string): string {
-  const k = keyFor([])
-  return k.slice(0, k.indexOf('\n'))
-}
-
-function storedHeaders(h: IncomingHttpHeaders): Record<string, string | readonly string[]> {
-  const out: Record<string, string | readonly string[]> = {}
-  for (const name in h) {
-    const v = h[name]
-    if (v !== undefined && !NOT_STORED.has(name)) out[name] = v
-  }
-  return out
-}
-
-function stripForClient(res: UpstreamResponse, head: boolean): UpstreamResponse {
-  if (res.headers['cache-tag'] === undefined && res.headers['surrogate-control'] === undefined && !head) return res
-  const headers = { ...res.headers }
-  for (const name of HIDDEN) delete headers[name]
-  if (head && res.body !== null && !Buffer.isBuffer(res.body)) res.body.resume()
-  return { statusCode: res.statusCode, headers, body: head ? null : res.body }
-}
-
-/** RFC 9211 §2: a cache appends its member to any Cache-Status from caches nearer the origin. */
-function appendStatus(existing: string | string[] | undefined, params: string): string {
-  const mine = `${MEMBER}; ${params}`
-  if (existing === undefined) return mine
-  return `${Array.isArray(existing) ? existing.join(', ') : existing}, ${mine}`
-}
-
-function withStatus(res: UpstreamResponse, params: string): UpstreamResponse {
-  res.headers['cache-status'] = appendStatus(res.headers['cache-status'], params)
-  return res
-}
-
-function jsonHeaders(status: string): IncomingHttpHeaders {
-  return { 'content-type': 'application/json; charset=utf-8', 'cache-status': status }
-}
-
-function discard(res: UpstreamResponse): void {
-  if (res.body !== null && !Buffer.isBuffer(res.body)) res.body.resume()
-}
-
-function upstreamBodyError(err: unknown): Error {
-  const e = new ERR_UPSTREAM_RESET()
-  e.cause = err
-  return e
 }
