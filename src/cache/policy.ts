@@ -20,6 +20,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import CachePolicy from 'http-cache-semantics'
 import { deltaMs, fieldValue, INVALID, parseCacheControl, type Directives, type RequestDirectives } from './cache-control.js'
+import { parseHttpDate } from './http-date.js'
 
 /** The route's cache settings plus the global entry bound, normalised (ms, bytes). */
 export interface CacheRules {
@@ -93,6 +94,12 @@ export interface Exchange {
  */
 export const VALIDATOR_GRACE_MS = 60 * 60 * 1000
 
+/**
+ * Every stored entry outlives its freshness and stale windows by at least this much, so that
+ * a request's `max-stale` (§5.2.1.2) has something to accept. The byte bound still applies.
+ */
+export const MAX_STALE_GRACE_MS = 60 * 1000
+
 // Statuses http-cache-semantics understands (it refuses to store any other).
 const LIBRARY_UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501])
 // Final statuses RFC 9110 defines: what `must-understand` (§5.2.2.3) asks a cache to know.
@@ -159,7 +166,7 @@ export function initialAge(headers: IncomingHttpHeaders, requestTime: number, re
     if (!DIGITS.test(ageText)) return UNKNOWN_AGE
     ageValue = Math.min(Number(ageText), 2147483648) * 1000
   }
-  const date = headers.date ? Date.parse(headers.date) : NaN
+  const date = parseHttpDate(headers.date)
   const apparentAge = Number.isFinite(date) ? Math.max(0, responseTime - date) : 0
   const responseDelay = Math.max(0, responseTime - requestTime)
   return Math.max(apparentAge, ageValue + responseDelay)
@@ -271,7 +278,7 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
     },
     vary,
     tags: parseCacheTags(res['cache-tag']),
-    retainMs: usefulFor + (hasValidator ? VALIDATOR_GRACE_MS : 0),
+    retainMs: usefulFor + (hasValidator ? VALIDATOR_GRACE_MS : MAX_STALE_GRACE_MS),
   }
 }
 
@@ -317,11 +324,11 @@ function explicitLifetime(cc: Directives, res: IncomingHttpHeaders, useExpires: 
   const m = deltaMs(cc, 'max-age')
   if (m !== undefined) return m
   if (!useExpires) return 0
-  const expires = Date.parse(fieldValue(res.expires) ?? '')
+  const expires = parseHttpDate(fieldValue(res.expires))
   // An invalid Expires (e.g. "0") means already expired (§5.3).
   if (!Number.isFinite(expires)) return 0
   // A missing or invalid Date is replaced by the time the response was received (RFC 9110 §6.6.1).
-  const date = res.date ? Date.parse(res.date) : NaN
+  const date = parseHttpDate(res.date)
   return Math.max(0, expires - (Number.isFinite(date) ? date : responseTime))
 }
 
@@ -343,8 +350,11 @@ function policyResponseHeaders(res: IncomingHttpHeaders, cc: Directives, noStore
   const out: CachePolicy.Headers = {}
   if (parts.length) out['cache-control'] = parts.join(', ')
   if (useExpires) out.expires = fieldValue(res.expires)
-  if (res.date !== undefined) out.date = res.date
-  if (res['last-modified'] !== undefined) out['last-modified'] = res['last-modified']
+  // The library reads dates with the lenient Date.parse: hand it only valid HTTP-dates.
+  const date = parseHttpDate(res.date)
+  if (Number.isFinite(date)) out.date = new Date(date).toUTCString()
+  const lm = parseHttpDate(res['last-modified'])
+  if (Number.isFinite(lm)) out['last-modified'] = new Date(lm).toUTCString()
   return out
 }
 
@@ -455,10 +465,10 @@ export function clientNotModified(
   }
   const ims = req['if-modified-since']
   if (ims === undefined) return false
-  const since = Date.parse(ims)
+  const since = parseHttpDate(ims)
   if (!Number.isFinite(since)) return false
   const lm = fieldValue(stored['last-modified']) ?? fieldValue(stored.date)
-  const modified = lm ? Date.parse(lm) : responseTime
+  const modified = lm ? parseHttpDate(lm) : responseTime
   return Number.isFinite(modified) && modified <= since
 }
 

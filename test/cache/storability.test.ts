@@ -16,7 +16,8 @@ describe('what a shared cache stores (RFC 9111 §3)', () => {
     if (d.store) {
       expect(d.freshness.lifetime).toBe(60_000)
       expect(d.freshness.heuristic).toBe(false)
-      expect(d.retainMs).toBe(60_000)
+      // freshness + the max-stale grace
+      expect(d.retainMs).toBe(60_000 + 60_000)
     }
   })
 
@@ -117,7 +118,7 @@ describe('what a shared cache stores (RFC 9111 §3)', () => {
     const route = { ...rules, staleWhileRevalidate: 10_000, staleIfError: 300_000 }
     const fromRoute = decideStore(ex({ 'cache-control': 'max-age=60' }), route)
     expect(fromRoute.store && [fromRoute.freshness.staleWhileRevalidate, fromRoute.freshness.staleIfError]).toEqual([10_000, 300_000])
-    expect(fromRoute.store && fromRoute.retainMs).toBe(360_000)
+    expect(fromRoute.store && fromRoute.retainMs).toBe(360_000 + 60_000)
     const fromResponse = decideStore(ex({ 'cache-control': 'max-age=60, stale-while-revalidate=5, stale-if-error=7' }), route)
     expect(fromResponse.store && [fromResponse.freshness.staleWhileRevalidate, fromResponse.freshness.staleIfError]).toEqual([5000, 7000])
     const forbidden = decideStore(ex({ 'cache-control': 'max-age=60, must-revalidate, stale-if-error=7' }), route)
