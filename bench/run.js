@@ -24,9 +24,24 @@ function freePort() {
   })
 }
 
+// The system under test (upstream and proxy) gets one core, the load generator the other, as
+// in the issue's one-core measurements; without taskset (or on one core) nothing is pinned.
+const haveTaskset = cpus().length >= 2 && ['/usr/bin/taskset', '/bin/taskset'].some((p) => existsSync(p))
+if (haveTaskset) {
+  try {
+    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
+  } catch {
+    /* pinning is an optimisation of the measurement, not a requirement */
+  }
+}
+
+function spawnPinned(cmd, args, opts) {
+  return haveTaskset ? spawn('taskset', ['-c', '1', cmd, ...args], opts) : spawn(cmd, args, opts)
+}
+
 async function start(kind, upstream, env = {}) {
   const port = await freePort()
-  const child = spawn(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  const child = spawnPinned(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   children.push(child)
   await new Promise((resolve, reject) => {
     let out = ''
@@ -53,7 +68,7 @@ events { worker_connections 4096; }
 http { access_log off; upstream up { server ${upstream.replace('http://', '')}; keepalive 128; }
   server { listen 127.0.0.1:${port}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }`,
     )
-    const child = spawn(bin, ['-c', conf, '-p', dir], { stdio: 'ignore' })
+    const child = spawnPinned(bin, ['-c', conf, '-p', dir], { stdio: 'ignore' })
     children.push(child)
     for (let i = 0; i < 100; i++) {
       const ok = await new Promise((r) => {
@@ -105,7 +120,7 @@ async function main() {
   const peer = rows[2].rps
   const fmt = (n) => (Number.isFinite(n) ? n.toFixed(2) : '-')
   const lines = []
-  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, ${duration}s per row`)
+  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, ${duration}s per row; ${haveTaskset ? 'load generator on CPU 0, upstream and proxy pinned to CPU 1' : 'not pinned'}`)
   lines.push('')
   lines.push('| target | req/s | p50 ms | p99 ms | errors | ÷ direct | ÷ peer (Fastify+http-proxy) | ÷ Node floor |')
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
