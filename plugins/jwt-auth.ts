@@ -19,7 +19,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
-import type { JwtSettings } from '../src/config/model.js'
+import type { JwtSettings, RouteJwtSettings } from '../src/config/model.js'
 import type { GatewayHandle } from '../src/gateway-handle.js'
 import { extractBearer } from '../src/auth/bearer.js'
 import { compileRouteJwt } from '../src/auth/claims.js'
@@ -120,10 +120,15 @@ async function jwtAuthPlugin(app: FastifyInstance, opts: JwtAuthOptions): Promis
       registers: [registry],
     })
 
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  // Callback style: routes without jwt (most requests) pay no promise.
+  app.addHook('onRequest', (request: FastifyRequest, _reply, done) => {
     const ctx = request[kContext]
     const routeJwt = ctx?.route?.settings.jwt
-    if (routeJwt === undefined) return
+    if (routeJwt === undefined) return done()
+    authenticate(request, ctx, routeJwt).then(() => done(), done)
+  })
+
+  async function authenticate(request: FastifyRequest, ctx: RequestContext, routeJwt: RouteJwtSettings): Promise<void> {
     const route = compileRouteJwt(routeJwt)
     const settings = ctx.state.settings.jwt
     const verifier = settings === undefined ? undefined : verifiers.bySettings.get(settings)
@@ -146,7 +151,7 @@ async function jwtAuthPlugin(app: FastifyInstance, opts: JwtAuthOptions): Promis
       request.log.debug({ reqId: ctx.id, code: e.code, reason: (e.cause as Error | undefined)?.message }, 'jwt refused')
       fail(ctx, e)
     }
-  })
+  }
 }
 
 export default fp(jwtAuthPlugin, {

@@ -154,18 +154,19 @@ async function rateLimitPlugin(app: FastifyInstance): Promise<void> {
     }
   }
 
-  app.addHook('onRequest', async (request) => {
+  // Callback-style hooks: routes without a limit (most requests) pay no promise.
+  app.addHook('onRequest', (request, _reply, done) => {
     const ctx = request[kContext]
     const settings = ctx?.route?.settings.rateLimit
-    if (settings === undefined || compiledKey(ctx).needsClaims) return
-    await enforce(request, ctx, settings)
+    if (settings === undefined || compiledKey(ctx).needsClaims) return done()
+    enforce(request, ctx, settings).then(() => done(), done)
   })
   // Claim-keyed routes: after jwt-auth's onRequest has verified the token and set ctx.claims.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     const ctx = request[kContext]
     const settings = ctx?.route?.settings.rateLimit
-    if (settings === undefined || !compiledKey(ctx).needsClaims) return
-    await enforce(request, ctx, settings)
+    if (settings === undefined || !compiledKey(ctx).needsClaims) return done()
+    enforce(request, ctx, settings).then(() => done(), done)
   })
 }
 
