@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_NO_ROUTE, ERR_URL_TOO_LONG } from '../src/errors.js'
 import '../src/gateway-handle.js'
 import { resolveClientIp, unmapIPv4 } from '../src/net/client-ip.js'
+import { routingHost } from '../src/net/host.js'
 import { isValidRequestId } from '../src/proxy/headers.js'
 import { kContext, type RequestContext } from '../src/request-context.js'
 import { normalizePath } from '../src/routing/normalize-path.js'
@@ -21,20 +22,9 @@ export interface RequestContextOptions {
   readonly protocol: 'http' | 'https'
 }
 
-/** Host header → lower-case host without port (IPv6 literals keep their brackets). */
+/** The request's host as routing compares it (see src/net/host.ts). */
 export function hostOf(request: FastifyRequest): string {
-  const raw = request.headers.host ?? (request.headers[':authority'] as string | undefined) ?? ''
-  let end = raw.length
-  if (raw.charCodeAt(0) === 91 /* [ */) {
-    const close = raw.indexOf(']')
-    end = close < 0 ? raw.length : close + 1
-  } else {
-    const colon = raw.indexOf(':')
-    if (colon >= 0) end = colon
-  }
-  // A fully qualified name's trailing dot names the same host (RFC 1034 §3.1).
-  if (end > 1 && raw.charCodeAt(end - 1) === 46) end--
-  return raw.slice(0, end).toLowerCase()
+  return routingHost(request.headers.host ?? (request.headers[':authority'] as string | undefined) ?? '')
 }
 
 async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOptions): Promise<void> {

@@ -14,21 +14,6 @@ export interface AdminContext {
   audit(action: string, detail: Record<string, unknown>): void
 }
 
-export function poolsView(gateway: Gateway): unknown[] {
-  return gateway.state.pools.all().map((p) => ({
-    name: p.name,
-    algorithm: p.algorithm,
-    fallback: p.fallback ?? null,
-    backends: p.backends.map((b) => ({
-      url: b.origin,
-      weight: b.weight,
-      healthy: b.healthy,
-      circuit: b.breaker.state,
-      activeRequests: b.activeRequests,
-    })),
-  }))
-}
-
 export async function buildAdmin(gateway: Gateway): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: gateway.log.child({ listener: 'admin' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 }) as unknown as FastifyInstance
   const ctx: AdminContext = {
@@ -74,7 +59,8 @@ export async function buildAdmin(gateway: Gateway): Promise<FastifyInstance> {
     return body
   })
 
-  app.get('/api/pools', async () => poolsView(gateway))
+  // The SPEC's shape; the registry keeps it in one place.
+  app.get('/api/pools', async () => gateway.pools.snapshot())
 
   app.post('/api/reload', async (_req, reply) => {
     const result = await gateway.reload()

@@ -7,6 +7,7 @@
  * Used by `POST /api/explain` on the admin listener (live health and breaker state) and by
  * `switchyard explain` (offline from a file: every backend healthy, every breaker closed).
  */
+import { routingHost } from '../net/host.js'
 import type { RouteSettings } from '../config/model.js'
 import { compileRouteJwt } from '../auth/claims.js'
 import { bypassReason, entryKey, normaliseHost, urlKey } from '../cache/key.js'
@@ -113,19 +114,6 @@ function lowerHeaders(h: ExplainInput['headers'], host: string): Headers {
   return out
 }
 
-/** Host header → lower-case host without port (as plugins/request-context.ts matches it). */
-function matchHost(raw: string): string {
-  let end = raw.length
-  if (raw.charCodeAt(0) === 91 /* [ */) {
-    const close = raw.indexOf(']')
-    end = close < 0 ? raw.length : close + 1
-  } else {
-    const colon = raw.indexOf(':')
-    if (colon >= 0) end = colon
-  }
-  return raw.slice(0, end).toLowerCase()
-}
-
 function backendView(b: Backend): BackendView {
   return { url: b.origin, weight: b.weight, healthy: b.healthy, circuit: b.breaker.state, activeRequests: b.activeRequests, available: b.isAvailable() }
 }
@@ -160,7 +148,7 @@ export function explainRequest(state: RuntimeState, input: ExplainInput): Explai
   }
   const request = { method, host: input.host, path, query, clientIp, protocol }
 
-  const matchInput: MatchInput = { method, host: matchHost(input.host), path, headers }
+  const matchInput: MatchInput = { method, host: routingHost(input.host), path, headers }
   const routes: RouteCheck[] = []
   let route: CompiledRoute | undefined
   for (const r of state.routes.routes) {
