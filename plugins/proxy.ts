@@ -4,6 +4,7 @@
  * table is what makes hot reload possible (Fastify cannot remove routes from a running app).
  */
 import fp from 'fastify-plugin'
+import { METHODS as NODE_METHODS } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorBody } from '../src/errors.js'
 import '../src/gateway-handle.js'
@@ -12,7 +13,6 @@ import { attachUpgradeRouting, isUpgrade, tunnelUpgrade } from '../src/proxy/web
 import type { Forward } from '../src/proxy/types.js'
 import { kContext } from '../src/request-context.js'
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE']
 
 /** Send a gateway error in the SPEC's JSON shape; never an upstream's text or a stack. */
 export function sendError(reply: FastifyReply, err: FastifyError | Error): FastifyReply {
@@ -24,7 +24,9 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   // Connection is meaningless (and warned about) in HTTP/2.
   if (status === 413 && reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
   const ctx = reply.request[kContext]
-  if (ctx?.responseHeaders) for (const k in ctx.responseHeaders) if (k.startsWith('ratelimit') || k === 'retry-after' || k === 'www-authenticate') reply.header(k, ctx.responseHeaders[k]!)
+  // Headers features decided on (RateLimit-*, Retry-After, WWW-Authenticate, Cache-Status, an
+  // assigned cohort cookie) belong on the gateway's own answers too.
+  if (ctx?.responseHeaders) for (const k in ctx.responseHeaders) reply.header(k, ctx.responseHeaders[k]!)
   status = status | 0
   return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message))
 }
@@ -51,6 +53,12 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
   })
 
   attachUpgradeRouting(app)
+
+  // Every method Node's parser accepts is proxied (WebDAV, M-SEARCH, QUERY, ...) except
+  // CONNECT: a gateway is not a forward proxy.
+  const known = new Set(app.supportedMethods)
+  for (const m of NODE_METHODS) if (m !== 'CONNECT' && !known.has(m)) app.addHttpMethod(m, { hasBody: true })
+  const METHODS = app.supportedMethods.filter((m) => m !== 'CONNECT')
 
   app.route({
     method: METHODS,

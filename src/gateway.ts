@@ -103,6 +103,11 @@ export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
       handler,
     )
     s.maxConnections = server.maxConnections
+    // CONNECT asks for a tunnel to anywhere: a gateway is not a forward proxy.
+    s.on('connect', (_req, socket) => {
+      const body = errorBody(405, 'CONNECT is not supported')
+      socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    })
     return s as unknown as ReturnType<FastifyServerFactory>
   }
 }

@@ -38,6 +38,10 @@ import { clientView, discard, entryResponse, MEMBER, storedHeaders, withStatus }
 import type { CacheEntry, CacheStore } from './store.js'
 
 /** Values of `result` in switchyard_cache_requests_total and of ctx.cacheResult. */
+
+/** Client validators dropped from a cache fill (RFC 9110 §13.1.2, §13.1.3). */
+const CLIENT_CONDITIONALS = ['if-none-match', 'if-modified-since'] as const
+
 export type CacheResult =
   | 'hit'
   | 'miss'
@@ -264,7 +268,13 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   async function fetch(j: Job, plan: FetchPlan): Promise<UpstreamResponse> {
     const { request, ctx } = j
     announceSurrogate(request, ctx)
-    const opts: ForwardOptions | undefined = j.head || plan.validators ? { method: 'GET', extraHeaders: plan.validators } : undefined
+    // A fill asks for the whole representation: the client's own conditionals would turn it into
+    // a 304 that fills nothing (the cache answers them from the stored entry next time).
+    const conditional = request.headers['if-none-match'] !== undefined || request.headers['if-modified-since'] !== undefined
+    const opts: ForwardOptions | undefined =
+      j.head || plan.validators || conditional
+        ? { method: 'GET', extraHeaders: plan.validators, ...(conditional ? { dropHeaders: CLIENT_CONDITIONALS } : {}) }
+        : undefined
     const requestTime = now()
     let res: UpstreamResponse
     try {

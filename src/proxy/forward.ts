@@ -24,7 +24,7 @@ import type { Forward, ForwardOptions, UpstreamResponse } from './types.js'
 import { classifyAttemptError, gatewayErrorFor, type AttemptFailure } from './upstream-errors.js'
 
 /** RFC 9110 §9.2.2. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY'])
 
 /** What the proxy precomputes per compiled route (kept in a WeakMap so reloads drop it). */
 export interface RoutePlan {
@@ -148,6 +148,7 @@ export function createForward(deps: ForwardDeps): Forward {
       requestId: ctx.id,
       gatewayHeaders: ctx.upstreamHeaders,
       extra: options?.extraHeaders,
+      drop: options?.dropHeaders,
     })
     if (body.kind === 'buffer') headers['content-length'] = String(body.data.length)
     else if (body.kind === 'stream' && request.headers['content-length'] !== undefined) headers['content-length'] = request.headers['content-length']

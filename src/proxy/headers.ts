@@ -77,6 +77,8 @@ export interface UpstreamHeaderInput {
   readonly gatewayHeaders: Readonly<Record<string, string>> | undefined
   /** Extra per-attempt headers (revalidation), lower-case. */
   readonly extra: Readonly<Record<string, string>> | undefined
+  /** Client headers to leave out (lower-case). */
+  readonly drop?: readonly string[]
 }
 
 /** Build the upstream request headers. Allocates one object; no regex. */
@@ -105,6 +107,7 @@ export function buildUpstreamHeaders(plan: HeaderPlan, input: UpstreamHeaderInpu
   out['x-request-id'] = input.requestId
   for (const [k, v] of plan.setRequest) out[k] = v
   if (gw !== undefined) for (const k in gw) out[k] = gw[k]!
+  if (input.drop !== undefined) for (const k of input.drop) delete out[k]
   if (input.extra !== undefined) for (const k in input.extra) out[k] = input.extra[k]!
   return out
 }

@@ -25,6 +25,8 @@ export interface ForwardOptions {
   readonly extraHeaders?: Readonly<Record<string, string>>
   /** Send upstream with this method instead (e.g. GET for a HEAD cache fill). */
   readonly method?: string
+  /** Client request headers not to send upstream (lower-case), e.g. its conditionals on a cache fill. */
+  readonly dropHeaders?: readonly string[]
   /** Do not send the client body (background revalidation, mirroring). */
   readonly noBody?: boolean
 }
