@@ -21,8 +21,9 @@ describe('SIGTERM', () => {
     expect(existsSync(join(root, 'dist/src/cli.js')), 'dist/ missing: npm test builds it (pretest)').toBe(true)
     let release: () => void = () => {}
     const gate = new Promise<void>((r) => (release = r))
-    up = await startUpstream('slow', async (_req, res) => {
-      await gate
+    up = await startUpstream('slow', async (req, res) => {
+      // Only /slow waits: a probe that slips in before the listener closes must not block.
+      if (req.url === '/slow') await gate
       res.end('finished')
     })
     const port = await freePort()
@@ -35,7 +36,7 @@ describe('SIGTERM', () => {
     child.stderr!.on('data', (d) => (stdout += d))
     await waitFor(() => stdout.includes('switchyard listening'), 10_000, 25, 'gateway start')
     const inFlight = request(`http://127.0.0.1:${port}/slow`)
-    await waitFor(() => up!.requests.length === 1, 5_000, 10, 'request to reach upstream')
+    await waitFor(() => up!.requests.some((r) => r.url === '/slow'), 5_000, 10, 'request to reach upstream')
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)))
     child.kill('SIGTERM')
     // New connections are refused while draining.
