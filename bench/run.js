@@ -136,5 +136,6 @@ main()
     process.exitCode = 1
   })
   .finally(() => {
-    for (const c of children) c.kill('SIGKILL')
+    // SIGTERM, not SIGKILL: an NGINX master killed outright leaves its workers running.
+    for (const c of children) c.kill('SIGTERM')
   })
