@@ -28,13 +28,6 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
     return c
   }
 
-  // While draining, answer and close: a keep-alive connection left idle after its last
-  // response would otherwise hold the shutdown open until its keep-alive timeout.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (gw.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
-    done(null, payload)
-  })
-
   app.addHook('onResponse', (request, reply, done) => {
     done()
     const ctx = request[kContext]
@@ -46,6 +39,7 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
     const totalMs = ctx ? performance.now() - ctx.startedAt : reply.elapsedTime
     requestsChild(route, pool, status).inc()
     durationChild(route).observe(totalMs / 1000)
+    if (!log.isLevelEnabled('info')) return
     log.info(
       {
         type: 'access',

@@ -292,10 +292,15 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
           app.server.closeAllConnections?.()
         }, timeout)
         timer.unref()
+        // A keep-alive connection whose last response ends during the drain would otherwise stay
+        // open until its keep-alive timeout: sweep idle connections while draining.
+        const sweep = setInterval(() => app.server.closeIdleConnections?.(), 100)
+        sweep.unref()
         try {
           await Promise.all([app.close(), tlsListener?.close()])
         } finally {
           clearTimeout(timer)
+          clearInterval(sweep)
         }
         if (gateway.admin) await gateway.admin.close()
         await pools!.close()

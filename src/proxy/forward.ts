@@ -92,17 +92,18 @@ function mayRetry(f: AttemptFailure | { kind: 'status'; status: number }, retry:
 }
 
 /** Sticky session first (if the cookie names an available backend), then the balancer's order. */
-function* candidatesFor(pool: Pool, request: FastifyRequest, ctx: RequestContext): Generator<Backend> {
+function candidatesFor(pool: Pool, request: FastifyRequest, ctx: RequestContext): Iterable<Backend> {
   const sticky = pool.settings.stickySession
-  let pinned: Backend | undefined
-  if (sticky !== undefined) {
-    const token = readCookie(request.headers.cookie, sticky.cookie)
-    if (token !== undefined) {
-      pinned = pool.backendForToken(token)
-      if (pinned !== undefined) yield pinned
-    }
-  }
-  for (const b of pool.candidates(selectionContext(pool, request, ctx))) if (b !== pinned) yield b
+  if (sticky === undefined) return pool.candidates(selectionContext(pool, request, ctx))
+  const token = readCookie(request.headers.cookie, sticky.cookie)
+  const pinned = token === undefined ? undefined : pool.backendForToken(token)
+  if (pinned === undefined) return pool.candidates(selectionContext(pool, request, ctx))
+  return pinnedFirst(pinned, pool.candidates(selectionContext(pool, request, ctx)))
+}
+
+function* pinnedFirst(pinned: Backend, rest: Iterable<Backend>): Generator<Backend> {
+  yield pinned
+  for (const b of rest) if (b !== pinned) yield b
 }
 
 /** Drops a held-back answer: undici's body emits AbortError on destroy, which nobody awaits here. */
