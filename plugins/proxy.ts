@@ -4,16 +4,14 @@
  * table is what makes hot reload possible (Fastify cannot remove routes from a running app).
  */
 import fp from 'fastify-plugin'
-import type { OutgoingHttpHeaders } from 'node:http'
-import { pipeline } from 'node:stream'
 import { METHODS as NODE_METHODS } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorBody } from '../src/errors.js'
 import '../src/gateway-handle.js'
 import { createForward, routePlan } from '../src/proxy/forward.js'
 import { attachUpgradeRouting, isUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
-import type { Forward, UpstreamResponse } from '../src/proxy/types.js'
-import { kContext, type RequestContext } from '../src/request-context.js'
+import type { Forward } from '../src/proxy/types.js'
+import { kContext } from '../src/request-context.js'
 
 
 /** Send a gateway error in the SPEC's JSON shape; never an upstream's text or a stack. */
@@ -31,57 +29,6 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   if (ctx?.responseHeaders) for (const k in ctx.responseHeaders) reply.header(k, ctx.responseHeaders[k]!)
   status = status | 0
   return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message))
-}
-
-/**
- * Write an upstream answer straight to the raw response. The reply is hijacked, so Fastify's
- * send path (payload type checks, onSend hooks, its own stream plumbing) is skipped on the hot
- * path; onResponse hooks (access log, metrics) still run, on the response's 'finish'.
- */
-function sendUpstream(reply: FastifyReply, ctx: RequestContext, res: UpstreamResponse): void {
-  const plan = routePlan(ctx.route!).headers
-  // Upstream headers (already filtered), then route rules, then what features decided, then
-  // the gateway's own: later wins, and Set-Cookie accumulates.
-  const out: OutgoingHttpHeaders = { ...res.headers }
-  for (const [k, v] of plan.setResponse) out[k] = v
-  const extra = ctx.responseHeaders
-  if (extra !== undefined) {
-    for (const k in extra) {
-      const v = extra[k]!
-      if (k === 'set-cookie' && out[k] !== undefined) out[k] = ([] as string[]).concat(out[k] as string | string[], v)
-      else out[k] = v
-    }
-  }
-  const set = reply.getHeaders()
-  for (const k in set) if (set[k] !== undefined) out[k] = set[k]
-  out['x-request-id'] = ctx.id
-  const body = res.body
-  const raw = reply.raw
-  reply.hijack()
-  if (body === null) {
-    raw.writeHead(res.statusCode, out)
-    raw.end()
-    return
-  }
-  if (Buffer.isBuffer(body)) {
-    ctx.responseBytes = body.length
-    out['content-length'] ??= String(body.length)
-    raw.writeHead(res.statusCode, out)
-    raw.end(body)
-    return
-  }
-  if (out['content-length'] !== undefined) {
-    ctx.responseBytes = Number(out['content-length'])
-  } else {
-    // Chunked: count as it flows (a second 'data' listener does not change the piping).
-    ctx.responseBytes = 0
-    body.on('data', (c: Buffer) => (ctx.responseBytes! += c.length))
-  }
-  raw.writeHead(res.statusCode, out)
-  // An upstream failing mid-body can only cut the response short: the status is already sent.
-  pipeline(body, raw as unknown as NodeJS.WritableStream, (err) => {
-    if (err && !raw.destroyed) raw.destroy()
-  })
 }
 
 async function proxyPlugin(app: FastifyInstance): Promise<void> {
@@ -120,7 +67,27 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
       const ctx = request[kContext]
       if (isUpgrade(request)) return tunnelUpgrade(request, reply, ctx)
       const res = await forward(request, ctx)
-      sendUpstream(reply, ctx, res)
+      const plan = routePlan(ctx.route!).headers
+      reply.code(res.statusCode)
+      const h = res.headers
+      for (const name in h) {
+        const v = h[name]
+        if (v !== undefined) reply.header(name, v)
+      }
+      for (const [k, v] of plan.setResponse) reply.header(k, v)
+      if (ctx.responseHeaders !== undefined) for (const k in ctx.responseHeaders) reply.header(k, ctx.responseHeaders[k]!)
+      reply.header('x-request-id', ctx.id)
+      if (res.body === null) return reply.send()
+      if (Buffer.isBuffer(res.body)) {
+        ctx.responseBytes = res.body.length
+      } else if (h['content-length'] !== undefined) {
+        ctx.responseBytes = Number(h['content-length'])
+      } else {
+        // Chunked: count as it flows (a second 'data' listener does not change the piping).
+        ctx.responseBytes = 0
+        res.body.on('data', (c: Buffer) => (ctx.responseBytes! += c.length))
+      }
+      return reply.send(res.body)
     },
   })
 }
