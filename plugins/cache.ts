@@ -77,7 +77,9 @@ async function cachePlugin(app: FastifyInstance): Promise<void> {
   }
   registerStoreMetrics(gw.metrics.registry, store)
   const { middleware } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, requests: gw.metrics.cacheRequests, log: gw.log })
-  gw.useForward(middleware)
+  // Cached routes, and every route while any route caches: an unsafe request anywhere may
+  // invalidate stored entries of its URL (RFC 9111 §4.4).
+  gw.useForward(middleware, (route, state) => route.settings.cache !== undefined || state.settings.routes.some((r) => r.cache !== undefined))
   registerCacheService(gw, storeService(store))
   gw.onReload((next) => {
     const n = next.settings.cache

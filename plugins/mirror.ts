@@ -253,7 +253,10 @@ async function mirrorPlugin(app: FastifyInstance): Promise<void> {
   // onClose runs once the listener has stopped and client requests have finished: copies still
   // in flight then are abandoned, so a slow shadow pool never holds up shutdown.
   app.addHook('onClose', async () => shutdown.abort())
-  gw.useForward(createMirrorMiddleware({ metrics: mirrorMetrics(gw.metrics.registry), log: gw.log, signal: shutdown.signal }))
+  gw.useForward(
+    createMirrorMiddleware({ metrics: mirrorMetrics(gw.metrics.registry), log: gw.log, signal: shutdown.signal }),
+    (route) => route.settings.mirror !== undefined,
+  )
 }
 
 export default fp(mirrorPlugin, { name: 'switchyard-mirror', fastify: '5.x' })

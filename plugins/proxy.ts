@@ -11,7 +11,8 @@ import '../src/gateway-handle.js'
 import { createForward, routePlan } from '../src/proxy/forward.js'
 import { attachUpgradeRouting, isUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
 import type { Forward } from '../src/proxy/types.js'
-import { kContext } from '../src/request-context.js'
+import { kContext, type RequestContext } from '../src/request-context.js'
+import type { CompiledRoute } from '../src/routing/types.js'
 
 
 /** Send a gateway error in the SPEC's JSON shape; never an upstream's text or a stack. */
@@ -33,10 +34,22 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
 
 async function proxyPlugin(app: FastifyInstance): Promise<void> {
   const gw = app.switchyard
-  // Compose once: earlier-registered middlewares wrap later ones; the base forward is innermost.
-  let forward: Forward = createForward({ metrics: gw.metrics })
+  // Per route, composed on first use: earlier-registered middlewares wrap later ones, the base
+  // forward is innermost, and middlewares that do not apply to the route are left out. Compiled
+  // routes are new objects after a reload, so a WeakMap keyed by them never serves a stale chain.
+  const base: Forward = createForward({ metrics: gw.metrics })
   const mws = gw.forwardMiddlewares
-  for (let i = mws.length - 1; i >= 0; i--) forward = mws[i]!(forward)
+  const chains = new WeakMap<CompiledRoute, Forward>()
+  const forwardFor = (ctx: RequestContext): Forward => {
+    const route = ctx.route!
+    let chain = chains.get(route)
+    if (chain === undefined) {
+      chain = base
+      for (let i = mws.length - 1; i >= 0; i--) if (mws[i]!.appliesTo(route, ctx.state)) chain = mws[i]!.middleware(chain)
+      chains.set(route, chain)
+    }
+    return chain
+  }
 
   // Bodies are streamed to the upstream untouched: no parsing, and Fastify must not read them.
   app.removeAllContentTypeParsers()
@@ -66,7 +79,7 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const ctx = request[kContext]
       if (isUpgrade(request)) return tunnelUpgrade(request, reply, ctx)
-      const res = await forward(request, ctx)
+      const res = await forwardFor(ctx)(request, ctx)
       const plan = routePlan(ctx.route!).headers
       reply.code(res.statusCode)
       const h = res.headers

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { GatewayMetrics } from './metrics.js'
-import type { ForwardMiddleware } from './proxy/types.js'
+import type { ForwardMiddleware, ForwardScope, ScopedForwardMiddleware } from './proxy/types.js'
 import type { RequestContext } from './request-context.js'
 import { kContext } from './request-context.js'
 import type { RuntimeState } from './runtime-state.js'
@@ -19,10 +19,13 @@ export interface GatewayHandle {
   readonly trust: TrustMatcher
   /** True once shutdown began: responses then close their HTTP/1.1 connection so the drain ends. */
   readonly draining: boolean
-  /** Register a forward middleware; earlier registrations wrap later ones. Only during plugin registration. */
-  useForward(mw: ForwardMiddleware): void
+  /**
+   * Register a forward middleware for the routes `appliesTo` selects (default: every route);
+   * earlier registrations wrap later ones. Only during plugin registration.
+   */
+  useForward(mw: ForwardMiddleware, appliesTo?: ForwardScope): void
   /** The middlewares in registration order (read by the proxy plugin when it composes). */
-  readonly forwardMiddlewares: readonly ForwardMiddleware[]
+  readonly forwardMiddlewares: readonly ScopedForwardMiddleware[]
   /** Subscribe to configuration swaps (e.g. to rebuild per-config plugin state). */
   onReload(listener: (state: RuntimeState, previous: RuntimeState) => void): void
 }

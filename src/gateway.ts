@@ -17,7 +17,7 @@ import { errorBody } from './errors.js'
 import type { GatewayHandle } from './gateway-handle.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { compileTrustedProxies } from './net/client-ip.js'
-import type { ForwardMiddleware } from './proxy/types.js'
+import type { ScopedForwardMiddleware } from './proxy/types.js'
 import { compileRouteTable } from './routing/route-table.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { RouteTable } from './routing/types.js'
@@ -166,7 +166,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   })
   let state: RuntimeState = { version: 1, settings, routes: initialRoutes, pools }
   let trust = compileTrustedProxies(settings.server.trustedProxies)
-  const middlewares: ForwardMiddleware[] = []
+  const middlewares: ScopedForwardMiddleware[] = []
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
   const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
 
@@ -183,8 +183,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     get trust() {
       return trust
     },
-    useForward(mw) {
-      middlewares.push(mw)
+    useForward(middleware, appliesTo = () => true) {
+      middlewares.push({ middleware, appliesTo })
     },
     forwardMiddlewares: middlewares,
     onReload(listener) {

@@ -1,14 +1,16 @@
 /**
  * The proxy pipeline's contracts. The catch-all route handler asks a composed `Forward`
  * function for an upstream response, then streams it to the client. Features that sit between
- * the client and the upstream (cache, mirroring) are `ForwardMiddleware`s composed once at
- * startup: `useForward(mw)` wraps everything registered after it, so the hot path never asks
- * "is this feature on?" beyond one property read of the matched route.
+ * the client and the upstream (cache, mirroring) are `ForwardMiddleware`s registered with
+ * `useForward(mw, appliesTo)`: earlier registrations wrap later ones, and each compiled route
+ * gets a chain of only the middlewares that apply to it, composed once.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { FastifyRequest } from 'fastify'
 import type { RequestContext } from '../request-context.js'
+import type { CompiledRoute } from '../routing/types.js'
+import type { RuntimeState } from '../runtime-state.js'
 
 /** An upstream answer that has not been sent to the client yet. */
 export interface UpstreamResponse {
@@ -38,3 +40,14 @@ export interface ForwardOptions {
 export type Forward = (request: FastifyRequest, ctx: RequestContext, options?: ForwardOptions) => Promise<UpstreamResponse>
 
 export type ForwardMiddleware = (next: Forward) => Forward
+
+/**
+ * Which routes a middleware wraps. The chain is composed per compiled route (once, on first
+ * use), so a route without the feature pays nothing for it: not even a pass-through call.
+ */
+export type ForwardScope = (route: CompiledRoute, state: RuntimeState) => boolean
+
+export interface ScopedForwardMiddleware {
+  readonly middleware: ForwardMiddleware
+  readonly appliesTo: ForwardScope
+}
