@@ -9,6 +9,6 @@ export default defineConfig({
     // Two cores: keep parallelism modest so timing-based e2e tests stay honest.
     maxWorkers: 2,
     globalSetup: ['test/global-setup.ts'],
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 })
