@@ -1,7 +1,7 @@
 // npm run bench: drive the upstream directly and through each proxy with autocannon, in one
 // run on one machine, and print req/s, p50/p99 and ratios (to direct, to the peer baseline
-// Fastify + @fastify/http-proxy, and to the Node floor). Env: BENCH_DURATION (s, default 8),
-// BENCH_CONNECTIONS (default 64).
+// Fastify + @fastify/http-proxy, and to the Node floor). Env: BENCH_DURATION (s per sample,
+// default 5), BENCH_ROUNDS (samples per row, median reported, default 3), BENCH_CONNECTIONS (64).
 import { spawn, execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus, totalmem } from 'node:os'
@@ -11,8 +11,9 @@ import net from 'node:net'
 import autocannon from 'autocannon'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const duration = Number(process.env.BENCH_DURATION ?? 8)
+const duration = Number(process.env.BENCH_DURATION ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const children = []
 
 function freePort() {
@@ -99,28 +100,43 @@ async function main() {
     pools: { bench: { backends: [upstream] } },
     routes: [{ name: 'bench', match: { path: '/' }, pool: 'bench', ...extra.route }],
   })
-  const rows = []
-  const measure = async (name, url, headers) => {
-    process.stderr.write(`measuring ${name} …\n`)
-    rows.push({ name, ...(await load(url, headers)) })
-  }
-
-  await measure('upstream direct', upstream)
-  await measure('node:http + undici (Node floor)', await start('node-floor', upstream))
-  await measure('Fastify + @fastify/http-proxy (peer)', await start('fastify-http-proxy', upstream))
+  // Start every target first, then measure them interleaved over several rounds and keep the
+  // median: on shared or virtual machines a single run per row is mostly noise.
+  const targets = []
+  targets.push({ name: 'upstream direct', url: upstream })
+  targets.push({ name: 'node:http + undici (Node floor)', url: await start('node-floor', upstream) })
+  targets.push({ name: 'Fastify + @fastify/http-proxy (peer)', url: await start('fastify-http-proxy', upstream) })
   const nginx = await startNginx(upstream)
-  if (nginx) await measure('NGINX reverse proxy', nginx)
-  await measure('switchyard plain route', await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(gwConfig({})) }))
+  if (nginx) targets.push({ name: 'NGINX reverse proxy', url: nginx })
+  targets.push({ name: 'switchyard plain route', url: await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(gwConfig({})) }) })
   for (const extra of (await import('./extra-rows.js')).extraRows(upstream, gwConfig)) {
-    await measure(extra.name, await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) }), extra.headers)
+    targets.push({ name: extra.name, url: await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) }), headers: extra.headers })
   }
+  const samples = targets.map(() => [])
+  for (let round = 1; round <= rounds; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      process.stderr.write(`round ${round}/${rounds}: ${targets[i].name} …\n`)
+      samples[i].push(await load(targets[i].url, targets[i].headers))
+    }
+  }
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s[Math.floor(s.length / 2)]
+  }
+  const rows = targets.map((t, i) => ({
+    name: t.name,
+    rps: median(samples[i].map((x) => x.rps)),
+    p50: median(samples[i].map((x) => x.p50)),
+    p99: median(samples[i].map((x) => x.p99)),
+    errors: samples[i].reduce((n, x) => n + x.errors, 0),
+  }))
 
   const direct = rows[0].rps
   const floor = rows[1].rps
   const peer = rows[2].rps
   const fmt = (n) => (Number.isFinite(n) ? n.toFixed(2) : '-')
   const lines = []
-  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, ${duration}s per row; ${haveTaskset ? 'load generator on CPU 0, upstream and proxy pinned to CPU 1' : 'not pinned'}`)
+  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, median of ${rounds} × ${duration}s per row; ${haveTaskset ? 'load generator on CPU 0, upstream and proxy pinned to CPU 1' : 'not pinned'}`)
   lines.push('')
   lines.push('| target | req/s | p50 ms | p99 ms | errors | ÷ direct | ÷ peer (Fastify+http-proxy) | ÷ Node floor |')
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
