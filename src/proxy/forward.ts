@@ -124,6 +124,13 @@ interface HeldResponse {
 
 export function createForward(deps: ForwardDeps): Forward {
   const { metrics } = deps
+  // Label children per pool: prom-client hashes a label object on every observe otherwise.
+  const durationByPool = new Map<string, { observe(v: number): void }>()
+  const observeUpstream = (pool: string, seconds: number): void => {
+    let child = durationByPool.get(pool)
+    if (child === undefined) durationByPool.set(pool, (child = metrics.upstreamDuration.labels(pool)))
+    child.observe(seconds)
+  }
 
   return async function forward(request: FastifyRequest, ctx: RequestContext, options?: ForwardOptions): Promise<UpstreamResponse> {
     const route = ctx.route!
@@ -228,7 +235,7 @@ export function createForward(deps: ForwardDeps): Forward {
           }
           const ms = performance.now() - started
           ctx.upstreamMs = ms
-          metrics.upstreamDuration.observe({ pool: pool.name }, ms / 1000)
+          observeUpstream(pool.name, ms / 1000)
           const status = res.statusCode
           if (status >= 500) {
             metrics.upstreamErrors.inc({ pool: pool.name, kind: 'status' })
