@@ -21,7 +21,9 @@ export interface GatewayHandle {
   readonly draining: boolean
   /**
    * Register a forward middleware for the routes `appliesTo` selects (default: every route);
-   * earlier registrations wrap later ones. Only during plugin registration.
+   * earlier registrations wrap later ones. Only during plugin registration. The chain belongs to
+   * the gateway and is shared by its data-plane apps (plain and TLS), so a feature registers its
+   * middleware once per gateway, not once per app.
    */
   useForward(mw: ForwardMiddleware, appliesTo?: ForwardScope): void
   /** The middlewares in registration order (read by the proxy plugin when it composes). */

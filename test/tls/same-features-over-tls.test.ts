@@ -41,6 +41,17 @@ afterAll(async () => {
 const tlsOpts = () => ({ ca: pki.ca.pem, servername: 'gw.test' })
 
 describe('the same gateway features over TLS and HTTP/2', () => {
+  it('composes each feature once per listener (the TLS app does not stack the plain app\'s middlewares)', async () => {
+    const path = `/cached/once-${Date.now()}`
+    const plain = await request(`${gw.url}${path}`)
+    await plain.body.text()
+    const tls = await httpsRequest(tlsPort, `${path}-tls`, tlsOpts())
+    expect(tls.status).toBe(200)
+    const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text()
+    // One miss per request: a doubled cache layer would count each request twice.
+    expect(metrics).toMatch(/^switchyard_cache_requests_total\{route="cached",result="miss"\} 2$/m)
+  })
+
   it('authenticates over HTTP/2 like over plain HTTP (401 without a token, claims forwarded with one)', async () => {
     const missing = await h2Request(tlsPort, '/private', tlsOpts())
     expect(missing.status).toBe(401)
