@@ -17,8 +17,6 @@ export interface GatewayHandle {
   readonly metrics: GatewayMetrics
   readonly log: Logger
   readonly trust: TrustMatcher
-  /** True once shutdown began: responses then close their HTTP/1.1 connection so the drain ends. */
-  readonly draining: boolean
   /**
    * Register a forward middleware for the routes `appliesTo` selects (default: every route);
    * earlier registrations wrap later ones. Only during plugin registration. The chain belongs to

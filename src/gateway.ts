@@ -173,13 +173,9 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
   const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
 
-  let draining = false
   const handle: GatewayHandle = {
     get state() {
       return state
-    },
-    get draining() {
-      return draining
     },
     metrics,
     log,
@@ -288,7 +284,6 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     close() {
       return (closing ??= (async () => {
         serving = false
-        draining = true
         const timeout = state.settings.server.shutdownTimeout
         const timer = setTimeout(() => {
           log.warn({ shutdownTimeout: timeout }, 'shutdown timeout reached; closing remaining connections')

@@ -4,7 +4,6 @@
  * sees. reply-from maps most of these to 500; a gateway answers 502, or 504 for timeouts.
  */
 import {
-  ERR_BODY_TOO_LARGE,
   ERR_UPSTREAM_BAD_RESPONSE,
   ERR_UPSTREAM_CONNECT,
   ERR_UPSTREAM_RESET,
@@ -58,5 +57,3 @@ export function gatewayErrorFor(f: AttemptFailure): Error {
   e.cause = f.error
   return e
 }
-
-export { ERR_BODY_TOO_LARGE }
