@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { freePort, startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
 
@@ -67,5 +69,44 @@ describe('upstream failures map to 502/503/504 JSON without internals', () => {
     const res = await request(`${gw.url}/x`)
     expect(res.statusCode).toBe(500)
     expect(await res.body.text()).toBe('boom')
+  })
+
+  it('an upstream speaking garbage instead of HTTP → 502, never a crash', async () => {
+    const garbage = net.createServer((sock) => {
+      sock.on('data', () => sock.end('this is not HTTP at all\r\n\r\n'))
+    })
+    await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', r))
+    try {
+      const url = `http://127.0.0.1:${(garbage.address() as AddressInfo).port}`
+      gw = await startGateway(simpleConfig([url], { pool: { retry: { attempts: 0 }, circuitBreaker: false } }))
+      const res = await request(`${gw.url}/x`)
+      expect(res.statusCode).toBe(502)
+      const body = await json(res)
+      expect(body).toMatchObject({ statusCode: 502, error: 'Bad Gateway' })
+      expect(JSON.stringify(body)).not.toMatch(/HPE_|not HTTP/)
+    } finally {
+      await new Promise<void>((r) => garbage.close(() => r()))
+    }
+  })
+
+  it('an upstream dying mid-body cuts that response short, and the gateway keeps serving', async () => {
+    let calls = 0
+    up = await startUpstream('dies', (req, res) => {
+      calls++
+      if (calls === 1) {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' })
+        res.write('partial')
+        setTimeout(() => req.socket.destroy(), 20)
+        return
+      }
+      res.end('whole')
+    })
+    gw = await startGateway(simpleConfig([up.url], { pool: { retry: { attempts: 0 }, circuitBreaker: false } }))
+    const cut = await request(`${gw.url}/x`)
+    expect(cut.statusCode).toBe(200)
+    await expect(cut.body.text()).rejects.toThrow()
+    const next = await request(`${gw.url}/x`)
+    expect(next.statusCode).toBe(200)
+    expect(await next.body.text()).toBe('whole')
   })
 })
