@@ -92,6 +92,20 @@ routes:
     expect(r.stdout).toMatch(/^jwt\.algorithms: ES256 cannot be verified with this rsa key$/m)
   })
 
+  it('check reports a certificate whose key does not match, with its path', async () => {
+    dir ??= mkdtempSync(join(tmpdir(), 'sy-cli-'))
+    const openssl = (args: string[]) => run('openssl', args, { cwd: dir })
+    await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k1.pem', '-out', 'c1.pem', '-subj', '/CN=gw.test', '-days', '2'])
+    await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'k2.pem'])
+    const f = tmpFile(
+      'tls.yaml',
+      `server: { tls: { port: 8443, certificates: [{ cert: c1.pem, key: k2.pem }] } }\npools: { p: { backends: [http://127.0.0.1:9] } }\nroutes: [{ name: r, match: { path: / }, pool: p }]\n`,
+    )
+    const r = await cli(['check', '-c', f])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/^server\.tls\.certificates\[0\]\.key: /m)
+  })
+
   it('start fails with the problems and exit 1 on an invalid file', async () => {
     const f = tmpFile('bad2.yaml', 'routes: [{ name: r, match: { path: / }, pool: nope }]\n')
     const r = await cli(['start', '-c', f])
