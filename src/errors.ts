@@ -32,3 +32,13 @@ export const ERROR_CODES = [
 export function errorBody(statusCode: number, message: string): string {
   return JSON.stringify({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message })
 }
+
+/**
+ * A whole HTTP/1.1 error answer for a raw socket, where no Fastify reply exists (parser
+ * rejections, refused upgrades, CONNECT): the SPEC's JSON body, then the connection closes.
+ * `extraHeaders` are complete `name: value\r\n` lines.
+ */
+export function rawErrorResponse(status: number, message: string, extraHeaders = ''): string {
+  const body = errorBody(status, message)
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${extraHeaders}content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+}

@@ -8,12 +8,12 @@
  * swaps one reference. Requests in flight keep the snapshot they started with.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerFactory } from 'fastify'
-import http, { STATUS_CODES } from 'node:http'
+import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { ConfigError, loadConfigFile, normalizeConfig } from './config/index.js'
 import type { GatewaySettings, ServerSettings } from './config/model.js'
-import { errorBody } from './errors.js'
+import { rawErrorResponse } from './errors.js'
 import type { GatewayHandle } from './gateway-handle.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { compileTrustedProxies } from './net/client-ip.js'
@@ -105,8 +105,7 @@ export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
     s.maxConnections = server.maxConnections
     // CONNECT asks for a tunnel to anywhere: a gateway is not a forward proxy.
     s.on('connect', (_req, socket) => {
-      const body = errorBody(405, 'CONNECT is not supported')
-      socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+      socket.end(rawErrorResponse(405, 'CONNECT is not supported', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n'))
     })
     return s as unknown as ReturnType<FastifyServerFactory>
   }
@@ -119,10 +118,7 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
     return
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-  const body = errorBody(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request')
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  )
+  socket.end(rawErrorResponse(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request'))
 }
 
 interface DataPlaneInternal {

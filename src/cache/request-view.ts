@@ -4,7 +4,7 @@
  * same-origin targets named by a response's Location fields.
  */
 import type { FastifyRequest } from 'fastify'
-import { appendSetCookie } from '../proxy/cookies.js'
+import { appendSetCookie } from '../net/cookies.js'
 import type { RequestContext } from '../request-context.js'
 import { normalizePath, type NormalizedTarget } from '../routing/normalize-path.js'
 import type { CompiledRoute } from '../routing/types.js'

@@ -8,7 +8,7 @@
  * ones, where it is one sample; `order` says which case applies.
  */
 import type { Algorithm, KeySource } from '../config/model.js'
-import { readCookie } from '../routing/split.js'
+import { keyValueOf, type KeyInput } from '../routing/key-value.js'
 import type { Backend, Pool } from '../upstream/types.js'
 
 /** How far the previewed order can be trusted. */
@@ -32,40 +32,8 @@ export const ORDER_NOTES: Readonly<Record<OrderKind, string>> = {
 }
 
 /** What a key source reads from the described request. */
-export interface KeyInput {
-  readonly clientIp: string
-  readonly path: string
-  readonly query: string
-  readonly route: string | undefined
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>
-  readonly claims: Readonly<Record<string, unknown>> | undefined
-}
-
-/** The value a key source takes for a request (as src/proxy/forward.ts reads it), or undefined. */
-export function keyValueOf(source: KeySource, input: KeyInput): string | undefined {
-  switch (source.kind) {
-    case 'ip':
-      return input.clientIp
-    case 'path':
-      return input.path
-    case 'route':
-      return input.route
-    case 'header': {
-      const v = input.headers[source.name]
-      return Array.isArray(v) ? v[0] : v
-    }
-    case 'cookie': {
-      const c = input.headers.cookie
-      return readCookie(Array.isArray(c) ? c.join('; ') : c, source.name)
-    }
-    case 'query':
-      return input.query === '' ? undefined : (new URLSearchParams(input.query).get(source.name) ?? undefined)
-    case 'jwt': {
-      const v = input.claims?.[source.claim]
-      return v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v)
-    }
-  }
-}
+export type { KeyInput } from '../routing/key-value.js'
+export { keyValueOf } from '../routing/key-value.js'
 
 export interface CandidatePreview {
   /** Available backends in try order: the first is the choice, the next ones serve retries. */

@@ -17,7 +17,8 @@ import type { GatewayMetrics } from '../metrics.js'
 import type { RequestContext } from '../request-context.js'
 import type { CompiledRoute } from '../routing/types.js'
 import type { Backend, FailureKind, Lease, Pool, SelectionContext } from '../upstream/types.js'
-import { appendSetCookie, readCookie, serializeCookie } from './cookies.js'
+import { appendSetCookie, readCookie, serializeCookie } from '../net/cookies.js'
+import { keyValueOf } from '../routing/key-value.js'
 import { buildUpstreamHeaders, compileHeaderPlan, filterResponseHeaders, type HeaderPlan } from './headers.js'
 import { NO_BODY, prepareBody, type RequestBody } from './request-body.js'
 import type { Forward, ForwardOptions, UpstreamResponse } from './types.js'
@@ -55,27 +56,9 @@ export function requestBodyOf(request: FastifyRequest, ctx: RequestContext): Pro
   return (c[kBody] ??= prepareBody(request.raw, ctx.state.settings.server.bodyLimit))
 }
 
+/** A key source's value for this request (see src/routing/key-value.ts). */
 export function keyValue(source: KeySource, request: FastifyRequest, ctx: RequestContext): string | undefined {
-  switch (source.kind) {
-    case 'ip':
-      return ctx.clientIp
-    case 'path':
-      return ctx.path
-    case 'route':
-      return ctx.route?.name
-    case 'header': {
-      const v = request.headers[source.name]
-      return Array.isArray(v) ? v[0] : v
-    }
-    case 'cookie':
-      return readCookie(request.headers.cookie, source.name)
-    case 'query':
-      return ctx.query === '' ? undefined : (new URLSearchParams(ctx.query).get(source.name) ?? undefined)
-    case 'jwt': {
-      const v = ctx.claims?.[source.claim]
-      return v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v)
-    }
-  }
+  return keyValueOf(source, { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, path: ctx.path, query: ctx.query, route: ctx.route?.name })
 }
 
 function selectionContext(pool: Pool, request: FastifyRequest, ctx: RequestContext): SelectionContext {

@@ -15,7 +15,7 @@ import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errorBody } from '../errors.js'
+import { rawErrorResponse } from '../errors.js'
 import type { RequestContext } from '../request-context.js'
 import { buildUpstreamHeaders } from './headers.js'
 import { routePlan } from './forward.js'
@@ -51,8 +51,7 @@ export function attachUpgradeRouting(app: FastifyInstance): void {
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
-  const body = errorBody(status, message)
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  socket.end(rawErrorResponse(status, message))
 }
 
 /**

@@ -9,8 +9,8 @@
  * so raising one pool's weight can only make that pool win more keys: no client moves off it,
  * and no client moves between the other pools (the minimal disruption a canary needs).
  */
+import { keyValueOf } from './key-value.js'
 import { randomUUID } from 'node:crypto'
-import type { IncomingHttpHeaders } from 'node:http'
 import type { KeySource, RouteSettings, SplitTarget } from '../config/model.js'
 import { BadRouteSettingError, BadSplitWeightsError, UnknownSplitPoolError } from './errors.js'
 import type { SplitDecision, SplitInput, SplitSelector } from './types.js'
@@ -70,73 +70,12 @@ export function stickyHash(route: string, key: string, pool: string): number {
 
 // ---- key sources --------------------------------------------------------------------------
 
-/** The value of a cookie in a Cookie header (RFC 6265 §5.4 pairs), or undefined. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined
-  let start = 0
-  const len = header.length
-  while (start < len) {
-    let end = header.indexOf(';', start)
-    if (end === -1) end = len
-    const eq = header.indexOf('=', start)
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
-      let v = header.slice(eq + 1, end).trim()
-      if (v.length >= 2 && v.charCodeAt(0) === 0x22 && v.charCodeAt(v.length - 1) === 0x22) v = v.slice(1, -1)
-      return v.length === 0 ? undefined : v
-    }
-    start = end + 1
-  }
-  return undefined
-}
-
-/** The first value of a query parameter (application/x-www-form-urlencoded), or undefined. */
-function queryParam(query: string, name: string): string | undefined {
-  const v = new URLSearchParams(query).get(name)
-  return v === null || v === '' ? undefined : v
-}
-
-function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name]
-  const s = typeof v === 'string' ? v : v?.[0]
-  return s === undefined || s.length === 0 ? undefined : s
-}
-
 type KeyReader = (input: SplitInput) => string | undefined
 
 function keyReader(route: string, sticky: KeySource): KeyReader {
-  switch (sticky.kind) {
-    case 'header': {
-      const name = sticky.name.toLowerCase()
-      return (input) => firstHeader(input.headers, name)
-    }
-    case 'cookie': {
-      const name = sticky.name
-      return (input) => {
-        // Node joins repeated Cookie fields into one string with "; " (RFC 9113 §8.2.3 too).
-        return readCookie(input.headers.cookie, name)
-      }
-    }
-    case 'ip':
-      return (input) => (input.clientIp.length === 0 ? undefined : input.clientIp)
-    case 'jwt': {
-      const claim = sticky.claim
-      return (input) => {
-        const v = input.claims?.[claim]
-        if (typeof v === 'string') return v.length === 0 ? undefined : v
-        if (typeof v === 'number' || typeof v === 'boolean') return String(v)
-        return undefined
-      }
-    }
-    case 'query': {
-      const name = sticky.name
-      return (input) => (input.query === undefined || input.query === '' ? undefined : queryParam(input.query, name))
-    }
-    case 'path':
-      return (input) => input.path
-    case 'route':
-      // One key for every request: the whole route follows one pool, chosen by weight once.
-      return () => route
-  }
+  // `route`: one key for every request, so the whole route follows one pool, chosen by weight once.
+  if (sticky.kind === 'route') return () => route
+  return (input) => keyValueOf(sticky, input)
 }
 
 /** The configuration spelling of a key source, e.g. `header:x-user-id`. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { KeySource, SplitTarget } from '../../src/config/model.js'
-import { createSplitSelector, readCookie, stickyHash, withWeights } from '../../src/routing/split.js'
+import { createSplitSelector, stickyHash, withWeights } from '../../src/routing/split.js'
+import { readCookie } from '../../src/net/cookies.js'
 import type { SplitInput, SplitSelector } from '../../src/routing/types.js'
 import { route } from './route-fixtures.js'
 

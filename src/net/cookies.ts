@@ -1,23 +1,26 @@
 /** Just enough cookie handling for the gateway's own cookies (RFC 6265 §4.2 syntax). */
 
-/** The value of cookie `name` in a Cookie header, without parsing the others. */
+/**
+ * The value of cookie `name` in a Cookie header (RFC 6265 §5.4 pairs), without parsing the
+ * others; an empty value counts as absent. Repeated Cookie fields arrive joined with "; ".
+ */
 export function readCookie(header: string | string[] | undefined, name: string): string | undefined {
   if (header === undefined) return undefined
   const h = Array.isArray(header) ? header.join('; ') : header
-  let from = 0
-  for (;;) {
-    const at = h.indexOf(name, from)
-    if (at < 0) return undefined
-    const before = at === 0 ? ';' : h[at - 1]
-    const eq = at + name.length
-    if ((before === ';' || before === ' ') && h[eq] === '=') {
-      const end = h.indexOf(';', eq + 1)
-      let v = h.slice(eq + 1, end < 0 ? undefined : end).trim()
-      if (v.length >= 2 && v[0] === '"' && v[v.length - 1] === '"') v = v.slice(1, -1)
-      return v
+  let start = 0
+  const len = h.length
+  while (start < len) {
+    let end = h.indexOf(';', start)
+    if (end === -1) end = len
+    const eq = h.indexOf('=', start)
+    if (eq !== -1 && eq < end && h.slice(start, eq).trim() === name) {
+      let v = h.slice(eq + 1, end).trim()
+      if (v.length >= 2 && v.charCodeAt(0) === 0x22 && v.charCodeAt(v.length - 1) === 0x22) v = v.slice(1, -1)
+      return v.length === 0 ? undefined : v
     }
-    from = at + 1
+    start = end + 1
   }
+  return undefined
 }
 
 export function serializeCookie(name: string, value: string, maxAgeMs: number, secure: boolean): string {
