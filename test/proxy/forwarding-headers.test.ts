@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import net from 'node:net'
+import { rawExchange } from '../helpers/raw-http.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
 
@@ -12,17 +12,6 @@ afterEach(async () => {
   gw = undefined
   up = undefined
 })
-
-/** Send raw bytes and read the whole answer (the connection is closed by the request). */
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(text))
-    let out = ''
-    s.on('data', (d) => (out += d.toString('latin1')))
-    s.on('end', () => resolve(out))
-    s.on('error', reject)
-  })
-}
 
 describe('forwarding headers', () => {
   it('replaces client-sent X-Forwarded-* and Forwarded from an untrusted peer', async () => {
@@ -76,7 +65,7 @@ describe('forwarding headers', () => {
     })
     gw = await startGateway(simpleConfig([up.url]))
     const port = new URL(gw.url).port
-    const answer = await rawRequest(
+    const answer = await rawExchange(
       Number(port),
       'GET /x HTTP/1.1\r\nHost: a.example\r\nConnection: close, x-secret-up, x-forwarded-for, x-request-id\r\nx-secret-up: 1\r\nTE: trailers\r\nProxy-Authorization: Basic Zm9v\r\nUpgrade-Insecure-Requests: 1\r\n\r\n',
     )

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { StartedGateway } from '../helpers/gateway.js'
 import { waitFor, type TestUpstream } from '../helpers/upstream.js'
 import { rawExchange, Resources, send, statusOf } from './harness.js'
+import { dribble } from '../helpers/raw-http.js'
 
 const res = new Resources()
 afterAll(() => res.closeAll())
@@ -76,23 +77,14 @@ describe('size limits', () => {
 
 describe('slow and many clients', () => {
   it('closes a connection whose header block is not finished within headersTimeout (slowloris)', async () => {
-    const socket = net.connect(port(), '127.0.0.1')
-    res.add(() => socket.destroy(), undefined)
-    let answer = ''
-    let closed = false
-    socket.on('data', (d) => (answer += d.toString('latin1')))
-    socket.on('close', () => (closed = true))
-    socket.on('error', () => {})
-    await new Promise<void>((r) => socket.once('connect', () => r()))
-    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n')
     // Keep dribbling header bytes, as slowloris does; each byte resets no timer.
-    const drip = setInterval(() => socket.writable && socket.write('X-a: b\r\n'), 100)
-    res.add(() => clearInterval(drip), undefined)
+    const client = await dribble(port(), 'GET /slow HTTP/1.1\r\nHost: x\r\n', 'X-a: b\r\n')
+    res.add(() => client.stop(), undefined)
     const started = Date.now()
-    await waitFor(() => closed, 5000, 20, 'server to drop the slow connection')
-    clearInterval(drip)
+    await waitFor(() => client.closed(), 5000, 20, 'server to drop the slow connection')
+    client.stop()
     expect(Date.now() - started).toBeLessThan(3000)
-    expect(answer === '' || statusOf(answer) === 408).toBe(true)
+    expect(client.answer() === '' || statusOf(client.answer()) === 408).toBe(true)
     expect(arrivals).toEqual([])
   })
 
@@ -103,24 +95,15 @@ describe('slow and many clients', () => {
       pools: { main: { backends: [slowUp.url] } },
       routes: [{ name: 'all', match: { path: '/' }, pool: 'main' }],
     })
-    const socket = net.connect(Number(new URL(g.url).port), '127.0.0.1')
-    res.add(() => socket.destroy(), undefined)
-    let answer = ''
-    let closed = false
-    socket.on('data', (d) => (answer += d.toString('latin1')))
-    socket.on('close', () => (closed = true))
-    socket.on('error', () => {})
-    await new Promise<void>((r) => socket.once('connect', () => r()))
     // Headers in time, then a body that trickles and never completes.
-    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n')
-    const drip = setInterval(() => socket.writable && socket.write('z'), 100)
-    res.add(() => clearInterval(drip), undefined)
+    const client = await dribble(Number(new URL(g.url).port), 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n', 'z')
+    res.add(() => client.stop(), undefined)
     const started = Date.now()
-    await waitFor(() => closed, 5000, 20, 'server to give up on the slow body')
-    clearInterval(drip)
+    await waitFor(() => client.closed(), 5000, 20, 'server to give up on the slow body')
+    client.stop()
     expect(Date.now() - started).toBeLessThan(3500)
-    expect(statusOf(answer)).toBe(408)
-    expect(answer).toContain('"statusCode":408')
+    expect(statusOf(client.answer())).toBe(408)
+    expect(client.answer()).toContain('"statusCode":408')
     expect(slowUp.requests).toEqual([])
   })
 
