@@ -10,6 +10,7 @@
  *   switchyard_backend_response_seconds{pool,backend}        time to the upstream's response headers
  *   switchyard_backend_healthy{pool,backend}                 active health-check verdict (1 up, 0 down)
  */
+import { LATENCY_BUCKETS, metricsOnce } from '../src/metrics.js'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
@@ -21,8 +22,6 @@ export interface BackendMetrics {
   readonly responses: Counter<'pool' | 'backend' | 'class'>
   readonly duration: Histogram<'pool' | 'backend'>
 }
-
-const byRegistry = new WeakMap<Registry, BackendMetrics>()
 
 const CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
@@ -37,23 +36,7 @@ export function statusClass(status: number): string {
  * at scrape time.
  */
 export function backendMetrics(registry: Registry, getPools?: () => PoolRegistry | undefined): BackendMetrics {
-  let m = byRegistry.get(registry)
-  if (m === undefined) {
-    m = {
-      responses: new Counter({
-        name: 'switchyard_backend_responses_total',
-        help: 'Responses by serving pool, backend and status class (the last backend tried when all attempts failed)',
-        labelNames: ['pool', 'backend', 'class'] as const,
-        registers: [registry],
-      }),
-      duration: new Histogram({
-        name: 'switchyard_backend_response_seconds',
-        help: 'Time to the upstream response headers, by pool and backend',
-        labelNames: ['pool', 'backend'] as const,
-        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers: [registry],
-      }),
-    }
+  return metricsOnce(registry, 'backend', () => {
     if (getPools !== undefined) {
       new Gauge({
         name: 'switchyard_backend_healthy',
@@ -66,9 +49,22 @@ export function backendMetrics(registry: Registry, getPools?: () => PoolRegistry
         },
       })
     }
-    byRegistry.set(registry, m)
-  }
-  return m
+    return {
+      responses: new Counter({
+        name: 'switchyard_backend_responses_total',
+        help: 'Responses by serving pool, backend and status class (the last backend tried when all attempts failed)',
+        labelNames: ['pool', 'backend', 'class'] as const,
+        registers: [registry],
+      }),
+      duration: new Histogram({
+        name: 'switchyard_backend_response_seconds',
+        help: 'Time to the upstream response headers, by pool and backend',
+        labelNames: ['pool', 'backend'] as const,
+        buckets: LATENCY_BUCKETS,
+        registers: [registry],
+      }),
+    }
+  })
 }
 
 async function backendMetricsPlugin(app: FastifyInstance): Promise<void> {

@@ -16,6 +16,7 @@
  * section changed, so a JWKS cache survives unrelated reloads. Why this is not `request.jwtVerify`
  * from @fastify/jwt: docs/security.md, "JWT and @fastify/jwt".
  */
+import { metricsOnce } from '../src/metrics.js'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
@@ -112,13 +113,14 @@ async function jwtAuthPlugin(app: FastifyInstance, opts: JwtAuthOptions): Promis
   })
   const registry = gw.metrics.registry
   const rejected =
-    (registry.getSingleMetric('switchyard_jwt_rejected_total') as Counter<'route' | 'code'> | undefined) ??
-    new Counter({
-      name: 'switchyard_jwt_rejected_total',
-      help: 'Requests refused by JWT authentication, by route and error code',
-      labelNames: ['route', 'code'] as const,
-      registers: [registry],
-    })
+    metricsOnce(registry, 'jwt-rejected', () =>
+      new Counter({
+        name: 'switchyard_jwt_rejected_total',
+        help: 'Requests refused by JWT authentication, by route and error code',
+        labelNames: ['route', 'code'] as const,
+        registers: [registry],
+      }),
+    )
 
   // Callback style: routes without jwt (most requests) pay no promise.
   app.addHook('onRequest', (request: FastifyRequest, _reply, done) => {

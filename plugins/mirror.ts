@@ -20,6 +20,7 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { GatewayHandle } from '../src/gateway-handle.js'
+import { LATENCY_BUCKETS, metricsOnce } from '../src/metrics.js'
 import { keyValue, requestBodyOf, routePlan } from '../src/proxy/forward.js'
 import { buildUpstreamHeaders } from '../src/proxy/headers.js'
 import { hasBody } from '../src/proxy/request-body.js'
@@ -43,13 +44,9 @@ export interface MirrorMetrics {
   readonly skipped: Counter<'route' | 'reason'>
 }
 
-const metricsByRegistry = new WeakMap<Registry, MirrorMetrics>()
-
 /** The mirror series on a registry, created once (a gateway with a TLS listener registers plugins twice). */
 export function mirrorMetrics(registry: Registry): MirrorMetrics {
-  let m = metricsByRegistry.get(registry)
-  if (m === undefined) {
-    m = {
+  return metricsOnce(registry, 'mirror', () => ({
       requests: new Counter({
         name: 'switchyard_mirror_requests_total',
         help: 'Shadow (mirrored) requests by route, shadow pool and status code ("error" when no answer came)',
@@ -60,7 +57,7 @@ export function mirrorMetrics(registry: Registry): MirrorMetrics {
         name: 'switchyard_mirror_duration_seconds',
         help: 'Time to the shadow response headers, by route and shadow pool',
         labelNames: ['route', 'pool'] as const,
-        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        buckets: LATENCY_BUCKETS,
         registers: [registry],
       }),
       skipped: new Counter({
@@ -69,10 +66,7 @@ export function mirrorMetrics(registry: Registry): MirrorMetrics {
         labelNames: ['route', 'reason'] as const,
         registers: [registry],
       }),
-    }
-    metricsByRegistry.set(registry, m)
-  }
-  return m
+    }))
 }
 
 export interface MirrorDeps {

@@ -15,6 +15,7 @@
  * (served, logged, counted in switchyard_ratelimit_store_errors_total) or, with
  * `onStoreError: deny`, closed with 503.
  */
+import { metricsOnce } from '../src/metrics.js'
 import fp from 'fastify-plugin'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -62,13 +63,14 @@ function sharedFor(gw: GatewayHandle): Shared {
   })
   const registry = gw.metrics.registry
   const storeErrors =
-    (registry.getSingleMetric('switchyard_ratelimit_store_errors_total') as Counter<'route'> | undefined) ??
-    new Counter({
-      name: 'switchyard_ratelimit_store_errors_total',
-      help: 'Rate-limit checks that could not reach the store (served when onStoreError is allow, 503 when deny), by route',
-      labelNames: ['route'] as const,
-      registers: [registry],
-    })
+    metricsOnce(registry, 'ratelimit-store-errors', () =>
+      new Counter({
+        name: 'switchyard_ratelimit_store_errors_total',
+        help: 'Rate-limit checks that could not reach the store (served when onStoreError is allow, 503 when deny), by route',
+        labelNames: ['route'] as const,
+        registers: [registry],
+      }),
+    )
   s = {
     handle,
     storeErrors,

@@ -8,6 +8,24 @@ import type { PoolRegistry } from './upstream/types.js'
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const
 
+/** Latency buckets (seconds) shared by every duration histogram, so they can be compared. */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+const featureMetrics = new WeakMap<Registry, Map<string, unknown>>()
+
+/**
+ * A feature's series on a registry, created on first use and shared afterwards. Data-plane
+ * plugins run once per listener (plain and TLS), and prom-client refuses a second metric of the
+ * same name on one registry.
+ */
+export function metricsOnce<T>(registry: Registry, feature: string, create: () => T): T {
+  let byFeature = featureMetrics.get(registry)
+  if (byFeature === undefined) featureMetrics.set(registry, (byFeature = new Map()))
+  let m = byFeature.get(feature) as T | undefined
+  if (m === undefined) byFeature.set(feature, (m = create()))
+  return m
+}
+
 export interface GatewayMetrics {
   readonly registry: Registry
   readonly requests: Counter<'route' | 'pool' | 'status'>
@@ -39,14 +57,14 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
     name: 'switchyard_request_duration_seconds',
     help: 'Time from request arrival to response end, by route',
     labelNames: ['route'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: LATENCY_BUCKETS,
     registers: [registry],
   })
   const upstreamDuration = new Histogram({
     name: 'switchyard_upstream_duration_seconds',
     help: 'Time to upstream response headers, by serving pool',
     labelNames: ['pool'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: LATENCY_BUCKETS,
     registers: [registry],
   })
   const inFlight = new Gauge({ name: 'switchyard_requests_in_flight', help: 'Requests being served now', registers: [registry] })
