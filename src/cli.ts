@@ -49,6 +49,13 @@ export function nodeTooOld(version = process.versions.node): boolean {
   return maj < 22 || (maj === 22 && min < 12)
 }
 
+/** The start-up warning on a Node older than the project supports; true when it was logged. */
+export function warnIfOldNode(log: Pick<Logger, 'warn'>, version = process.versions.node): boolean {
+  if (!nodeTooOld(version)) return false
+  log.warn({ node: `v${version}` }, 'Node older than 22.12: unsupported, missing HTTP parser fixes; use Node 24 LTS')
+  return true
+}
+
 /**
  * JSON logs on stdout, written asynchronously: a synchronous write per access line would block
  * the event loop on every request; under load sonic-boom coalesces lines into fewer writes.
@@ -124,7 +131,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'start': {
       const log = makeLogger()
-      if (nodeTooOld()) log.warn({ node: process.version }, 'Node older than 22.12: unsupported, missing HTTP parser fixes; use Node 24 LTS')
+      warnIfOldNode(log)
       const path = resolve(args.config ?? defaultConfigPath)
       let gateway: Gateway
       try {
@@ -140,7 +147,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'demo': {
       const log = makeLogger()
-      if (nodeTooOld()) log.warn({ node: process.version }, 'Node older than 22.12: unsupported; use Node 24 LTS')
+      warnIfOldNode(log)
       let demo: RunningDemo
       try {
         demo = await startDemoUpstreams()

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { nodeTooOld, parseArgs } from '../../src/cli.js'
+import { nodeTooOld, parseArgs, warnIfOldNode } from '../../src/cli.js'
+import { captureLogger } from '../helpers/gateway.js'
 
 describe('Node version check', () => {
   it('flags Node older than 22.12 (the gateway logs a warning at start) and accepts 22.12+ and 24', () => {
@@ -7,6 +8,16 @@ describe('Node version check', () => {
     expect(nodeTooOld('22.11.0')).toBe(true)
     expect(nodeTooOld('22.12.0')).toBe(false)
     expect(nodeTooOld('24.21.0')).toBe(false)
+  })
+
+  it('start logs a warning on an older Node, and nothing on Node 24', () => {
+    const { logger, lines } = captureLogger()
+    expect(warnIfOldNode(logger, '20.20.2')).toBe(true)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatchObject({ level: 40, node: 'v20.20.2' })
+    expect(String(lines[0]!.msg)).toContain('Node 24 LTS')
+    expect(warnIfOldNode(logger, '24.21.0')).toBe(false)
+    expect(lines).toHaveLength(1)
   })
 
   it('the suite itself runs on the pinned Node 24', () => {
