@@ -158,12 +158,12 @@ export function createForward(deps: ForwardDeps): Forward {
     let held: HeldResponse | undefined
     let poolName: string | undefined = ctx.pool
     let previousPool: string | undefined
-    const visited = new Set<string>()
+    // Pools already tried; allocated only when a request degrades to a fallback.
+    let visited: string[] | undefined
     let attempted = false
 
     try {
-      outer: while (poolName !== undefined && !visited.has(poolName)) {
-        visited.add(poolName)
+      outer: while (poolName !== undefined && !(visited !== undefined && visited.includes(poolName))) {
         const pool = pools.get(poolName)
         if (pool === undefined) break
         if (previousPool !== undefined) {
@@ -238,6 +238,7 @@ export function createForward(deps: ForwardDeps): Forward {
           return finish(res, status >= 500 ? 'failure' : 'success', lease, ms, pool, backend)
         }
         previousPool = pool.name
+        ;(visited ??= []).push(pool.name)
         poolName = pool.fallback
       }
 
