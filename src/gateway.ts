@@ -14,6 +14,7 @@ import { pino, type Logger } from 'pino'
 import { ConfigError, loadConfigFile, normalizeConfig } from './config/index.js'
 import type { GatewaySettings, ServerSettings } from './config/model.js'
 import { rawErrorResponse } from './errors.js'
+import { answerAndClose, guardSocket, refuseConnect } from './net/edge-socket.js'
 import type { GatewayHandle } from './gateway-handle.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { compileTrustedProxies } from './net/client-ip.js'
@@ -104,22 +105,24 @@ export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
     )
     s.maxConnections = server.maxConnections
     // CONNECT asks for a tunnel to anywhere: a gateway is not a forward proxy.
-    s.on('connect', (_req, socket) => {
-      socket.end(rawErrorResponse(405, 'CONNECT is not supported', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n'))
-    })
+    refuseConnect(s, CONNECT_REFUSED)
     return s as unknown as ReturnType<FastifyServerFactory>
   }
 }
 
 /** Parser-level rejections (malformed, smuggling, oversized headers, slow headers) as JSON, then close. */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  guardSocket(socket)
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy()
     return
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-  socket.end(rawErrorResponse(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request'))
+  answerAndClose(socket, rawErrorResponse(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request'))
 }
+
+/** The answer to CONNECT on every listener. */
+export const CONNECT_REFUSED = rawErrorResponse(405, 'CONNECT is not supported', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n')
 
 interface DataPlaneInternal {
   handle: GatewayHandle

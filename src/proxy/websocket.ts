@@ -16,6 +16,7 @@ import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { rawErrorResponse } from '../errors.js'
+import { answerAndClose, guardSocket } from '../net/edge-socket.js'
 import type { RequestContext } from '../request-context.js'
 import { buildUpstreamHeaders } from './headers.js'
 import { routePlan } from './forward.js'
@@ -38,9 +39,9 @@ export function attachUpgradeRouting(app: FastifyInstance): void {
     for (const s of open) s.destroy()
   })
   app.server.on('upgrade', (req: UpgradeRequest, socket: Duplex, head: Buffer) => {
+    guardSocket(socket)
     open.add(socket)
     socket.once('close', () => open.delete(socket))
-    socket.on('error', () => socket.destroy())
     req[kUpgradeSocket] = socket
     req[kUpgradeHead] = head
     const res = new ServerResponse(req)
@@ -51,7 +52,7 @@ export function attachUpgradeRouting(app: FastifyInstance): void {
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
-  socket.end(rawErrorResponse(status, message))
+  answerAndClose(socket, rawErrorResponse(status, message))
 }
 
 /**

@@ -16,7 +16,9 @@ import http2 from 'node:http2'
 import https from 'node:https'
 import type { SecureContextOptions, SecureContext } from 'node:tls'
 import type { ServerSettings } from '../config/model.js'
-import { errorBody } from '../errors.js'
+import type { Duplex } from 'node:stream'
+import { errorBody, rawErrorResponse } from '../errors.js'
+import { answerAndClose } from '../net/edge-socket.js'
 import { dropClientCertHeaders } from './client-cert.js'
 
 /**
@@ -106,6 +108,17 @@ export function secureServerFactory(o: SecureServerOptions): FastifyServerFactor
     // Upgrade requests (HTTP/1.1 WebSocket) skip the 'request' handler: same stripping, ahead
     // of the upgrade router.
     server.prependListener('upgrade', (req: IncomingMessage) => dropClientCertHeaders(req.headers))
+    // CONNECT: HTTP/1.1 fallback connections hand over a raw socket (with Node's error handler
+    // removed), HTTP/2 streams a response object (RFC 9113 §8.5); both get 405.
+    server.on('connect', (_req: IncomingMessage, target: Duplex | ServerResponse) => {
+      if ('writeHead' in target) {
+        const body = errorBody(405, 'CONNECT is not supported')
+        target.writeHead(405, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+        target.end(body)
+      } else {
+        answerAndClose(target, rawErrorResponse(405, 'CONNECT is not supported', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n'))
+      }
+    })
     server.maxConnections = s.maxConnections
     return server as unknown as ReturnType<FastifyServerFactory>
   }

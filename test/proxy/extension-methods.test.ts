@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import net from 'node:net'
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
+import { startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
 
 let up: TestUpstream | undefined
@@ -44,5 +44,22 @@ describe('request methods', () => {
     })
     expect(answer).toMatch(/^HTTP\/1\.1 405 /)
     expect(up.requests).toHaveLength(0)
+  })
+})
+
+describe('error answers free their connection', () => {
+  it('a CONNECT client that never reads nor closes loses its socket after the grace', async () => {
+    up = await startUpstream('a')
+    gw = await startGateway(simpleConfig([up.url]))
+    const port = Number(new URL(gw.url).port)
+    const s = net.connect(port, '127.0.0.1')
+    s.on('error', () => {})
+    await new Promise<void>((r) => s.once('connect', () => r()))
+    s.pause()
+    s.write('CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n')
+    const connections = (): Promise<number> => new Promise((r, j) => gw!.app.server.getConnections((e, n) => (e ? j(e) : r(n))))
+    await waitFor(async () => (await connections()) === 1, 2_000, 10, 'the connection to be counted')
+    await waitFor(async () => (await connections()) === 0, 5_000, 25, 'the gateway to drop the half-closed socket')
+    s.destroy()
   })
 })
