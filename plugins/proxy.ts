@@ -1,18 +1,42 @@
 /**
- * The data plane's one route: a catch-all that forwards through the composed forward chain
- * and streams the upstream's answer back. One route reading an immutable, swappable route
- * table is what makes hot reload possible (Fastify cannot remove routes from a running app).
+ * The Fastify adapter of the data plane: one catch-all route over the compiled per-route
+ * pipelines (src/pipeline/). Its onRequest hook runs the route's stages and the pool decision
+ * (synchronously when every stage is); the handler runs the route's forward chain and streams
+ * the upstream's answer back, or hands an upgrade to the tunnel. One route reading an
+ * immutable, swappable table is what makes hot reload possible (Fastify cannot remove routes
+ * from a running app). Every listener's app registers this same adapter over the same
+ * pipelines, so nothing here holds per-gateway state.
  */
 import fp from 'fastify-plugin'
-import { METHODS as NODE_METHODS } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { METHODS as NODE_METHODS, ServerResponse, type IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { errorBody } from '../src/errors.js'
 import '../src/gateway-handle.js'
-import { createForward, routePlan } from '../src/proxy/forward.js'
-import { attachUpgradeRouting, isUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
-import type { Forward } from '../src/proxy/types.js'
-import { kContext, type RequestContext } from '../src/request-context.js'
-import type { CompiledRoute } from '../src/routing/types.js'
+import { runStages } from '../src/pipeline/pipeline.js'
+import { routePlan } from '../src/proxy/forward.js'
+import { isUpgrade, markUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
+import { kContext } from '../src/request-context.js'
+
+/** Route `upgrade` events of the app's server through the app (hooks run), as http-proxy does. */
+function attachUpgradeRouting(app: FastifyInstance): void {
+  // Upgraded sockets leave the HTTP server's connection tracking; a shutdown must end them
+  // itself, or a long-lived WebSocket would hold the process open forever.
+  const open = new Set<Duplex>()
+  app.addHook('preClose', async () => {
+    for (const s of open) s.destroy()
+  })
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    markUpgrade(req, socket, head)
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
+    const res = new ServerResponse(req)
+    res.assignSocket(socket as Socket)
+    res.on('finish', () => socket.destroy())
+    app.routing(req, res)
+  })
+}
 
 
 /** Send a gateway error in the SPEC's JSON shape; never an upstream's text or a stack. */
@@ -33,23 +57,19 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
 }
 
 async function proxyPlugin(app: FastifyInstance): Promise<void> {
-  const gw = app.switchyard
-  // Per route, composed on first use: earlier-registered middlewares wrap later ones, the base
-  // forward is innermost, and middlewares that do not apply to the route are left out. Compiled
-  // routes are new objects after a reload, so a WeakMap keyed by them never serves a stale chain.
-  const base: Forward = createForward({ metrics: gw.metrics })
-  const mws = gw.forwardMiddlewares
-  const chains = new WeakMap<CompiledRoute, Forward>()
-  const forwardFor = (ctx: RequestContext): Forward => {
-    const route = ctx.route!
-    let chain = chains.get(route)
-    if (chain === undefined) {
-      chain = base
-      for (let i = mws.length - 1; i >= 0; i--) if (mws[i]!.appliesTo(route, ctx.state)) chain = mws[i]!.middleware(chain)
-      chains.set(route, chain)
+  // The route's stages and the pool decision. Callback style: no promise unless a stage waits.
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    const ctx = request[kContext]
+    let pending: void | Promise<void>
+    try {
+      pending = runStages(ctx.state.pipelines[ctx.route!.index]!, request, ctx)
+    } catch (err) {
+      done(err as Error)
+      return
     }
-    return chain
-  }
+    if (pending === undefined) done()
+    else pending.then(() => done(), done)
+  })
 
   // Bodies are streamed to the upstream untouched: no parsing, and Fastify must not read them.
   app.removeAllContentTypeParsers()
@@ -78,8 +98,11 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
     url: '/*',
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const ctx = request[kContext]
-      if (isUpgrade(request)) return tunnelUpgrade(request, reply, ctx)
-      const res = await forwardFor(ctx)(request, ctx)
+      if (isUpgrade(request)) {
+        reply.hijack()
+        return tunnelUpgrade(request, ctx)
+      }
+      const res = await ctx.state.pipelines[ctx.route!.index]!.forward(request, ctx)
       const plan = routePlan(ctx.route!).headers
       reply.code(res.statusCode)
       const h = res.headers

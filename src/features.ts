@@ -1,31 +1,37 @@
 /**
- * The data-plane feature plugins, in the order their hooks run between request-context and
- * proxy. Order matters: a rate-limited request must cost neither a JWT verification nor an
- * upstream call; the cache sits closest to the proxy.
+ * The gateway's built-in features, in the order their stages run within a phase and their
+ * middlewares wrap the forward chain (see src/pipeline/feature.ts). Order matters:
+ * - tracing first: even a request refused by a later stage has its trace id in the access log;
+ * - rate limits before JWT (phase `early`): a limited request costs no verification and no
+ *   upstream call (claim-keyed limits run in phase `late`, after the token is verified);
+ * - the cache before the mirror: its middleware wraps the mirror's, so cache hits are not
+ *   mirrored and only requests that really go upstream are copied.
+ * Embedders' features (GatewayOptions.features) come after these.
  */
-import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
-import cachePlugin from '../plugins/cache.js'
-import jwtAuthPlugin from '../plugins/jwt-auth.js'
-import backendMetricsPlugin from '../plugins/backend-metrics.js'
-import mirrorPlugin from '../plugins/mirror.js'
-import rateLimitPlugin from '../plugins/rate-limit.js'
-import tracingPlugin from '../plugins/tracing.js'
+import type { Registry } from 'prom-client'
+import type { Logger } from 'pino'
+import type { GatewaySettings } from './config/model.js'
+import { createCacheFeature } from './cache/feature.js'
+import type { GatewayMetrics } from './metrics.js'
+import type { Feature } from './pipeline/feature.js'
+import { createMirrorFeature } from './proxy/mirror.js'
+import type { Transport } from './proxy/transport.js'
+import { createTracingFeature } from './tracing/feature.js'
 
-export interface DataPlaneFeature {
-  readonly name: string
-  readonly plugin: FastifyPluginAsync | FastifyPluginCallback
+export interface BuiltInFeatureDeps {
+  readonly settings: GatewaySettings
+  readonly metrics: GatewayMetrics
+  readonly registry: Registry
+  readonly log: Logger
+  readonly transport: Transport
+  /** What the admin API looks per-gateway services up by. */
+  readonly owner: object
 }
 
-export const dataPlaneFeatures: readonly DataPlaneFeature[] = [
-  // First of all: even a request refused by a later stage has its trace id in the access log.
-  { name: 'tracing', plugin: tracingPlugin },
-  // First: a limited request costs no verification and no upstream call (claim keys check after jwt).
-  { name: 'rate-limit', plugin: rateLimitPlugin },
-  { name: 'jwt-auth', plugin: jwtAuthPlugin },
-  // Before mirror: its forward middleware wraps the mirror's, so cache hits are not mirrored.
-  { name: 'cache', plugin: cachePlugin },
-  // Last: closest to the proxy, so only requests that really go upstream are mirrored (not cache hits).
-  { name: 'mirror', plugin: mirrorPlugin },
-  // Per-backend response series (an onResponse hook: its position does not matter).
-  { name: 'backend-metrics', plugin: backendMetricsPlugin },
-]
+export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
+  return [
+    createTracingFeature(),
+    createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
+    createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
+  ]
+}

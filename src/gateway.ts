@@ -18,7 +18,10 @@ import { answerAndClose, guardSocket, refuseConnect } from './net/edge-socket.js
 import type { GatewayHandle } from './gateway-handle.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { compileTrustedProxies } from './net/client-ip.js'
-import type { ScopedForwardMiddleware } from './proxy/types.js'
+import type { Feature } from './pipeline/feature.js'
+import { compilePipelines, prepareFeatures, type Pipelines, type PreparedFeatures } from './pipeline/pipeline.js'
+import { createForward } from './proxy/forward.js'
+import { undiciHttp1 } from './proxy/transports/undici-http1.js'
 import { compileRouteTable } from './routing/route-table.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { RouteTable } from './routing/types.js'
@@ -28,7 +31,10 @@ import proxyPlugin from '../plugins/proxy.js'
 import requestContextPlugin from '../plugins/request-context.js'
 import { buildAdmin } from '../routes/admin.js'
 import { startTlsListener, withHttpsRedirect, type TlsListener } from './tls/listener.js'
-import { dataPlaneFeatures } from './features.js'
+import { builtInFeatures } from './features.js'
+import jwtAuthPlugin from '../plugins/jwt-auth.js'
+import rateLimitPlugin from '../plugins/rate-limit.js'
+import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import { compileProblems } from './check.js'
 
 export interface GatewayOptions {
@@ -39,6 +45,13 @@ export interface GatewayOptions {
   readonly env?: Record<string, string | undefined>
   /** Collect Node process metrics (default true). */
   readonly processMetrics?: boolean
+  /**
+   * Features of the embedder's own, after the built-in ones (src/pipeline/feature.ts): each is
+   * prepared with every configuration and compiled per route like the built-ins, and runs on
+   * every listener (plain and TLS). This, not hooks on `gateway.app`, is how to extend the data
+   * plane: `gateway.app` is the plain listener's app only.
+   */
+  readonly features?: readonly Feature[]
 }
 
 export type ReloadResult = { readonly ok: true; readonly version: number } | { readonly ok: false; readonly problems: readonly string[] }
@@ -148,7 +161,9 @@ export async function buildDataPlane(internal: DataPlaneInternal, protocol: 'htt
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
   app.decorate('switchyard', internal.handle)
   await app.register(requestContextPlugin, { protocol })
-  for (const feature of dataPlaneFeatures) await app.register(feature.plugin)
+  await app.register(rateLimitPlugin)
+  await app.register(jwtAuthPlugin)
+  await app.register(backendMetricsPlugin)
   await app.register(proxyPlugin)
   await app.register(accessLogPlugin)
   return app
@@ -166,9 +181,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     logger: log,
     onEvent: (e: { pool: string; type: string }) => metrics.upstreamEvents.inc({ pool: e.pool, event: e.type }),
   })
-  let state: RuntimeState = { version: 1, settings, routes: initialRoutes, pools }
   let trust = compileTrustedProxies(settings.server.trustedProxies)
-  const middlewares: ScopedForwardMiddleware[] = []
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
   const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
 
@@ -181,14 +194,25 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     get trust() {
       return trust
     },
-    useForward(middleware, appliesTo = () => true) {
-      middlewares.push({ middleware, appliesTo })
-    },
-    forwardMiddlewares: middlewares,
     onReload(listener) {
       reloadListeners.push(listener)
     },
   }
+
+  // Built once per gateway; prepared and compiled per route with every configuration.
+  const transport = undiciHttp1
+  const features: readonly Feature[] = [
+    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle }),
+    ...(options.features ?? []),
+  ]
+  const baseForward = createForward({ metrics, transport })
+  const compileFor = async (next: GatewaySettings, routes: RouteTable, current: GatewaySettings | undefined): Promise<{ prepared: PreparedFeatures; pipelines: Pipelines }> => {
+    const prepared = await prepareFeatures(features, next, current)
+    return { prepared, pipelines: compilePipelines(routes, prepared, baseForward) }
+  }
+  const initial = await compileFor(settings, initialRoutes, undefined)
+  initial.prepared.commit()
+  let state: RuntimeState = { version: 1, settings, routes: initialRoutes, pools, pipelines: initial.pipelines }
 
   let tlsListener: TlsListener | undefined
   const app = await buildDataPlane({ handle }, 'http', withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort()))
@@ -201,15 +225,18 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     let next: GatewaySettings
     let routes: RouteTable
     let commitTls: (() => void) | undefined
+    let compiled: { prepared: PreparedFeatures; pipelines: Pipelines } | undefined
     try {
       if (source !== undefined) next = isSettings(source) ? source : normalizeConfig(source, { env, source: options.configPath })
       else if (options.configPath) next = await loadConfigFile(options.configPath, env)
       else throw new ConfigError([{ path: '(gateway)', message: 'no configuration file to reload from' }])
       routes = compileRoutes(next)
+      compiled = await compileFor(next, routes, state.settings)
       commitTls = await tlsListener?.prepare(next)
       // Last, because it changes live state: it either applies whole or throws having changed nothing.
       pools!.reconcile(next.pools)
     } catch (err) {
+      compiled?.prepared.discard()
       const listed = (err as { problems?: unknown }).problems
       const problems =
         err instanceof ConfigError
@@ -226,7 +253,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     }
     const prev = state
     warnOnListenerChanges(prev.settings, next, log)
-    state = { version: prev.version + 1, settings: next, routes, pools: pools! }
+    state = { version: prev.version + 1, settings: next, routes, pools: pools!, pipelines: compiled!.pipelines }
+    compiled!.prepared.commit()
     commitTls?.()
     trust = compileTrustedProxies(next.server.trustedProxies)
     for (const l of reloadListeners) l(state, prev)
@@ -267,6 +295,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     },
     async listen() {
       const s = state.settings
+      for (const f of features) await f.start?.()
       if (s.server.tls) tlsListener = await startTlsListener({ handle, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
       await app.listen({ host: s.server.host, port: s.server.port })
       url = urlOf(app.server.address() as AddressInfo, 'http')
@@ -300,6 +329,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
           clearInterval(sweep)
         }
         if (gateway.admin) await gateway.admin.close()
+        for (const f of [...features].reverse()) await f.close?.()
         await pools!.close()
       })())
     },

@@ -3,6 +3,7 @@
  * gateway's reference in one assignment; requests keep the snapshot they started with.
  */
 import type { GatewaySettings } from './config/model.js'
+import type { Pipelines } from './pipeline/pipeline.js'
 import type { RouteTable } from './routing/types.js'
 import type { PoolRegistry } from './upstream/types.js'
 
@@ -12,4 +13,6 @@ export interface RuntimeState {
   readonly settings: GatewaySettings
   readonly routes: RouteTable
   readonly pools: PoolRegistry
+  /** Each route's compiled stages and forward chain, indexed by `CompiledRoute.index`. */
+  readonly pipelines: Pipelines
 }

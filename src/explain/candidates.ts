@@ -1,5 +1,6 @@
 /**
- * The backend order a pool's balancer would use for a request, without disturbing it.
+ * How far explain's backend order can be trusted, per algorithm. The order itself comes from
+ * the pool chain's preview (upstream/pool-chain.ts), the same walk the data plane makes.
  *
  * `Pool.candidates` runs the live balancer, and several balancers keep state between calls
  * (round-robin position, smooth-WRR credits, least-connections tie rotation): asking it would
@@ -7,9 +8,7 @@
  * the order is the one the next request would get, for every algorithm but the randomised
  * ones, where it is one sample; `order` says which case applies.
  */
-import type { Algorithm, KeySource } from '../config/model.js'
-import { keyValueOf, type KeyInput } from '../routing/key-value.js'
-import type { Backend, Pool } from '../upstream/types.js'
+import type { Algorithm } from '../config/model.js'
 
 /** How far the previewed order can be trusted. */
 export type OrderKind = 'exact' | 'random'
@@ -34,28 +33,3 @@ export const ORDER_NOTES: Readonly<Record<OrderKind, string>> = {
 /** What a key source reads from the described request. */
 export type { KeyInput } from '../routing/key-value.js'
 export { keyValueOf } from '../routing/key-value.js'
-
-export interface CandidatePreview {
-  /** Available backends in try order: the first is the choice, the next ones serve retries. */
-  readonly backends: readonly Backend[]
-  /** The backend a sticky-session cookie pins the client to, when it names an available one. */
-  readonly pinned: Backend | undefined
-  readonly order: OrderKind
-  /** The pool's `hashOn` value for consistent-hash pools. */
-  readonly hashKey: string | undefined
-}
-
-/** Side-effect-free candidate order of `pool` for the described request. */
-export function previewCandidates(pool: Pool, input: KeyInput): CandidatePreview {
-  const settings = pool.settings
-  const hashKey = pool.algorithm === 'consistent-hash' ? keyValueOf(settings.hashOn, input) : undefined
-  let pinned: Backend | undefined
-  if (settings.stickySession !== undefined) {
-    const token = keyValueOf({ kind: 'cookie', name: settings.stickySession.cookie }, input)
-    // backendForToken is a map lookup plus an availability check: no state changes.
-    if (token !== undefined) pinned = pool.backendForToken(token)
-  }
-  const out: Backend[] = pinned === undefined ? [] : [pinned]
-  for (const b of pool.preview({ clientIp: input.clientIp, hashKey })) if (b !== pinned) out.push(b)
-  return { backends: out, pinned, order: pinned !== undefined && out.length === 1 ? 'exact' : ORDER[pool.algorithm], hashKey }
-}

@@ -96,7 +96,7 @@ export const explainCommand: CliCommand = async (args, io) => {
   // Not started: no health-check timers; connection pools are created lazily and never used.
   const pools = createPoolRegistry(settings.pools)
   try {
-    const state: RuntimeState = { version: 1, settings, routes: compileRouteTable(settings.routes), pools }
+    const state: RuntimeState = { version: 1, settings, routes: compileRouteTable(settings.routes), pools, pipelines: [] }
     const input: ExplainInput = { method, host, path: target.path, headers, protocol: target.protocol, ...(claims ? { claims } : {}), ...(clientIp ? { clientIp } : {}) }
     io.out(JSON.stringify(explainRequest(state, input), null, 2))
     return 0

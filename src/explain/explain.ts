@@ -17,7 +17,8 @@ import { normalizePath } from '../routing/normalize-path.js'
 import { describeKeySource, stickyHash } from '../routing/split.js'
 import type { CompiledRoute, MatchInput, SplitDecision } from '../routing/types.js'
 import type { Backend } from '../upstream/types.js'
-import { ORDER_NOTES, previewCandidates, type KeyInput, type OrderKind } from './candidates.js'
+import { previewChain } from '../upstream/pool-chain.js'
+import { ORDER_NOTES, type KeyInput, type OrderKind } from './candidates.js'
 
 /** A request description (the body of `POST /api/explain`). */
 export interface ExplainInput {
@@ -232,15 +233,10 @@ function explainSplit(route: CompiledRoute, headers: Headers, clientIp: string, 
 function explainPools(state: RuntimeState, first: string, keyInput: KeyInput): { pools: PoolStep[]; backend: ExplainAnswer['backend'] } {
   const pools: PoolStep[] = []
   let backend: ExplainAnswer['backend'] = null
-  const visited = new Set<string>()
-  let name: string | undefined = first
-  // The data plane walks the fallback chain only while a pool has nothing to offer; explain
-  // shows the chain up to the first pool that would serve.
-  while (name !== undefined && !visited.has(name)) {
-    visited.add(name)
-    const pool = state.pools.get(name)
-    if (pool === undefined) break
-    const preview = previewCandidates(pool, keyInput)
+  // The same chain walk as the data plane (upstream/pool-chain.ts), without moving balancers:
+  // up to the first pool that would serve.
+  for (const preview of previewChain(state.pools, first, keyInput)) {
+    const pool = preview.pool
     const candidates = preview.backends.map(backendView)
     const inOrder = new Set(preview.backends)
     const unavailable = pool.backends
@@ -248,7 +244,7 @@ function explainPools(state: RuntimeState, first: string, keyInput: KeyInput): {
       .map((b) => ({ ...backendView(b), reason: !b.healthy ? 'health check failing' : b.breaker.state === 'open' ? 'circuit open' : b.breaker.state === 'half-open' ? 'circuit half-open (trial requests only)' : 'not selectable' }))
     const step: { -readonly [K in keyof PoolStep]: PoolStep[K] } = {
       pool: pool.name,
-      role: pools.length === 0 ? 'split' : 'fallback',
+      role: preview.role,
       algorithm: pool.algorithm,
       candidates,
       unavailable,
@@ -259,11 +255,7 @@ function explainPools(state: RuntimeState, first: string, keyInput: KeyInput): {
     if (pool.settings.stickySession !== undefined) step.stickySession = { cookie: pool.settings.stickySession.cookie, pinned: preview.pinned?.origin ?? null }
     if (pool.algorithm === 'consistent-hash') step.hashKey = preview.hashKey ?? null
     pools.push(step)
-    if (candidates.length > 0) {
-      backend = { pool: pool.name, url: candidates[0]!.url, fallbackUsed: pools.length > 1 }
-      break
-    }
-    name = pool.fallback
+    if (candidates.length > 0) backend = { pool: pool.name, url: candidates[0]!.url, fallbackUsed: pools.length > 1 }
   }
   return { pools, backend }
 }

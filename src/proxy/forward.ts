@@ -8,21 +8,23 @@
  * within the pool's retry budget. When a pool has no available backend, or every try on it
  * failed, the request degrades to the pool's fallback, and that pool's fallback in turn.
  */
-import { finished } from 'node:stream'
-import type { FastifyRequest } from 'fastify'
-import type { Dispatcher } from 'undici'
 import type { KeySource, PoolSettings } from '../config/model.js'
 import { ERR_NO_BACKEND } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { RequestContext } from '../request-context.js'
 import type { CompiledRoute } from '../routing/types.js'
-import type { Backend, FailureKind, Lease, Pool, SelectionContext } from '../upstream/types.js'
+import type { Backend, Lease, Pool } from '../upstream/types.js'
 import { appendSetCookie, readCookie, serializeCookie } from '../net/cookies.js'
-import { keyValueOf } from '../routing/key-value.js'
+import { keyValueOf, type KeyInput } from '../routing/key-value.js'
+import { chainPools, poolCandidates } from '../upstream/pool-chain.js'
+import { endLeaseWhenDone, runAttempt } from './attempt.js'
+import { decidePool } from './decision.js'
 import { buildUpstreamHeaders, compileHeaderPlan, filterResponseHeaders, type HeaderPlan } from './headers.js'
+import type { ProxyRequest } from './request.js'
 import { NO_BODY, prepareBody, type RequestBody } from './request-body.js'
+import type { Transport, TransportResponse } from './transport.js'
 import type { Forward, ForwardOptions, UpstreamResponse } from './types.js'
-import { classifyAttemptError, gatewayErrorFor, type AttemptFailure } from './upstream-errors.js'
+import { gatewayErrorFor, type AttemptFailure } from './upstream-errors.js'
 
 /** RFC 9110 §9.2.2. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY'])
@@ -51,19 +53,19 @@ export function routePlan(route: CompiledRoute): RoutePlan {
 export const kBody = Symbol('switchyard.body')
 type WithBody = RequestContext & { [kBody]?: Promise<RequestBody> }
 
-export function requestBodyOf(request: FastifyRequest, ctx: RequestContext): Promise<RequestBody> {
+export function requestBodyOf(request: ProxyRequest, ctx: RequestContext): Promise<RequestBody> {
   const c = ctx as WithBody
   return (c[kBody] ??= prepareBody(request.raw, ctx.state.settings.server.bodyLimit))
 }
 
-/** A key source's value for this request (see src/routing/key-value.ts). */
-export function keyValue(source: KeySource, request: FastifyRequest, ctx: RequestContext): string | undefined {
-  return keyValueOf(source, { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, path: ctx.path, query: ctx.query, route: ctx.route?.name })
+/** What key sources (hashOn, sticky cookies, rate-limit keys) read from this request. */
+export function keyInputOf(request: ProxyRequest, ctx: RequestContext): KeyInput {
+  return { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, path: ctx.path, query: ctx.query, route: ctx.route?.name }
 }
 
-function selectionContext(pool: Pool, request: FastifyRequest, ctx: RequestContext): SelectionContext {
-  const needsKey = pool.algorithm === 'consistent-hash'
-  return { clientIp: ctx.clientIp, hashKey: needsKey ? keyValue(pool.settings.hashOn, request, ctx) : undefined }
+/** A key source's value for this request (see src/routing/key-value.ts). */
+export function keyValue(source: KeySource, request: ProxyRequest, ctx: RequestContext): string | undefined {
+  return keyValueOf(source, keyInputOf(request, ctx))
 }
 
 function mayRetry(f: AttemptFailure | { kind: 'status'; status: number }, retry: PoolSettings['retry'], idempotent: boolean, replayable: boolean): boolean {
@@ -74,39 +76,26 @@ function mayRetry(f: AttemptFailure | { kind: 'status'; status: number }, retry:
   return retry.on.includes(f.kind)
 }
 
-/** Sticky session first (if the cookie names an available backend), then the balancer's order. */
-function candidatesFor(pool: Pool, request: FastifyRequest, ctx: RequestContext): Iterable<Backend> {
-  const sticky = pool.settings.stickySession
-  if (sticky === undefined) return pool.candidates(selectionContext(pool, request, ctx))
-  const token = readCookie(request.headers.cookie, sticky.cookie)
-  const pinned = token === undefined ? undefined : pool.backendForToken(token)
-  if (pinned === undefined) return pool.candidates(selectionContext(pool, request, ctx))
-  return pinnedFirst(pinned, pool.candidates(selectionContext(pool, request, ctx)))
-}
-
-function* pinnedFirst(pinned: Backend, rest: Iterable<Backend>): Generator<Backend> {
-  yield pinned
-  for (const b of rest) if (b !== pinned) yield b
-}
-
-/** Drops a held-back answer: undici's body emits AbortError on destroy, which nobody awaits here. */
-function discard(res: Dispatcher.ResponseData): void {
+/** Drops a held-back answer: its body may emit AbortError on destroy, which nobody awaits here. */
+function discard(res: TransportResponse): void {
   res.body.on('error', () => {}).destroy()
 }
 
 export interface ForwardDeps {
   readonly metrics: GatewayMetrics
+  /** How attempts reach backends (HTTP/1.1 over undici in production; a stub in unit tests). */
+  readonly transport: Transport
 }
 
 interface HeldResponse {
-  readonly res: Dispatcher.ResponseData
+  readonly res: TransportResponse
   readonly backend: Backend
   readonly pool: Pool
   readonly ms: number
 }
 
 export function createForward(deps: ForwardDeps): Forward {
-  const { metrics } = deps
+  const { metrics, transport } = deps
   // Label children per pool: prom-client hashes a label object on every observe otherwise.
   const durationByPool = new Map<string, { observe(v: number): void }>()
   const observeUpstream = (pool: string, seconds: number): void => {
@@ -115,7 +104,7 @@ export function createForward(deps: ForwardDeps): Forward {
     child.observe(seconds)
   }
 
-  return async function forward(request: FastifyRequest, ctx: RequestContext, options?: ForwardOptions): Promise<UpstreamResponse> {
+  return async function forward(request: ProxyRequest, ctx: RequestContext, options?: ForwardOptions): Promise<UpstreamResponse> {
     const route = ctx.route!
     const plan = routePlan(route)
     const pools = ctx.state.pools
@@ -124,12 +113,9 @@ export function createForward(deps: ForwardDeps): Forward {
     const body = options?.noBody ? NO_BODY : await requestBodyOf(request, ctx)
     const replayable = body.kind !== 'stream'
 
-    // Pool choice (once per request; the cache may call forward again for revalidation).
-    if (ctx.pool === undefined) {
-      const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims, path: ctx.path, query: ctx.query })
-      ctx.pool = decision.pool
-      if (decision.setCookie !== undefined) appendSetCookie((ctx.responseHeaders ??= {}), decision.setCookie)
-    }
+    // Decided by the pipeline before the chain; here only for callers that skip it (unit tests).
+    decidePool(request, ctx)
+    const keys = keyInputOf(request, ctx)
 
     const headers = buildUpstreamHeaders(plan.headers, {
       clientHeaders: request.headers,
@@ -156,16 +142,13 @@ export function createForward(deps: ForwardDeps): Forward {
 
     let lastFailure: AttemptFailure | undefined
     let held: HeldResponse | undefined
-    let poolName: string | undefined = ctx.pool
     let previousPool: string | undefined
-    // Pools already tried; allocated only when a request degrades to a fallback.
-    let visited: string[] | undefined
     let attempted = false
+    const gone = (): boolean => clientGone
+    const timeouts = (pool: Pool) => pool.settings.timeouts.response
 
     try {
-      outer: while (poolName !== undefined && !(visited !== undefined && visited.includes(poolName))) {
-        const pool = pools.get(poolName)
-        if (pool === undefined) break
+      outer: for (const pool of chainPools(pools, ctx.pool)) {
         if (previousPool !== undefined) {
           ctx.fallbackUsed = true
           metrics.fallbacks.inc({ route: route.name, from: previousPool, to: pool.name })
@@ -173,7 +156,7 @@ export function createForward(deps: ForwardDeps): Forward {
         const retry = pool.settings.retry
         const maxAttempts = 1 + retry.attempts
         let attemptsHere = 0
-        for (const backend of candidatesFor(pool, request, ctx)) {
+        for (const backend of poolCandidates(pool, keys)) {
           if (attemptsHere >= maxAttempts) break
           if (attempted) {
             const f = held !== undefined ? { kind: 'status' as const, status: held.res.statusCode } : lastFailure!
@@ -190,33 +173,21 @@ export function createForward(deps: ForwardDeps): Forward {
           ctx.attempts++
           ctx.backend = backend.origin
           ctx.servedByPool = pool.name
-          const started = performance.now()
-          let res: Dispatcher.ResponseData
-          try {
-            res = await backend.dispatcher.request({
-              origin: backend.origin,
-              path,
-              method: method as Dispatcher.HttpMethod,
-              headers,
-              body: body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null,
-              signal: abort.signal,
-              headersTimeout: pool.settings.timeouts.response,
-              bodyTimeout: pool.settings.timeouts.response,
-            })
-          } catch (err) {
-            const ms = performance.now() - started
-            const f = classifyAttemptError(err, clientGone)
-            if (f.kind === 'cancel' || f.kind === 'client-body') {
-              lease.end('cancel', ms)
-              throw f.kind === 'client-body' ? f.error : gatewayErrorFor(f)
-            }
-            lease.end('failure', ms, f.kind)
+          const result = await runAttempt(
+            transport,
+            lease,
+            { method, path, headers, body: body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null, signal: abort.signal, responseTimeout: timeouts(pool) },
+            gone,
+          )
+          if (!result.ok) {
+            const f = result.failure
+            if (f.kind === 'cancel' || f.kind === 'client-body') throw f.kind === 'client-body' ? f.error : gatewayErrorFor(f)
             metrics.upstreamErrors.inc({ pool: pool.name, kind: 'tls' in f && f.tls ? 'tls' : f.kind })
             // A held status-failed answer, if any, stays the best we have.
             lastFailure = f
             continue
           }
-          const ms = performance.now() - started
+          const { response: res, ms } = result
           ctx.upstreamMs = ms
           observeUpstream(pool.name, ms / 1000)
           const status = res.statusCode
@@ -238,8 +209,6 @@ export function createForward(deps: ForwardDeps): Forward {
           return finish(res, status >= 500 ? 'failure' : 'success', lease, ms, pool, backend)
         }
         previousPool = pool.name
-        ;(visited ??= []).push(pool.name)
-        poolName = pool.fallback
       }
 
       if (held !== undefined) {
@@ -253,21 +222,14 @@ export function createForward(deps: ForwardDeps): Forward {
       request.raw.socket.off('close', onClose)
     }
 
-    function finish(res: Dispatcher.ResponseData, outcome: 'success' | 'failure' | 'done', lease: Lease | undefined, ms: number, pool: Pool, backend: Backend): UpstreamResponse {
+    function finish(res: TransportResponse, outcome: 'success' | 'failure' | 'done', lease: Lease | undefined, ms: number, pool: Pool, backend: Backend): UpstreamResponse {
       const headersOut = filterResponseHeaders(plan.headers, res.headers) as UpstreamResponse['headers']
       const sticky = pool.settings.stickySession
       if (sticky !== undefined && readCookie(request.headers.cookie, sticky.cookie) !== backend.stickyToken) {
         appendSetCookie((ctx.responseHeaders ??= {}), serializeCookie(sticky.cookie, backend.stickyToken, sticky.ttl, ctx.protocol === 'https'))
       }
-      if (lease !== undefined) {
-        // The lease (in-flight count) lasts until the body is done; the breaker outcome is the status.
-        finished(res.body, (err) => {
-          if (err && outcome === 'success') {
-            const f = classifyAttemptError(err, clientGone)
-            lease.end(f.kind === 'cancel' ? 'cancel' : 'failure', ms, f.kind === 'cancel' || f.kind === 'client-body' ? undefined : (f.kind as FailureKind))
-          } else lease.end(outcome === 'done' ? 'success' : outcome, ms, outcome === 'failure' ? 'status' : undefined)
-        })
-      }
+      // The lease (in-flight count) lasts until the body is done; the breaker outcome is the status.
+      if (lease !== undefined) endLeaseWhenDone(lease, res.body, outcome === 'failure' ? 'failure' : 'success', ms, gone)
       const noBody = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304
       if (noBody) res.body.resume()
       return { statusCode: res.statusCode, headers: headersOut, body: noBody ? null : res.body }

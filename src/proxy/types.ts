@@ -1,16 +1,14 @@
 /**
  * The proxy pipeline's contracts. The catch-all route handler asks a composed `Forward`
  * function for an upstream response, then streams it to the client. Features that sit between
- * the client and the upstream (cache, mirroring) are `ForwardMiddleware`s registered with
- * `useForward(mw, appliesTo)`: earlier registrations wrap later ones, and each compiled route
- * gets a chain of only the middlewares that apply to it, composed once.
+ * the client and the upstream (cache, mirroring) are `ForwardMiddleware`s that features give
+ * the routes that use them (src/pipeline/feature.ts); each route's chain is composed once per
+ * configuration.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
-import type { FastifyRequest } from 'fastify'
+import type { ProxyRequest } from './request.js'
 import type { RequestContext } from '../request-context.js'
-import type { CompiledRoute } from '../routing/types.js'
-import type { RuntimeState } from '../runtime-state.js'
 
 /** An upstream answer that has not been sent to the client yet. */
 export interface UpstreamResponse {
@@ -21,8 +19,18 @@ export interface UpstreamResponse {
   body: Readable | Buffer | null
 }
 
+/**
+ * Why a request goes upstream. `client` is the client's own exchange; the others are the
+ * gateway's own requests on its behalf: a cache `fill` (a HEAD answered from a GET), a
+ * background `revalidate`, a `shadow` copy. Middlewares decide on this, never on which
+ * options happen to be set.
+ */
+export type ForwardPurpose = 'client' | 'fill' | 'revalidate' | 'shadow'
+
 /** Extra inputs a middleware may pass down (e.g. conditional headers for revalidation). */
 export interface ForwardOptions {
+  /** Default `client`. */
+  readonly purpose?: ForwardPurpose
   /** Headers to add or replace on the upstream request (lower-case names). */
   readonly extraHeaders?: Readonly<Record<string, string>>
   /** Send upstream with this method instead (e.g. GET for a HEAD cache fill). */
@@ -37,17 +45,6 @@ export interface ForwardOptions {
  * Obtain an upstream response for this request: pool choice, failover, retries. Rejects with
  * a typed gateway error (statusCode 502, 503 or 504) when no upstream could answer.
  */
-export type Forward = (request: FastifyRequest, ctx: RequestContext, options?: ForwardOptions) => Promise<UpstreamResponse>
+export type Forward = (request: ProxyRequest, ctx: RequestContext, options?: ForwardOptions) => Promise<UpstreamResponse>
 
 export type ForwardMiddleware = (next: Forward) => Forward
-
-/**
- * Which routes a middleware wraps. The chain is composed per compiled route (once, on first
- * use), so a route without the feature pays nothing for it: not even a pass-through call.
- */
-export type ForwardScope = (route: CompiledRoute, state: RuntimeState) => boolean
-
-export interface ScopedForwardMiddleware {
-  readonly middleware: ForwardMiddleware
-  readonly appliesTo: ForwardScope
-}

@@ -1,95 +1,72 @@
 /**
  * WebSocket (HTTP/1.1 Upgrade, RFC 6455 §4) proxying as a byte tunnel.
  *
- * An upgrade request is first dispatched through the data-plane app like any request, so the
+ * An upgrade request is first dispatched through the data plane like any request, so the
  * request context, rate limits and JWT checks run exactly as for plain HTTP (a guarded route
- * stays guarded). The proxy handler then hijacks the socket, opens the upgrade to a backend of
- * the chosen pool and splices the two sockets together; frames are never parsed.
+ * stays guarded), and the pool decision is the same one step. The listener's adapter then
+ * hands the socket over; the tunnel opens the upgrade to the first backend of the request's
+ * pool chain (upstream/pool-chain.ts, as plain requests) and splices the two sockets
+ * together; frames are never parsed.
  *
  * @fastify/http-proxy also proxies WebSockets, but it mounts a route per prefix and picks one
  * upstream per registration; our routes live in a swappable table behind one catch-all route,
  * so the tunnel is ours. Same idea as its handleUpgrade: reuse the router for the hooks.
  */
-import http, { ServerResponse, type IncomingMessage } from 'node:http'
+import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { isIP } from 'node:net'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { rawErrorResponse } from '../errors.js'
 import { answerAndClose, guardSocket } from '../net/edge-socket.js'
 import type { RequestContext } from '../request-context.js'
+import { firstLease } from '../upstream/pool-chain.js'
+import { decidePool } from './decision.js'
+import { keyInputOf, routePlan } from './forward.js'
 import { buildUpstreamHeaders } from './headers.js'
-import { routePlan } from './forward.js'
+import type { ProxyRequest } from './request.js'
 
 const kUpgradeSocket = Symbol('switchyard.upgradeSocket')
 const kUpgradeHead = Symbol('switchyard.upgradeHead')
 
 type UpgradeRequest = IncomingMessage & { [kUpgradeSocket]?: Duplex; [kUpgradeHead]?: Buffer }
 
-export function isUpgrade(request: FastifyRequest): boolean {
-  return (request.raw as UpgradeRequest)[kUpgradeSocket] !== undefined
+/** Mark a Node request as an upgrade whose socket the tunnel takes over (done by the listener's adapter). */
+export function markUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  guardSocket(socket)
+  ;(req as UpgradeRequest)[kUpgradeSocket] = socket
+  ;(req as UpgradeRequest)[kUpgradeHead] = head
 }
 
-/** Route `upgrade` events of the app's server through the app (hooks run), as http-proxy does. */
-export function attachUpgradeRouting(app: FastifyInstance): void {
-  // Upgraded sockets leave the HTTP server's connection tracking; a shutdown must end them
-  // itself, or a long-lived WebSocket would hold the process open forever.
-  const open = new Set<Duplex>()
-  app.addHook('preClose', async () => {
-    for (const s of open) s.destroy()
-  })
-  app.server.on('upgrade', (req: UpgradeRequest, socket: Duplex, head: Buffer) => {
-    guardSocket(socket)
-    open.add(socket)
-    socket.once('close', () => open.delete(socket))
-    req[kUpgradeSocket] = socket
-    req[kUpgradeHead] = head
-    const res = new ServerResponse(req)
-    res.assignSocket(socket as import('node:net').Socket)
-    res.on('finish', () => socket.destroy())
-    app.routing(req, res)
-  })
+export function isUpgrade(request: ProxyRequest): boolean {
+  return (request.raw as UpgradeRequest)[kUpgradeSocket] !== undefined
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
   answerAndClose(socket, rawErrorResponse(status, message))
 }
 
+/** RFC 6455 §4.1: the only protocol the gateway tunnels. Anything else (h2c, TLS/1.2) could smuggle a second request past the route. */
+const WEBSOCKET = /^websocket$/i
+
 /**
- * Tunnel an authorised upgrade to the first available backend of the chosen pool chain.
- * Called from the proxy handler; takes over the socket (reply is hijacked).
+ * Tunnel an authorised upgrade to the first backend along the request's pool chain that grants
+ * a lease: the same chain, candidate order and hash key a plain request of the same client gets.
+ * Takes over the client socket (the adapter has detached it from the HTTP machinery).
  */
-export function tunnelUpgrade(request: FastifyRequest, reply: FastifyReply, ctx: RequestContext): void {
+export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void {
   const raw = request.raw as UpgradeRequest
   const client = raw[kUpgradeSocket]!
   const head = raw[kUpgradeHead] ?? Buffer.alloc(0)
-  reply.hijack()
   const route = ctx.route!
   if (!route.settings.websocket) return refuse(client, 400, `route "${route.name}" does not accept WebSocket upgrades`)
+  const upgrade = request.headers.upgrade
+  if (typeof upgrade !== 'string' || !WEBSOCKET.test(upgrade.trim())) return refuse(client, 400, 'only Upgrade: websocket is tunnelled')
 
-  if (ctx.pool === undefined) {
-    const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims, path: ctx.path, query: ctx.query })
-    ctx.pool = decision.pool
-  }
-  // First available backend along the fallback chain.
-  let poolName: string | undefined = ctx.pool
-  const seen = new Set<string>()
-  let target: { pool: import('../upstream/types.js').Pool; backend: import('../upstream/types.js').Backend; lease: import('../upstream/types.js').Lease } | undefined
-  while (poolName !== undefined && !seen.has(poolName) && target === undefined) {
-    seen.add(poolName)
-    const pool = ctx.state.pools.get(poolName)
-    if (!pool) break
-    for (const b of pool.candidates({ clientIp: ctx.clientIp, hashKey: undefined })) {
-      const lease = pool.acquire(b)
-      if (lease) {
-        target = { pool, backend: b, lease }
-        break
-      }
-    }
-    poolName = pool.fallback
-  }
+  decidePool(request, ctx)
+  const target = firstLease(ctx.state.pools, ctx.pool, keyInputOf(request, ctx))
   if (target === undefined) return refuse(client, 503, `no backend available for pool "${ctx.pool}"`)
-  const { backend, lease, pool } = target
+  const { pool, lease } = target
+  const backend = lease.backend
   ctx.backend = backend.origin
   ctx.servedByPool = pool.name
   ctx.attempts = 1
@@ -105,7 +82,7 @@ export function tunnelUpgrade(request: FastifyRequest, reply: FastifyReply, ctx:
   })
   // The upgrade handshake needs the hop-by-hop pair the generic filter removed.
   headers.connection = 'Upgrade'
-  headers.upgrade = String(request.headers.upgrade ?? 'websocket')
+  headers.upgrade = 'websocket'
   const url = backend.url
   const started = performance.now()
   const mod = url.protocol === 'https:' ? https : http

@@ -1,16 +1,18 @@
 /**
- * One upstream server of a pool: its keep-alive connection pool, in-flight count, health verdict,
- * breaker, response-time average and load report. Identity is pool name + origin, so a reload
+ * One upstream server of a pool: its in-flight count, health verdict, breaker, response-time
+ * average, load report and connection settings. Identity is pool name + origin, so a reload
  * that keeps the origin keeps this object and everything it has learned.
+ *
+ * The pool layer does not know how bytes reach a backend: transports (HTTP/1 over undici
+ * today; HTTP/2, gRPC, TCP later) keep their connection pools as *attachments* of the backend.
+ * The backend owns their lifetime only: it closes them when its connection settings change on
+ * a reload, and when it is retired and its in-flight requests have ended.
  */
-import { Client, Pool as UndiciPool } from 'undici'
+import { Client } from 'undici'
 import type { CircuitBreakerSettings } from '../config/model.js'
 import { alwaysClosed, ConsecutiveFailureBreaker, type BreakerHooks, type BreakerOutcome, type ManagedBreaker } from './circuit-breaker.js'
 import { stickyTokenFor } from './hash.js'
-import type { Backend, CircuitState, Clock, FailureKind, LoadReport } from './types.js'
-
-/** Connections per origin: enough for high concurrency, bounded so one pool cannot exhaust file descriptors. */
-export const MAX_CONNECTIONS_PER_ORIGIN = 128
+import type { Backend, CircuitState, Clock, ConnectionSettings, FailureKind, LoadReport } from './types.js'
 
 /**
  * Weight of the newest sample in the response-time average. 0.2 follows a shift in latency
@@ -18,14 +20,8 @@ export const MAX_CONNECTIONS_PER_ORIGIN = 128
  */
 const EWMA_ALPHA = 0.2
 
-/** How a backend's connections are made; a change on reload means a new connection pool. */
-export interface DispatcherConfig {
-  readonly connectTimeout: number
-  /** PEM text of the pool's `tls.ca` (replaces the default trust store), if any. */
-  readonly ca?: string
-  readonly servername?: string
-  readonly rejectUnauthorized: boolean
-}
+/** How a backend's connections are made; a change on reload means new connection pools. */
+export type DispatcherConfig = ConnectionSettings
 
 /** What a backend reports to, and asks of, the pool that owns it. */
 export interface BackendOwner {
@@ -53,7 +49,7 @@ function sameDispatcherConfig(a: DispatcherConfig, b: DispatcherConfig): boolean
   return a.connectTimeout === b.connectTimeout && a.ca === b.ca && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized
 }
 
-function connectOptions(c: DispatcherConfig) {
+export function connectOptions(c: DispatcherConfig) {
   // For http:// origins undici ignores the TLS fields. Without `ca`, Node's default trust
   // store applies (bundled Mozilla CAs, plus the OS store under --use-system-ca and
   // NODE_EXTRA_CA_CERTS). Verification is only off when the pool says rejectUnauthorized: false.
@@ -63,6 +59,11 @@ function connectOptions(c: DispatcherConfig) {
     ...(c.ca !== undefined ? { ca: c.ca } : {}),
     ...(c.servername !== undefined ? { servername: c.servername } : {}),
   }
+}
+
+/** Something a transport keeps per backend (a connection pool): closed gracefully when no longer wanted. */
+export interface Attachment {
+  close(): Promise<unknown>
 }
 
 export class UpstreamBackend implements Backend {
@@ -83,8 +84,8 @@ export class UpstreamBackend implements Backend {
   responseTimeMs: number | undefined = undefined
   load: LoadReport | undefined = undefined
   availableSince: number | undefined
-  #dispatcher: UndiciPool
   #dispatcherConfig: DispatcherConfig
+  readonly #attachments = new Map<symbol, Attachment>()
   #probe: Client | undefined
   #breaker: ManagedBreaker
   readonly #clock: Clock
@@ -105,7 +106,6 @@ export class UpstreamBackend implements Backend {
     this.#owner = o.owner
     this.availableSince = o.ramp ? o.clock.now() : undefined
     this.#dispatcherConfig = o.dispatcher
-    this.#dispatcher = this.#createDispatcher(o.dispatcher)
     this.#breakerHooks = {
       mayOpen: () => this.#owner.mayEject(this),
       onOpenRefused: () => this.#owner.onEjectionRefused(this),
@@ -118,8 +118,18 @@ export class UpstreamBackend implements Backend {
     this.#breaker = this.#createBreaker(o.circuitBreaker)
   }
 
-  get dispatcher(): UndiciPool {
-    return this.#dispatcher
+  get connection(): DispatcherConfig {
+    return this.#dispatcherConfig
+  }
+
+  attachment<T extends Attachment>(key: symbol, create: (connection: DispatcherConfig) => T): T {
+    let a = this.#attachments.get(key) as T | undefined
+    if (a === undefined) {
+      a = create(this.#dispatcherConfig)
+      // A request racing a retirement still gets a working pool; it is closed with the rest.
+      this.#attachments.set(key, a)
+    }
+    return a
   }
 
   get breaker(): ManagedBreaker {
@@ -182,12 +192,13 @@ export class UpstreamBackend implements Backend {
   update(weight: number, dispatcher: DispatcherConfig, circuitBreaker: CircuitBreakerSettings | undefined): void {
     this.weight = weight
     if (!sameDispatcherConfig(dispatcher, this.#dispatcherConfig)) {
-      const old = this.#dispatcher
+      const old = [...this.#attachments.values()]
       const oldProbe = this.#probe
       this.#dispatcherConfig = dispatcher
-      this.#dispatcher = this.#createDispatcher(dispatcher)
+      this.#attachments.clear()
       this.#probe = undefined
-      void old.close().catch(() => {})
+      // Requests already on the old pools finish there; new ones get pools with the new settings.
+      for (const a of old) void a.close().catch(() => {})
       void oldProbe?.close().catch(() => {})
     }
     if (circuitBreaker === undefined) this.#breaker = alwaysClosed
@@ -229,13 +240,9 @@ export class UpstreamBackend implements Backend {
   async #closeDispatchers(): Promise<void> {
     const probe = this.#probe
     this.#probe = undefined
-    await Promise.all([this.#dispatcher.close().catch(() => {}), probe?.close().catch(() => {})])
-  }
-
-  #createDispatcher(c: DispatcherConfig): UndiciPool {
-    // pipelining 1: a request never waits behind another on one socket (head-of-line
-    // blocking), and a reset only ever loses the one request that was on it.
-    return new UndiciPool(this.origin, { connections: MAX_CONNECTIONS_PER_ORIGIN, pipelining: 1, connect: connectOptions(c) })
+    const attached = [...this.#attachments.values()]
+    this.#attachments.clear()
+    await Promise.all([...attached.map((a) => a.close().catch(() => {})), probe?.close().catch(() => {})])
   }
 
   #createBreaker(settings: CircuitBreakerSettings | undefined): ManagedBreaker {

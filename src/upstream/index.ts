@@ -18,7 +18,7 @@ export type {
 } from './types.js'
 export { createPoolRegistry, UpstreamPoolRegistry, type PoolRegistryOptions, type UpstreamLogger } from './registry.js'
 export { UpstreamPool } from './pool.js'
-export { UpstreamBackend, MAX_CONNECTIONS_PER_ORIGIN, type DispatcherConfig } from './backend.js'
+export { UpstreamBackend, connectOptions, type DispatcherConfig } from './backend.js'
 export { createBalancer, type BalancerOptions } from './balancers/index.js'
 export { ConsecutiveFailureBreaker, alwaysClosed, circuitStateValue, type BreakerHooks, type ManagedBreaker } from './circuit-breaker.js'
 export { PoolHealthChecker, probeBackend } from './health-checker.js'

@@ -2,10 +2,18 @@
  * The upstream-pool layer's contracts. The proxy depends only on these; algorithms, health
  * checking and breakers live behind them (src/upstream/**), framework-free.
  */
-import type { Dispatcher } from 'undici'
 import type { Algorithm, PoolSettings } from '../config/model.js'
 
 export type CircuitState = 'closed' | 'half-open' | 'open'
+
+/** How a backend's connections are made. */
+export interface ConnectionSettings {
+  readonly connectTimeout: number
+  /** PEM text of the pool's `tls.ca` (replaces the default trust store), if any. */
+  readonly ca?: string
+  readonly servername?: string
+  readonly rejectUnauthorized: boolean
+}
 
 /**
  * Passive health of one backend from real traffic. Closed lets everything through; after
@@ -40,8 +48,14 @@ export interface Backend {
   readonly url: URL
   /** Configured weight (may change on reload). */
   readonly weight: number
-  /** Keep-alive connection pool to this origin. */
-  readonly dispatcher: Dispatcher
+  /** How connections to this backend are made (timeout, TLS trust); a new object when a reload changes it. */
+  readonly connection: ConnectionSettings
+  /**
+   * The transport-owned resource stored under `key` (a connection pool), created with the
+   * current connection settings on first use. The backend closes it when the settings change
+   * or the backend is retired; the pool layer never looks inside.
+   */
+  attachment<T extends { close(): Promise<unknown> }>(key: symbol, create: (connection: ConnectionSettings) => T): T
   readonly breaker: CircuitBreaker
   /** Requests in flight right now. */
   readonly activeRequests: number
@@ -49,7 +63,7 @@ export interface Backend {
   readonly healthy: boolean
   /** Opaque, stable token naming this backend in a session cookie (never its address). */
   readonly stickyToken: string
-  /** TLS settings of the pool for https:// origins (for connections made outside `dispatcher`). */
+  /** TLS settings of the pool for https:// origins (for connections made outside a transport's pool). */
   readonly tls?: { readonly ca?: string; readonly servername?: string; readonly rejectUnauthorized: boolean }
   /** Healthy and not refused by its breaker. Does not take a permit. */
   isAvailable(): boolean

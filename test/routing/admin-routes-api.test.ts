@@ -11,7 +11,7 @@ import { route } from './route-fixtures.js'
 const noPools: PoolRegistry = { get: () => undefined, all: () => [] }
 
 function stateOf(routes: RouteSettings[], version = 1): RuntimeState {
-  return { version, settings: { routes } as unknown as GatewaySettings, routes: compileRouteTable(routes), pools: noPools }
+  return { version, settings: { routes } as unknown as GatewaySettings, routes: compileRouteTable(routes), pools: noPools, pipelines: [] }
 }
 
 const usersRoute = route(

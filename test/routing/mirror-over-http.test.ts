@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { echoHandler, freePort, startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
-import { MAX_SHADOWS_IN_FLIGHT } from '../../plugins/mirror.js'
+import { MAX_SHADOWS_IN_FLIGHT } from '../../src/proxy/mirror.js'
 import { inBatches, send } from './http-client.js'
 
 let ups: TestUpstream[] = []

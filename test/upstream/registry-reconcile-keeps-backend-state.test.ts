@@ -1,3 +1,4 @@
+import { undiciPoolOf } from '../../src/proxy/transports/undici-http1.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createPoolRegistry, PoolTlsCaError, type UpstreamPoolRegistry } from '../../src/upstream/index.js'
 import type { UpstreamEvent } from '../../src/upstream/types.js'
@@ -30,11 +31,12 @@ describe('registry reconcile', () => {
     const [ba, bb] = pool.backends as [(typeof pool.backends)[0], (typeof pool.backends)[0]]
     pool.acquire(bb)!.end('failure', 1, 'reset')
     expect(bb.breaker.state).toBe('open')
-    const dispatcherB = bb.dispatcher
+    const dispatcherB = undiciPoolOf(bb)
 
     // A request in flight on a backend that the reload removes.
     const lease = pool.acquire(ba)!
-    const inflight = ba.dispatcher.request({ origin: ba.origin, path: '/slow', method: 'GET' })
+    const poolA = undiciPoolOf(ba)
+    const inflight = poolA.request({ origin: ba.origin, path: '/slow', method: 'GET' })
 
     registry.reconcile([
       poolSettings({ name: 'api', algorithm: 'weighted-round-robin', backends: [{ url: b.url, weight: 5 }, { url: c.url, weight: 1 }], circuitBreaker }),
@@ -45,7 +47,7 @@ describe('registry reconcile', () => {
     expect(pool.backends[0]).toBe(bb) // same object: state kept
     expect(bb.weight).toBe(5)
     expect(bb.breaker.state).toBe('open')
-    expect(bb.dispatcher).toBe(dispatcherB)
+    expect(undiciPoolOf(bb)).toBe(dispatcherB)
     expect(pool.backends[1]!.availableSince).toBe(clock.now()) // added by a reload: ramps under slowStart
     expect(events.filter((e) => e.type.startsWith('backend-'))).toEqual([
       { type: 'backend-added', pool: 'api', backend: a.url },
@@ -60,10 +62,10 @@ describe('registry reconcile', () => {
     const res = await inflight
     expect(res.statusCode).toBe(200)
     await res.body.dump()
-    expect(ba.dispatcher.closed).toBe(false)
+    expect(poolA.closed).toBe(false)
     lease.end('success', 1)
-    await waitFor(() => ba.dispatcher.destroyed, 2000, 10, 'removed backend closed')
-    expect(bb.dispatcher.closed).toBe(false)
+    await waitFor(() => poolA.destroyed, 2000, 10, 'removed backend closed')
+    expect(undiciPoolOf(bb).closed).toBe(false)
   })
 
   it('removes pools that are gone and creates new ones', () => {

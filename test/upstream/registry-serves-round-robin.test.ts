@@ -1,3 +1,4 @@
+import { undiciPoolOf } from '../../src/proxy/transports/undici-http1.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createPoolRegistry, type UpstreamPoolRegistry } from '../../src/upstream/index.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
@@ -25,7 +26,7 @@ describe('pool registry', () => {
       const [backend] = pool.candidates(ctx())
       const lease = pool.acquire(backend!)!
       expect(backend!.activeRequests).toBe(1)
-      const res = await backend!.dispatcher.request({ origin: backend!.origin, path: '/x', method: 'GET' })
+      const res = await undiciPoolOf(backend!).request({ origin: backend!.origin, path: '/x', method: 'GET' })
       served.push(String(res.headers['x-upstream']))
       await res.body.dump()
       lease.end('success', 1)

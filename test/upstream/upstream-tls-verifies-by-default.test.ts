@@ -1,3 +1,4 @@
+import { undiciPoolOf } from '../../src/proxy/transports/undici-http1.js'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
@@ -46,7 +47,7 @@ async function get(tls: PoolSettings['tls']): Promise<string> {
   registry = createPoolRegistry([poolSettings({ name: 'secure', backends: [{ url: origin, weight: 1 }], ...(tls ? { tls } : {}) })])
   const b = registry.get('secure')!.backends[0]!
   try {
-    const res = await b.dispatcher.request({ origin: b.origin, path: '/', method: 'GET' })
+    const res = await undiciPoolOf(b).request({ origin: b.origin, path: '/', method: 'GET' })
     return await res.body.text()
   } catch (err) {
     return `error: ${(err as { code?: string }).code}`

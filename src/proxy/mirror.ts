@@ -9,25 +9,28 @@
  * mirrored, and at most MAX_SHADOWS_IN_FLIGHT copies run at once per gateway, so a slow shadow
  * pool cannot pile up sockets and memory; requests over the cap are skipped and counted.
  *
+ * The copy goes through the same pool chain and attempt runner as the primary request, so it
+ * takes the backend a plain request of this client would (same hash key, same sticky pin).
+ *
  * Metrics (on the gateway's registry):
  *   switchyard_mirror_requests_total{route,pool,status}   status code, or "error"
  *   switchyard_mirror_duration_seconds{route,pool}        time to the shadow's response headers
  *   switchyard_mirror_skipped_total{route,reason}         body-too-large | body-streamed | overloaded | no-backend
  */
-import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Counter, Histogram, type Registry } from 'prom-client'
-import type { Dispatcher } from 'undici'
-import type { Logger } from 'pino'
-import type { GatewayHandle } from '../src/gateway-handle.js'
-import { LATENCY_BUCKETS, metricsOnce } from '../src/metrics.js'
-import { keyValue, requestBodyOf, routePlan } from '../src/proxy/forward.js'
-import { buildUpstreamHeaders } from '../src/proxy/headers.js'
-import { hasBody } from '../src/proxy/request-body.js'
-import type { Forward, ForwardMiddleware } from '../src/proxy/types.js'
-import { classifyAttemptError } from '../src/proxy/upstream-errors.js'
-import type { RequestContext } from '../src/request-context.js'
-import type { Lease, PoolRegistry } from '../src/upstream/types.js'
+import { LATENCY_BUCKETS, metricsOnce } from '../metrics.js'
+import type { Feature } from '../pipeline/feature.js'
+import type { RequestContext } from '../request-context.js'
+import type { KeyInput } from '../routing/key-value.js'
+import { firstLease } from '../upstream/pool-chain.js'
+import type { PoolRegistry } from '../upstream/types.js'
+import { runAttempt } from './attempt.js'
+import { keyInputOf, requestBodyOf, routePlan } from './forward.js'
+import { buildUpstreamHeaders } from './headers.js'
+import type { ProxyRequest } from './request.js'
+import { hasBody } from './request-body.js'
+import type { Transport } from './transport.js'
+import type { Forward, ForwardMiddleware } from './types.js'
 
 /** Shadow requests in flight at once per gateway; more are skipped (reason "overloaded"). */
 export const MAX_SHADOWS_IN_FLIGHT = 256
@@ -69,9 +72,15 @@ export function mirrorMetrics(registry: Registry): MirrorMetrics {
     }))
 }
 
+/** The two log levels the mirror uses. */
+export interface MirrorLog {
+  debug(obj: object, msg: string): void
+}
+
 export interface MirrorDeps {
   readonly metrics: MirrorMetrics
-  readonly log: Logger
+  readonly log: MirrorLog
+  readonly transport: Transport
   /** Uniform [0, 1) source for sampling (tests pass a fixed one). */
   readonly random?: () => number
   readonly maxInFlight?: number
@@ -86,8 +95,8 @@ interface ShadowJob {
   readonly path: string
   readonly headers: Record<string, string | string[]>
   readonly body: Buffer | null
-  readonly hashKey: string | undefined
-  readonly clientIp: string
+  /** The client's keys, so the copy takes the backend a plain request of this client would. */
+  readonly keys: KeyInput
   readonly pools: PoolRegistry
 }
 
@@ -100,52 +109,33 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
   const mirrored = new WeakSet<RequestContext>()
 
   async function sendShadow(job: ShadowJob): Promise<void> {
-    const pool = job.pools.get(job.pool)
-    let lease: Lease | null = null
-    if (pool !== undefined) {
-      for (const b of pool.candidates({ clientIp: job.clientIp, hashKey: job.hashKey })) {
-        lease = pool.acquire(b)
-        if (lease !== null) break
-      }
-    }
-    if (pool === undefined || lease === null) {
+    // The shadow pool only: a copy never degrades into a fallback pool (that may be production).
+    const target = firstLease(job.pools, job.pool, job.keys, false)
+    if (target === undefined) {
       metrics.skipped.inc({ route: job.route, reason: 'no-backend' })
       return
     }
-    const backend = lease.backend
-    const started = performance.now()
-    let res: Dispatcher.ResponseData
-    try {
-      res = await backend.dispatcher.request({
-        origin: backend.origin,
-        path: job.path,
-        method: job.method as Dispatcher.HttpMethod,
-        headers: job.headers,
-        body: job.body,
-        headersTimeout: pool.settings.timeouts.response,
-        bodyTimeout: pool.settings.timeouts.response,
-        signal: deps.signal,
-      })
-    } catch (err) {
-      const ms = performance.now() - started
-      const f = classifyAttemptError(err, false)
-      if (f.kind === 'cancel' || f.kind === 'client-body') {
-        // Aborted at shutdown: neither the shadow's fault nor an answer.
-        lease.end('cancel', ms)
-        return
-      }
-      lease.end('failure', ms, f.kind)
+    const { pool, lease } = target
+    const result = await runAttempt(
+      deps.transport,
+      lease,
+      { method: job.method, path: job.path, headers: job.headers, body: job.body, signal: deps.signal, responseTimeout: pool.settings.timeouts.response },
+      () => false,
+    )
+    if (!result.ok) {
+      // Aborted at shutdown: neither the shadow's fault nor an answer.
+      if (result.failure.kind === 'cancel' || result.failure.kind === 'client-body') return
       metrics.requests.inc({ route: job.route, pool: job.pool, status: 'error' })
-      metrics.duration.observe({ route: job.route, pool: job.pool }, ms / 1000)
-      log.debug({ route: job.route, pool: job.pool, backend: backend.origin, err: (err as Error).message }, 'mirror request failed')
+      metrics.duration.observe({ route: job.route, pool: job.pool }, result.ms / 1000)
+      log.debug({ route: job.route, pool: job.pool, backend: lease.backend.origin, err: result.failure.error.message }, 'mirror request failed')
       return
     }
-    const ms = performance.now() - started
+    const { response: res, ms } = result
     metrics.requests.inc({ route: job.route, pool: job.pool, status: String(res.statusCode) })
     metrics.duration.observe({ route: job.route, pool: job.pool }, ms / 1000)
     const failed = res.statusCode >= 500
     try {
-      await res.body.dump({ limit: DISCARD_LIMIT })
+      await discardBody(res.body)
     } catch {
       // The answer is discarded anyway; a broken body only costs the connection.
     }
@@ -162,12 +152,12 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
   }
 
   return (next: Forward): Forward =>
-    async function mirror(request: FastifyRequest, ctx: RequestContext, options) {
+    async function mirror(request: ProxyRequest, ctx: RequestContext, options) {
       const route = ctx.route
       const m = route?.settings.mirror
-      // Copy the client's own exchange once: not background calls that carry no client body
-      // (cache revalidation), not a second forward of the same request.
-      if (m === undefined || options?.noBody === true || mirrored.has(ctx)) return next(request, ctx, options)
+      // Copy the client's own exchange once: not the gateway's own requests (cache
+      // revalidation), not a second forward of the same request.
+      if (m === undefined || (options?.purpose !== undefined && options.purpose !== 'client') || options?.noBody === true || mirrored.has(ctx)) return next(request, ctx, options)
       mirrored.add(ctx)
       if (m.percent < 100 && random() * 100 >= m.percent) return next(request, ctx, options)
       const routeName = route!.name
@@ -216,7 +206,6 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
       if (body !== null) headers['content-length'] = String(body.length)
       else delete headers['content-length']
       headers[MIRROR_HEADER] = '1'
-      const shadowPool = ctx.state.pools.get(m.pool)
       const job: ShadowJob = {
         route: routeName,
         pool: m.pool,
@@ -224,8 +213,7 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
         path: ctx.query === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.query}`,
         headers,
         body,
-        hashKey: shadowPool?.algorithm === 'consistent-hash' ? keyValue(shadowPool.settings.hashOn, request, ctx) : undefined,
-        clientIp: ctx.clientIp,
+        keys: keyInputOf(request, ctx),
         pools: ctx.state.pools,
       }
       // The primary goes first; the copy is started after it and never awaited.
@@ -235,22 +223,35 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
     }
 }
 
-const registered = new WeakSet<GatewayHandle>()
-
-async function mirrorPlugin(app: FastifyInstance): Promise<void> {
-  const gw = app.switchyard
-  // The middleware chain belongs to the gateway, shared by its data-plane apps (HTTP and TLS):
-  // add the middleware once.
-  if (registered.has(gw)) return
-  registered.add(gw)
-  const shutdown = new AbortController()
-  // onClose runs once the listener has stopped and client requests have finished: copies still
-  // in flight then are abandoned, so a slow shadow pool never holds up shutdown.
-  app.addHook('onClose', async () => shutdown.abort())
-  gw.useForward(
-    createMirrorMiddleware({ metrics: mirrorMetrics(gw.metrics.registry), log: gw.log, signal: shutdown.signal }),
-    (route) => route.settings.mirror !== undefined,
-  )
+/** Read and drop at most DISCARD_LIMIT bytes of a shadow answer, then let the connection go. */
+function discardBody(body: import('node:stream').Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = 0
+    body.on('data', (c: Buffer) => {
+      seen += c.length
+      if (seen > DISCARD_LIMIT) {
+        body.destroy()
+        resolve()
+      }
+    })
+    body.once('end', resolve)
+    body.once('error', reject)
+    body.once('close', resolve)
+  })
 }
 
-export default fp(mirrorPlugin, { name: 'switchyard-mirror', fastify: '5.x' })
+/** Shadow traffic as a feature: routes with `mirror` get the middleware; shutdown abandons copies in flight. */
+export function createMirrorFeature(deps: Omit<MirrorDeps, 'signal' | 'metrics'> & { readonly registry: Registry }): Feature {
+  const shutdown = new AbortController()
+  const middleware = createMirrorMiddleware({ ...deps, metrics: mirrorMetrics(deps.registry), signal: shutdown.signal })
+  const compiled = { middleware }
+  return {
+    name: 'mirror',
+    prepare: () => ({ compileRoute: (route) => (route.settings.mirror !== undefined ? compiled : undefined) }),
+    close() {
+      // Runs once client requests have finished: copies still in flight are abandoned, so a
+      // slow shadow pool never holds up shutdown.
+      shutdown.abort()
+    },
+  }
+}

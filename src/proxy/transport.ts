@@ -1,0 +1,40 @@
+/**
+ * Transports: how one attempt reaches one backend. The attempt runner (attempt.ts) depends on
+ * this interface only, so the pool layer and the retry logic do not know whether bytes go
+ * over HTTP/1.1 (undici, today), HTTP/2, gRPC or a raw TCP stream (later transports).
+ *
+ * A transport keeps its per-backend connection pools as the backend's attachments
+ * (`Backend.attachment`), so their lifetime follows the backend's: closed when a reload
+ * changes its connection settings or removes it.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { Backend } from '../upstream/types.js'
+
+export interface TransportRequest {
+  readonly method: string
+  /** Origin-form target: path and query. */
+  readonly path: string
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly body: Buffer | Readable | null
+  /** Aborts the exchange (client gone, shutdown). */
+  readonly signal?: AbortSignal
+  /** Time allowed for the response headers, and between body chunks (ms). */
+  readonly responseTimeout: number
+}
+
+export interface TransportResponse {
+  readonly statusCode: number
+  /** Lower-case names, as received (hop-by-hop not yet removed). */
+  readonly headers: IncomingHttpHeaders
+  /** Always present; empty for bodiless answers. Destroying it releases the connection. */
+  readonly body: Readable
+}
+
+export interface Transport {
+  /**
+   * Send one request to `backend`. Rejects with the transport's own error (classified by
+   * upstream-errors.ts) when no response head arrived.
+   */
+  request(backend: Backend, request: TransportRequest): Promise<TransportResponse>
+}
