@@ -8,7 +8,7 @@
  * pipelines, so nothing here holds per-gateway state.
  */
 import fp from 'fastify-plugin'
-import { METHODS as NODE_METHODS, ServerResponse, type IncomingMessage } from 'node:http'
+import { METHODS as NODE_METHODS, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
@@ -16,6 +16,7 @@ import { errorBody } from '../src/errors.js'
 import '../src/gateway-handle.js'
 import { runStages } from '../src/pipeline/pipeline.js'
 import { routePlan } from '../src/proxy/forward.js'
+import { mergeHeaders, writeResponse } from '../src/proxy/respond.js'
 import { isUpgrade, markUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
 import { kContext } from '../src/request-context.js'
 
@@ -102,28 +103,20 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
         reply.hijack()
         return tunnelUpgrade(request, ctx)
       }
-      const res = await ctx.state.pipelines[ctx.route!.index]!.forward(request, ctx)
-      const plan = routePlan(ctx.route!).headers
-      reply.code(res.statusCode)
-      const h = res.headers
-      for (const name in h) {
-        const v = h[name]
-        if (v !== undefined) reply.header(name, v)
-      }
-      for (const [k, v] of plan.setResponse) reply.header(k, v)
-      if (ctx.responseHeaders !== undefined) for (const k in ctx.responseHeaders) reply.header(k, ctx.responseHeaders[k]!)
-      reply.header('x-request-id', ctx.id)
-      if (res.body === null) return reply.send()
-      if (Buffer.isBuffer(res.body)) {
-        ctx.responseBytes = res.body.length
-      } else if (h['content-length'] !== undefined) {
-        ctx.responseBytes = Number(h['content-length'])
-      } else {
-        // Chunked: count as it flows (a second 'data' listener does not change the piping).
-        ctx.responseBytes = 0
-        res.body.on('data', (c: Buffer) => (ctx.responseBytes! += c.length))
-      }
-      return reply.send(res.body)
+      const pipeline = ctx.state.pipelines[ctx.route!.index]!
+      const res = await pipeline.forward(request, ctx)
+      // From here the answer is written straight to Node's response: one header object, one
+      // writeHead, the body piped. onResponse hooks still run when it finishes.
+      reply.hijack()
+      const headers = res.headers as OutgoingHttpHeaders
+      const set = routePlan(ctx.route!).headers.setResponse
+      for (let i = 0; i < set.length; i++) headers[set[i]![0]] = set[i]![1]
+      // Headers earlier hooks set on the reply, then the features' (they win over the upstream's).
+      mergeHeaders(headers, reply.getHeaders() as Record<string, string>)
+      mergeHeaders(headers, ctx.responseHeaders)
+      headers['x-request-id'] = ctx.id
+      ctx.responseBytes = res.body === null ? undefined : 0
+      writeResponse(reply.raw, res.statusCode, headers, res.body, (n) => (ctx.responseBytes! += n))
     },
   })
 }
