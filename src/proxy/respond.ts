@@ -5,7 +5,7 @@
  * serializer sits on the hot path.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { pipeline, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 
 type HeaderBag = Readonly<Record<string, string | number | readonly string[] | string[] | undefined>>
 
@@ -51,7 +51,11 @@ export function writeResponse(res: ClientResponse, status: number, headers: Outg
   const declared = headers['content-length']
   if (declared !== undefined) onBytes(Number(declared))
   else body.on('data', (c: Buffer) => onBytes(c.length))
-  pipeline(body, res, noop)
+  // pipe, not stream.pipeline: pipeline aborts an AbortController on every completion, and
+  // building that AbortError (a DOMException with a stack) cost ~5 % of the data plane's CPU.
+  body.once('error', (err) => res.destroy(err))
+  res.once('close', () => {
+    if (!body.readableEnded) body.destroy()
+  })
+  body.pipe(res as NodeJS.WritableStream)
 }
-
-function noop(): void {}
