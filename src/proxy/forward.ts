@@ -8,6 +8,7 @@
  * within the pool's retry budget. When a pool has no available backend, or every try on it
  * failed, the request degrades to the pool's fallback, and that pool's fallback in turn.
  */
+import { EventEmitter } from 'node:events'
 import type { KeySource, PoolSettings } from '../config/model.js'
 import { ERR_NO_BACKEND } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
@@ -132,11 +133,13 @@ export function createForward(deps: ForwardDeps): Forward {
     const path = ctx.query === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.query}`
 
     // Abort the upstream exchange when the client goes away.
-    const abort = new AbortController()
+    // An EventEmitter, which undici accepts as a signal: an AbortController per request and its
+    // EventTarget listeners cost measurably more, and abort is the rare case.
+    const abort = new EventEmitter()
     let clientGone = false
     const onClose = (): void => {
       clientGone = true
-      abort.abort()
+      abort.emit('abort')
     }
     request.raw.socket.once('close', onClose)
 
@@ -176,7 +179,7 @@ export function createForward(deps: ForwardDeps): Forward {
           const result = await runAttempt(
             transport,
             lease,
-            { method, path, headers, body: body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null, signal: abort.signal, responseTimeout: timeouts(pool) },
+            { method, path, headers, body: body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null, signal: abort, responseTimeout: timeouts(pool) },
             gone,
           )
           if (!result.ok) {

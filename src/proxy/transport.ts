@@ -8,6 +8,7 @@
  * changes its connection settings or removes it.
  */
 import type { IncomingHttpHeaders } from 'node:http'
+import type { EventEmitter } from 'node:events'
 import type { Readable } from 'node:stream'
 import type { Backend } from '../upstream/types.js'
 
@@ -17,8 +18,8 @@ export interface TransportRequest {
   readonly path: string
   readonly headers: Record<string, string | string[] | undefined>
   readonly body: Buffer | Readable | null
-  /** Aborts the exchange (client gone, shutdown). */
-  readonly signal?: AbortSignal
+  /** Aborts the exchange (client gone, shutdown): an AbortSignal, or an EventEmitter that emits 'abort'. */
+  readonly signal?: AbortSignal | EventEmitter
   /** Time allowed for the response headers, and between body chunks (ms). */
   readonly responseTimeout: number
 }
