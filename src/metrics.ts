@@ -34,6 +34,8 @@ export interface GatewayMetrics {
   readonly inFlight: Gauge
   readonly retries: Counter<'pool'>
   readonly fallbacks: Counter<'route' | 'from' | 'to'>
+  /** Requests sent to a pool's backends although none was available (last resort, panic). */
+  readonly poolPanic: Counter<'pool'>
   readonly upstreamErrors: Counter<'pool' | 'kind'>
   readonly cacheRequests: Counter<'route' | 'result'>
   readonly rateLimitRejected: Counter<'route'>
@@ -73,6 +75,12 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
     name: 'switchyard_fallback_total',
     help: 'Requests degraded from a pool to its fallback',
     labelNames: ['route', 'from', 'to'] as const,
+    registers: [registry],
+  })
+  const poolPanic = new Counter({
+    name: 'switchyard_pool_panic_total',
+    help: 'Requests sent to a pool\'s backends with health and circuit ignored, because nothing in the pool or its fallback chain was available (last resort) or too little was (panicThreshold)',
+    labelNames: ['pool'] as const,
     registers: [registry],
   })
   const upstreamErrors = new Counter({
@@ -152,6 +160,7 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
     inFlight,
     retries,
     fallbacks,
+    poolPanic,
     upstreamErrors,
     cacheRequests,
     rateLimitRejected,

@@ -33,6 +33,8 @@ export interface RequestContext {
   backend: string | undefined
   attempts: number
   fallbackUsed: boolean
+  /** Nothing was available: the chosen pool's backends were tried anyway (SPEC §5, last resort). */
+  lastResort?: boolean
   upstreamMs: number | undefined
   cacheResult: string | undefined
   /** Verified JWT claims, when the route checked a token. */

@@ -67,6 +67,8 @@ export interface PoolStep {
   readonly stickySession?: { readonly cookie: string; readonly pinned: string | null }
   readonly hashKey?: string | null
   readonly fallback: string | null
+  /** The last resort (SPEC §5): these backends are tried although none is available. */
+  readonly lastResort?: boolean
 }
 
 export interface ExplainAnswer {
@@ -82,7 +84,7 @@ export interface ExplainAnswer {
   /** The split's pool, then its fallback chain, as far as the gateway would go. */
   readonly pools: readonly PoolStep[]
   /** Where the first attempt would go. */
-  readonly backend: { readonly pool: string; readonly url: string; readonly fallbackUsed: boolean } | null
+  readonly backend: { readonly pool: string; readonly url: string; readonly fallbackUsed: boolean; readonly lastResort?: boolean } | null
   readonly rateLimit: { readonly key: string; readonly source: string; readonly max: number; readonly windowMs: number } | null
   readonly cache: { readonly key: string | null; readonly primaryKey: string; readonly bypass: string | null; readonly note: string } | null
 }
@@ -254,8 +256,13 @@ function explainPools(state: RuntimeState, first: string, keyInput: KeyInput): {
     }
     if (pool.settings.stickySession !== undefined) step.stickySession = { cookie: pool.settings.stickySession.cookie, pinned: preview.pinned?.origin ?? null }
     if (pool.algorithm === 'consistent-hash') step.hashKey = preview.hashKey ?? null
+    if (preview.lastResort) {
+      step.lastResort = true
+      step.orderNote = 'last resort: nothing in the pool or its fallback chain is available, so these are tried anyway, health and circuit ignored'
+      step.unavailable = []
+    }
     pools.push(step)
-    if (candidates.length > 0) backend = { pool: pool.name, url: candidates[0]!.url, fallbackUsed: pools.length > 1 }
+    if (candidates.length > 0) backend = { pool: pool.name, url: candidates[0]!.url, fallbackUsed: !preview.lastResort && pools.length > 1, ...(preview.lastResort ? { lastResort: true } : {}) }
   }
   return { pools, backend }
 }

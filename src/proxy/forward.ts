@@ -17,7 +17,7 @@ import type { CompiledRoute } from '../routing/types.js'
 import type { Backend, Lease, Pool } from '../upstream/types.js'
 import { appendSetCookie, readCookie, serializeCookie } from '../net/cookies.js'
 import { keyValueOf, type KeyInput } from '../routing/key-value.js'
-import { chainPools, poolCandidates } from '../upstream/pool-chain.js'
+import { chainSteps, leaseFor } from '../upstream/pool-chain.js'
 import { endLeaseWhenDone, runAttempt } from './attempt.js'
 import { decidePool } from './decision.js'
 import { buildUpstreamHeaders, compileHeaderPlan, filterResponseHeaders, type HeaderPlan } from './headers.js'
@@ -151,15 +151,19 @@ export function createForward(deps: ForwardDeps): Forward {
     const timeouts = (pool: Pool) => pool.settings.timeouts.response
 
     try {
-      outer: for (const pool of chainPools(pools, ctx.pool)) {
-        if (previousPool !== undefined) {
+      outer: for (const step of chainSteps(pools, ctx.pool, keys, () => attempted)) {
+        const pool = step.pool
+        if (step.lastResort) {
+          ctx.lastResort = true
+          metrics.poolPanic.inc({ pool: pool.name })
+        } else if (previousPool !== undefined) {
           ctx.fallbackUsed = true
           metrics.fallbacks.inc({ route: route.name, from: previousPool, to: pool.name })
         }
         const retry = pool.settings.retry
         const maxAttempts = 1 + retry.attempts
         let attemptsHere = 0
-        for (const backend of poolCandidates(pool, keys)) {
+        for (const backend of step.candidates) {
           if (attemptsHere >= maxAttempts) break
           if (attempted) {
             const f = held !== undefined ? { kind: 'status' as const, status: held.res.statusCode } : lastFailure!
@@ -169,7 +173,7 @@ export function createForward(deps: ForwardDeps): Forward {
               metrics.retries.inc({ pool: pool.name })
             }
           } else pool.recordRequest()
-          const lease = pool.acquire(backend)
+          const lease = leaseFor(step, backend)
           if (lease === null) continue
           attempted = true
           attemptsHere++
@@ -219,8 +223,11 @@ export function createForward(deps: ForwardDeps): Forward {
         ctx.servedByPool = held.pool.name
         return finish(held.res, 'done', undefined, held.ms, held.pool, held.backend)
       }
-      if (lastFailure !== undefined) throw gatewayErrorFor(lastFailure)
-      throw new ERR_NO_BACKEND(ctx.pool)
+      // A failed last resort is still "nothing available" (SPEC §5: tried anyway, before 503).
+      if (lastFailure !== undefined && ctx.lastResort !== true) throw gatewayErrorFor(lastFailure)
+      const e = new ERR_NO_BACKEND(ctx.pool)
+      if (lastFailure !== undefined) e.cause = lastFailure.error
+      throw e
     } finally {
       request.raw.socket.off('close', onClose)
     }

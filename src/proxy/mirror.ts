@@ -109,8 +109,9 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
   const mirrored = new WeakSet<RequestContext>()
 
   async function sendShadow(job: ShadowJob): Promise<void> {
-    // The shadow pool only: a copy never degrades into a fallback pool (that may be production).
-    const target = firstLease(job.pools, job.pool, job.keys, false)
+    // The shadow pool only: a copy never degrades into a fallback pool (that may be
+    // production), and never goes to a shadow backend that is down (no last resort).
+    const target = firstLease(job.pools, job.pool, job.keys, { followFallbacks: false, lastResort: false })
     if (target === undefined) {
       metrics.skipped.inc({ route: job.route, reason: 'no-backend' })
       return

@@ -66,6 +66,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
   const target = firstLease(ctx.state.pools, ctx.pool, keyInputOf(request, ctx))
   if (target === undefined) return refuse(client, 503, `no backend available for pool "${ctx.pool}"`)
   const { pool, lease } = target
+  if (target.lastResort) ctx.lastResort = true
   const backend = lease.backend
   ctx.backend = backend.origin
   ctx.servedByPool = pool.name

@@ -153,7 +153,14 @@ export class UpstreamBackend implements Backend {
     return ticket
   }
 
-  /** Ends an attempt started by `begin`. */
+  /** Starts a last-resort attempt: health and breaker ignored (only a retired backend refuses). */
+  beginLastResort(): number {
+    if (this.#retired) return -1
+    this.activeRequests++
+    return this.#breaker.admitLastResort()
+  }
+
+  /** Ends an attempt started by `begin` or `beginLastResort`. */
   finish(ticket: number, outcome: BreakerOutcome, responseMs: number, failure: FailureKind | undefined): void {
     this.activeRequests--
     // Connect errors and resets are fast and say nothing about how long the backend takes to

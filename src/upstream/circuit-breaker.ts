@@ -24,6 +24,9 @@ export interface BreakerHooks {
 
 export type BreakerOutcome = 'success' | 'failure' | 'cancel'
 
+/** The ticket of a request admitted as a last resort (see ManagedBreaker.admitLastResort). */
+export const LAST_RESORT_TICKET = -2
+
 /**
  * The breaker as the pool uses it: `admit` hands out a ticket naming the state a request was
  * admitted in, `settle` takes it back with the outcome. The CircuitBreaker interface methods
@@ -35,6 +38,12 @@ export interface ManagedBreaker extends CircuitBreaker {
   settle(ticket: number, outcome: BreakerOutcome): void
   /** Whether `admit` would succeed now; takes nothing. */
   wouldAdmit(): boolean
+  /**
+   * A ticket for a last-resort request (sent although the breaker refuses, because nothing
+   * else could serve): its success is evidence enough to close the breaker; its failure
+   * changes nothing (the breaker is already open or half-open).
+   */
+  admitLastResort(): number
   /** Open or half-open: out of full rotation because of failures (counts against the ejection cap). */
   readonly ejected: boolean
 }
@@ -50,6 +59,7 @@ export const alwaysClosed: ManagedBreaker = Object.freeze({
   admit: () => 0,
   settle: () => {},
   wouldAdmit: () => true,
+  admitLastResort: () => LAST_RESORT_TICKET,
 })
 
 const noHooks: BreakerHooks = { mayOpen: () => true, onOpenRefused: () => {}, onTransition: () => {} }
@@ -105,7 +115,16 @@ export class ConsecutiveFailureBreaker implements ManagedBreaker {
     return this.#state === 'closed' || (this.#state === 'half-open' && this.#permits > 0)
   }
 
+  admitLastResort(): number {
+    return LAST_RESORT_TICKET
+  }
+
   settle(ticket: number, outcome: BreakerOutcome): void {
+    if (ticket === LAST_RESORT_TICKET) {
+      this.#advance()
+      if (outcome === 'success' && this.#state !== 'closed') this.#transition('closed')
+      return
+    }
     if (ticket < 0) return
     const trial = (ticket & 1) === 1
     if (Math.floor(ticket / 2) !== this.#epoch) return // admitted in an earlier state: stale evidence

@@ -29,6 +29,8 @@ export interface PoolPreview {
   readonly order: OrderKind
   /** The pool's `hashOn` value for consistent-hash pools. */
   readonly hashKey: string | undefined
+  /** The last resort: nothing above was available, so these are tried anyway. */
+  readonly lastResort?: boolean
 }
 
 const STICKY_COOKIE_SOURCES = new WeakMap<PoolSettings, KeySource>()
@@ -83,17 +85,59 @@ export function* chainPools(pools: PoolRegistry, first: string | undefined): Gen
   }
 }
 
+/** One pool of the walk with the backends to try there, in order. */
+export interface ChainStep {
+  readonly pool: Pool
+  readonly candidates: Iterable<Backend>
+  /**
+   * True for the last resort (SPEC §5): nothing in the pool or its fallback chain was
+   * available, so the chosen pool's backends are tried anyway, health and breaker ignored.
+   * Take leases with `pool.acquireLastResort`.
+   */
+  readonly lastResort: boolean
+}
+
+/**
+ * The whole walk for a request: each pool of the chain with its candidates, then, when the
+ * caller has found nothing to try (`triedAny()` is false), the last resort on the first pool.
+ */
+export function* chainSteps(pools: PoolRegistry, first: string | undefined, input: KeyInput, triedAny: () => boolean): Generator<ChainStep> {
+  let head: Pool | undefined
+  for (const pool of chainPools(pools, first)) {
+    head ??= pool
+    yield { pool, candidates: poolCandidates(pool, input), lastResort: false }
+  }
+  if (head !== undefined && !triedAny() && head.backends.length > 0) yield { pool: head, candidates: head.lastResortOrder(), lastResort: true }
+}
+
+/** A lease for `backend` as `step` says: the normal way, or the last resort. */
+export function leaseFor(step: ChainStep, backend: Backend): ReturnType<Pool['acquire']> {
+  return step.lastResort ? step.pool.acquireLastResort(backend) : step.pool.acquire(backend)
+}
+
 /**
  * The first backend along the chain that grants a lease, with the pool it belongs to; for
  * single-shot users (WebSocket tunnels, mirrors of one pool) that do not retry.
  */
-export function firstLease(pools: PoolRegistry, first: string | undefined, input: KeyInput, followFallbacks = true): { pool: Pool; lease: NonNullable<ReturnType<Pool['acquire']>> } | undefined {
+export function firstLease(
+  pools: PoolRegistry,
+  first: string | undefined,
+  input: KeyInput,
+  { followFallbacks = true, lastResort = true }: { readonly followFallbacks?: boolean; readonly lastResort?: boolean } = {},
+): { pool: Pool; lease: NonNullable<ReturnType<Pool['acquire']>>; lastResort: boolean } | undefined {
+  let head: Pool | undefined
   for (const pool of chainPools(pools, first)) {
+    head ??= pool
     for (const b of poolCandidates(pool, input)) {
       const lease = pool.acquire(b)
-      if (lease !== null) return { pool, lease }
+      if (lease !== null) return { pool, lease, lastResort: false }
     }
-    if (!followFallbacks) return undefined
+    if (!followFallbacks) break
+  }
+  if (head === undefined || !lastResort) return undefined
+  for (const b of head.lastResortOrder()) {
+    const lease = head.acquireLastResort(b)
+    if (lease !== null) return { pool: head, lease, lastResort: true }
   }
   return undefined
 }
@@ -113,7 +157,11 @@ export function previewChain(pools: PoolRegistry, first: string | undefined, inp
     for (const b of pool.preview(sel)) if (b !== pinned) backends.push(b)
     const order: OrderKind = pinned !== undefined && backends.length === 1 ? 'exact' : RANDOMISED.has(pool.algorithm) ? 'random' : 'exact'
     out.push({ pool, role: out.length === 0 ? 'split' : 'fallback', backends, pinned, order, hashKey: sel.hashKey })
-    if (backends.length > 0) break
+    if (backends.length > 0) return out
+  }
+  const head = out[0]?.pool
+  if (head !== undefined && head.backends.length > 0) {
+    out.push({ pool: head, role: 'split', backends: head.lastResortOrder(true), pinned: undefined, order: 'exact', hashKey: undefined, lastResort: true })
   }
   return out
 }

@@ -45,6 +45,7 @@ export class UpstreamPool implements Pool {
   retriesDenied = 0
   /** Breaker openings refused by the ejection cap since start (for metrics). */
   ejectionsRefused = 0
+  #lastResortNext = 0
 
   constructor(settings: PoolSettings, backends: readonly UpstreamBackend[], balancer: Balancer, clock: Clock, emit: (e: UpstreamEvent) => void) {
     this.name = settings.name
@@ -96,6 +97,25 @@ export class UpstreamPool implements Pool {
     if (b.poolName !== this.name || typeof b.begin !== 'function') return null
     const ticket = b.begin()
     return ticket < 0 ? null : new PoolLease(b, ticket)
+  }
+
+  acquireLastResort(backend: Backend): Lease | null {
+    const b = backend as UpstreamBackend
+    if (b.poolName !== this.name || typeof b.beginLastResort !== 'function') return null
+    const ticket = b.beginLastResort()
+    return ticket === -1 ? null : new PoolLease(b, ticket)
+  }
+
+  lastResortOrder(preview = false): Backend[] {
+    // A rotation, so repeated last-resort requests spread over the pool instead of all
+    // hitting the first backend (a balancer's own order skips unavailable backends).
+    const all = this.#view.backends
+    const n = all.length
+    const out: Backend[] = []
+    if (n === 0) return out
+    const start = (preview ? this.#lastResortNext : this.#lastResortNext++) % n
+    for (let i = 0; i < n; i++) out.push(all[(start + i) % n]!)
+    return out
   }
 
   backendForToken(token: string): Backend | undefined {

@@ -151,6 +151,14 @@ export interface Pool {
   hasAvailable(): boolean
   /** Start an attempt on a backend: counts it in flight and takes a breaker permit. Null when the breaker refuses. */
   acquire(backend: Backend): Lease | null
+  /**
+   * Last resort (SPEC §5): a lease on `backend` whatever its health and breaker say, for a
+   * request that found nothing available in the pool and its fallback chain. Null only for a
+   * backend that left the configuration.
+   */
+  acquireLastResort(backend: Backend): Lease | null
+  /** Every backend of the pool, in the order a last-resort request tries them (rotating; `preview` does not advance it). */
+  lastResortOrder(preview?: boolean): Backend[]
   /** Sticky sessions: the available backend a cookie token names, if any. */
   backendForToken(token: string): Backend | undefined
   /** Retry budget: whether one more retry is allowed now (records it when true). */
