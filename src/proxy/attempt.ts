@@ -4,7 +4,7 @@
  * classified once (upstream-errors.ts) and end the lease at once; a response keeps the lease
  * open until its body is done, so the in-flight count covers the whole exchange.
  */
-import { finished, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type { FailureKind, Lease } from '../upstream/types.js'
 import type { Transport, TransportRequest, TransportResponse } from './transport.js'
 import { classifyAttemptError, type AttemptFailure } from './upstream-errors.js'
@@ -37,12 +37,20 @@ export async function runAttempt(transport: Transport, lease: Lease, request: Tr
  * the status (`outcome`), unless the body breaks midway on an answer that was a success: then
  * the backend failed after all (a reset mid-body), or the client went away (a cancel).
  */
-export function endLeaseWhenDone(lease: Lease, body: Readable, outcome: 'success' | 'failure', ms: number, clientGone: () => boolean): void {
-  finished(body, (err) => {
+export function endLeaseWhenDone(lease: Lease, body: Readable, outcome: 'success' | 'failure', ms: number, clientGone: () => boolean, onBodyFailure?: (kind: FailureKind) => void): void {
+  // One 'close' listener (a body stream closes after its end, an error or a destroy) instead
+  // of stream.finished's half-dozen: this runs once per proxied response.
+  const done = (): void => {
+    const err = body.errored ?? (body.readableEnded ? null : new Error('upstream body closed before its end'))
     if (err && outcome === 'success') {
       const f = classifyAttemptError(err, clientGone())
       if (f.kind === 'cancel' || f.kind === 'client-body') lease.end('cancel', ms)
-      else lease.end('failure', ms, f.kind as FailureKind)
+      else {
+        lease.end('failure', ms, f.kind as FailureKind)
+        onBodyFailure?.(f.kind as FailureKind)
+      }
     } else lease.end(outcome, ms, outcome === 'failure' ? 'status' : undefined)
-  })
+  }
+  if (body.closed) done()
+  else body.once('close', done)
 }

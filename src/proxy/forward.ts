@@ -22,7 +22,7 @@ import { endLeaseWhenDone, runAttempt } from './attempt.js'
 import { decidePool } from './decision.js'
 import { buildUpstreamHeaders, compileHeaderPlan, filterResponseHeaders, type HeaderPlan } from './headers.js'
 import type { ProxyRequest } from './request.js'
-import { NO_BODY, prepareBody, type RequestBody } from './request-body.js'
+import { hasBody, NO_BODY, prepareBody, type RequestBody } from './request-body.js'
 import type { Transport, TransportResponse } from './transport.js'
 import type { Forward, ForwardOptions, UpstreamResponse } from './types.js'
 import { gatewayErrorFor, type AttemptFailure } from './upstream-errors.js'
@@ -111,7 +111,8 @@ export function createForward(deps: ForwardDeps): Forward {
     const pools = ctx.state.pools
     const method = options?.method ?? request.method
     const idempotent = IDEMPOTENT.has(method)
-    const body = options?.noBody ? NO_BODY : await requestBodyOf(request, ctx)
+    // Most requests carry no body: no promise to wait for then.
+    const body = options?.noBody || !hasBody(request.raw) ? NO_BODY : await requestBodyOf(request, ctx)
     const replayable = body.kind !== 'stream'
 
     // Decided by the pipeline before the chain; here only for callers that skip it (unit tests).
@@ -239,7 +240,8 @@ export function createForward(deps: ForwardDeps): Forward {
         appendSetCookie((ctx.responseHeaders ??= {}), serializeCookie(sticky.cookie, backend.stickyToken, sticky.ttl, ctx.protocol === 'https'))
       }
       // The lease (in-flight count) lasts until the body is done; the breaker outcome is the status.
-      if (lease !== undefined) endLeaseWhenDone(lease, res.body, outcome === 'failure' ? 'failure' : 'success', ms, gone)
+      // A body that breaks midway is an upstream failure too: the breaker hears of it, and so does the error metric.
+      if (lease !== undefined) endLeaseWhenDone(lease, res.body, outcome === 'failure' ? 'failure' : 'success', ms, gone, (kind) => metrics.upstreamErrors.inc({ pool: pool.name, kind }))
       const noBody = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304
       if (noBody) res.body.resume()
       return { statusCode: res.statusCode, headers: headersOut, body: noBody ? null : res.body }

@@ -27,7 +27,10 @@ describe('last resort before 503', () => {
   it('a one-backend pool whose breaker opened keeps serving, and a success closes the breaker', async () => {
     let failing = true
     const up = await startUpstream('only', (req, res) => {
-      if (failing) return req.socket.destroy() // a reset
+      if (failing) {
+        req.socket.destroy() // a reset
+        return
+      }
       res.writeHead(200, { 'x-upstream': 'only' })
       res.end('ok')
     })
@@ -57,7 +60,8 @@ describe('last resort before 503', () => {
     const handler = (name: string) => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
       if (req.url === '/health') {
         res.writeHead(503)
-        return res.end()
+        res.end()
+        return
       }
       res.writeHead(200, { 'x-upstream': name })
       res.end(name)
