@@ -74,7 +74,8 @@ function revalidatingOrigin(name: string, cacheControl = 'max-age=0, must-revali
     const etag = `"${req.url}"`
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { etag, 'cache-control': cacheControl, 'x-upstream': name })
-      return res.end()
+      res.end()
+      return
     }
     res.writeHead(200, { 'content-type': 'text/plain', etag, 'cache-control': cacheControl, 'x-upstream': name })
     res.end(`${name} ${req.url}`)
