@@ -22,6 +22,13 @@ export async function runAttempt(transport: Transport, lease: Lease, request: Tr
   const started = performance.now()
   try {
     const response = await transport.request(lease.backend, request)
+    const status = response.statusCode
+    // RFC 9110 §15: a status is three digits, 100–599. Anything else is a broken upstream, not
+    // an answer to relay (and writing it to the client would throw): a bad response, 502.
+    if (!(status >= 100 && status <= 599)) {
+      response.body.on('error', () => {}).destroy()
+      throw Object.assign(new Error(`upstream sent status ${status}`), { code: 'HPE_INVALID_STATUS' })
+    }
     return { ok: true, response, ms: performance.now() - started }
   } catch (err) {
     const ms = performance.now() - started

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { freePort, startUpstream, type TestUpstream } from '../helpers/upstream.js'
+import { freePort, startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
 
 let up: TestUpstream | undefined
@@ -108,5 +108,52 @@ describe('upstream failures map to 502/503/504 JSON without internals', () => {
     const next = await request(`${gw.url}/x`)
     expect(next.statusCode).toBe(200)
     expect(await next.body.text()).toBe('whole')
+  })
+
+  /** A raw upstream that answers every request with `answer`, then closes. */
+  async function rawUpstream(answer: string): Promise<{ url: string; close(): Promise<void> }> {
+    const server = net.createServer((sock) => {
+      sock.on('error', () => {})
+      sock.on('data', () => sock.end(answer))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) }
+  }
+
+  async function upstreamErrors(kind: string): Promise<number> {
+    const text = await (await request(`${gw!.adminUrl}/metrics`)).body.text()
+    const m = new RegExp(`^switchyard_upstream_errors_total\\{pool="main",kind="${kind}"\\} (\\d+)`, 'm').exec(text)
+    return m ? Number(m[1]) : 0
+  }
+
+  it('an upstream status outside 100-599 is a bad response: 502, counted, and the breaker told', async () => {
+    const bad = await rawUpstream('HTTP/1.1 999 Weird\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok')
+    try {
+      gw = await startGateway(simpleConfig([bad.url], { pool: { retry: { attempts: 0 }, circuitBreaker: { consecutiveFailures: 1, openDuration: '30s' } } }))
+      const res = await request(`${gw.url}/x`)
+      expect(res.statusCode).toBe(502)
+      expect(await json(res)).toMatchObject({ statusCode: 502, error: 'Bad Gateway' })
+      expect(gw.pools.get('main')!.backends[0]!.breaker.state).toBe('open')
+      expect(await upstreamErrors('reset')).toBe(1)
+    } finally {
+      await bad.close()
+    }
+  })
+
+  it('a broken chunk from the upstream is an upstream failure: counted, and the breaker told', async () => {
+    const bad = await rawUpstream('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nZZZ\r\n')
+    try {
+      gw = await startGateway(simpleConfig([bad.url], { pool: { retry: { attempts: 0 }, circuitBreaker: { consecutiveFailures: 1, openDuration: '30s' } } }))
+      const res = await request(`${gw.url}/x`).catch((err: Error) => err)
+      if (!(res instanceof Error)) {
+        // Either the head arrived first (the body is then cut short) or both came together (502).
+        if (res.statusCode === 200) await expect(res.body.text()).rejects.toThrow()
+        else expect(res.statusCode).toBe(502)
+      }
+      await waitFor(() => gw!.pools.get('main')!.backends[0]!.breaker.state === 'open', 2_000, 10, 'the breaker to hear of the failure')
+      expect(await upstreamErrors('reset')).toBe(1)
+    } finally {
+      await bad.close()
+    }
   })
 })
