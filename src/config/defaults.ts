@@ -27,6 +27,7 @@ export const DEFAULTS = {
   jwt: { clockTolerance: 0 },
   store: { store: 'memory', redis: 'redis://127.0.0.1:6379' },
   cache: { maxSize: 64 * MB, maxEntrySize: 1 * MB },
+  log: { level: 'info', access: { enabled: true, sample: 1 } },
   pool: {
     algorithm: 'round-robin',
     hashOn: 'ip',

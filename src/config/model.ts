@@ -193,12 +193,32 @@ export interface RouteSettings {
   readonly headers: { readonly request: HeaderRewriteSettings; readonly response: HeaderRewriteSettings }
 }
 
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+
+export interface AccessLogSettings {
+  /** `log.access: false` → false. */
+  readonly enabled: boolean
+  /** Share of requests logged, 0..1 (1: every request). */
+  readonly sample: number
+  /** Absolute path; absent: access lines go where the gateway log goes. */
+  readonly file?: string
+}
+
+export interface LogSettings {
+  readonly level: LogLevel
+  /** Absolute path; absent: stdout. */
+  readonly file?: string
+  readonly access: AccessLogSettings
+}
+
 export interface GatewaySettings {
   readonly server: ServerSettings
   readonly admin: AdminSettings | false
   readonly jwt?: JwtSettings
   readonly rateLimit: StoreSettings
   readonly cache: CacheSettings
+  /** Applied at start only: a reload that changes it warns and keeps the running log. */
+  readonly log: LogSettings
   /** In file order. */
   readonly pools: readonly PoolSettings[]
   /** In file order; the first match wins. */

@@ -11,6 +11,8 @@ import type {
   CacheSettings,
   GatewaySettings,
   JwtSettings,
+  LogLevel,
+  LogSettings,
   ServerSettings,
   StoreSettings,
   TlsCertificateSettings,
@@ -29,6 +31,7 @@ import {
   asBoolean,
   asDuration,
   asInteger,
+  asNumber,
   asObject,
   asSize,
   asString,
@@ -36,7 +39,7 @@ import {
   type FileReference,
   type RawObject,
 } from './read.js'
-import { GatewayFileSchema, JWT_ALGORITHMS } from './schema.js'
+import { GatewayFileSchema, JWT_ALGORITHMS, LOG_LEVELS } from './schema.js'
 import { validateDocument } from './validate.js'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -128,6 +131,7 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
     admin,
     rateLimit: normalizeStore(asObject(raw['rateLimit']) ?? {}, 'rateLimit', ctx),
     cache: normalizeCache(asObject(raw['cache']) ?? {}, ctx),
+    log: normalizeLog(asObject(raw['log']) ?? {}, ctx),
     pools,
     routes,
   }
@@ -302,4 +306,26 @@ function normalizeCache(raw: RawObject, ctx: NormalizeContext): CacheSettings {
   }
   if (cache.maxEntrySize > cache.maxSize) ctx.problem('cache.maxEntrySize', `must not exceed cache.maxSize (${cache.maxSize} bytes)`)
   return cache
+}
+
+function normalizeLog(raw: RawObject, ctx: NormalizeContext): LogSettings {
+  const d = DEFAULTS.log
+  const level = (LOG_LEVELS as readonly unknown[]).includes(raw['level']) ? (raw['level'] as LogLevel) : d.level
+  const file = asString(raw['file'])
+  const rawAccess = raw['access']
+  const accessObject = asObject(rawAccess)
+  const accessFile = asString(accessObject?.['file'])
+  const sample = asNumber(accessObject?.['sample'], d.access.sample)
+  const access = {
+    enabled: rawAccess === false ? false : d.access.enabled,
+    sample: sample >= 0 && sample <= 1 ? sample : d.access.sample,
+    ...(accessFile === undefined || accessFile === '' ? {} : { file: resolve(ctx.baseDir, accessFile) }),
+  }
+  // Log files are written, not read: resolved like every other path, not listed for `check` to read.
+  const log: Mutable<LogSettings> = { level, access }
+  if (file !== undefined && file !== '') log.file = resolve(ctx.baseDir, file)
+  if (log.file !== undefined && log.file === access.file) {
+    ctx.problem('log.access.file', `must differ from log.file (${log.file}); leave it out to write access lines to log.file`)
+  }
+  return log
 }

@@ -38,6 +38,9 @@ export const JWT_ALGORITHMS = [
 
 export const RETRY_CONDITIONS = ['connect-error', 'reset', 'timeout'] as const
 
+/** pino's levels, lowest first, and `silent` (nothing but the access log, which has no level). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+
 const DURATION_MESSAGE = 'must be a duration: milliseconds as a number, or a string like 250ms, 5s, 1m, 1h, 1d'
 const SIZE_MESSAGE = 'must be a size: bytes as a number, or a string like 512kb, 1mb, 64mb, 1gb (1024-based)'
 const KEY_SOURCE_MESSAGE = 'must be a key source: ip, path, route, header:NAME, cookie:NAME, query:NAME or jwt:CLAIM'
@@ -197,6 +200,40 @@ const CacheStore = Strict(
     ),
   },
   'The response cache store.',
+)
+
+const LogAccess = Type.Union(
+  [
+    Type.Boolean({ description: 'true: one line per request (the default); false: no access log.' }),
+    Strict(
+      {
+        sample: Type.Optional(
+          Type.Number({ minimum: 0, maximum: 1, description: 'Share of requests logged, 0..1, decided per request. Default 1.' }),
+        ),
+        file: Type.Optional(
+          FilePath('Access lines go to this file (appended, created when missing) instead of the gateway log; relative to this file.'),
+        ),
+      },
+      'The access log, sampled or written to its own file.',
+    ),
+  ],
+  {
+    description: 'The access log (one JSON line per request), independent of `level`: true, false or { sample, file }. Default true.',
+    errorMessage: 'must be true, false or { sample, file }',
+  },
+)
+
+const Log = Strict(
+  {
+    level: Type.Optional(
+      StringEnum(LOG_LEVELS, 'Lowest level of the gateway log: trace, debug, info, warn, error, fatal or silent. Default info.'),
+    ),
+    file: Type.Optional(
+      FilePath('The gateway log goes to this file (appended, created when missing); relative to this file. Default stdout.'),
+    ),
+    access: Type.Optional(LogAccess),
+  },
+  'Logging: the gateway log (pino JSON lines) and the access log. Changes apply after a restart.',
 )
 
 const Backend = Type.Union(
@@ -497,6 +534,7 @@ export const GatewayFileSchema = Strict(
     jwt: Type.Optional(Jwt),
     rateLimit: Type.Optional(RateLimitStore),
     cache: Type.Optional(CacheStore),
+    log: Type.Optional(Log),
     pools: Type.Optional(Type.Record(Type.String(), Pool, { description: 'Pools of backends by name.' })),
     routes: Type.Optional(Type.Array(Route, { description: 'Routes, checked in order; the first match wins.' })),
   },
