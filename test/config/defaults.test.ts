@@ -21,6 +21,7 @@ describe('defaults', () => {
       admin: { host: '127.0.0.1', port: 9901, token: '' },
       rateLimit: { store: 'memory', redis: 'redis://127.0.0.1:6379' },
       cache: { store: 'memory', redis: 'redis://127.0.0.1:6379', maxSize: 64 * 1024 * 1024, maxEntrySize: 1024 * 1024 },
+      log: { level: 'info', access: { enabled: true, sample: 1 } },
       pools: [],
       routes: [],
     })
