@@ -4,8 +4,9 @@
  */
 import { resolve } from 'node:path'
 import { createSigner } from 'fast-jwt'
-import { pino, type Logger } from 'pino'
-import { gatewayJsonSchema, loadConfigFile, ConfigError } from './config/index.js'
+import type { Logger } from 'pino'
+import { gatewayJsonSchema, loadConfigFile, ConfigError, type GatewaySettings } from './config/index.js'
+import { createGatewayLogger } from './log/logger.js'
 import { checkGatewayFile } from './check.js'
 import { createGateway, type Gateway } from './gateway.js'
 import { defaultConfigPath, packageVersion } from './package-root.js'
@@ -57,14 +58,26 @@ export function warnIfOldNode(log: Pick<Logger, 'warn'>, version = process.versi
 }
 
 /**
- * JSON logs on stdout, written asynchronously: a synchronous write per access line would block
- * the event loop on every request; under load sonic-boom coalesces lines into fewer writes.
- * Flushed on exit.
+ * The pino logger of `log.level` and `log.file` (stdout by default), written asynchronously: a
+ * synchronous write per line would block the event loop; under load sonic-boom coalesces lines
+ * into fewer writes. Flushed on exit. Access lines without `log.access.file` share it.
  */
-function makeLogger(): Logger {
-  const dest = pino.destination({ dest: 1, sync: false })
-  process.once('exit', () => dest.flushSync())
-  return pino({ base: { service: 'switchyard' } }, dest)
+function makeLogger(settings: GatewaySettings): Logger {
+  return createGatewayLogger(settings.log).logger
+}
+
+/** The settings of FILE and a logger made from them, or the problem lines on stderr and undefined. */
+async function loadWithLogger(path: string, err: (s: string) => void): Promise<{ settings: GatewaySettings; log: Logger } | undefined> {
+  try {
+    const settings = await loadConfigFile(path)
+    return { settings, log: makeLogger(settings) }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const line of e.lines()) err(line)
+      return undefined
+    }
+    throw e
+  }
 }
 
 /** Run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
@@ -130,12 +143,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1
     }
     case 'start': {
-      const log = makeLogger()
-      warnIfOldNode(log)
       const path = resolve(args.config ?? defaultConfigPath)
+      const loaded = await loadWithLogger(path, err)
+      if (loaded === undefined) return 1
+      const { settings, log } = loaded
+      warnIfOldNode(log)
       let gateway: Gateway
       try {
-        gateway = await createGateway(await loadConfigFile(path), { configPath: path, logger: log })
+        gateway = await createGateway(settings, { configPath: path, logger: log })
       } catch (e) {
         if (e instanceof ConfigError) {
           for (const line of e.lines()) err(line)
@@ -146,7 +161,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runGateway(gateway, log)
     }
     case 'demo': {
-      const log = makeLogger()
+      const path = resolve(args.config ?? defaultConfigPath)
+      const loaded = await loadWithLogger(path, err)
+      if (loaded === undefined) return 1
+      const { settings, log } = loaded
       warnIfOldNode(log)
       let demo: RunningDemo
       try {
@@ -155,8 +173,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         err(`demo: cannot start the demo upstreams on ports 9001-9302: ${(e as Error).message}`)
         return 1
       }
-      const path = resolve(args.config ?? defaultConfigPath)
-      const gateway = await createGateway(await loadConfigFile(path), { configPath: path, logger: log })
+      const gateway = await createGateway(settings, { configPath: path, logger: log })
       await gateway.listen()
       printDemoBanner(gateway, err)
       // listen() already ran; runGateway's listen would double-bind, so wait for signals here.
