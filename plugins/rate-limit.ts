@@ -26,7 +26,7 @@ import { keyValue } from '../src/proxy/forward.js'
 import { ERR_RATE_LIMIT_STORE, ERR_RATE_LIMITED } from '../src/ratelimit/errors.js'
 import { rateLimitHeaders, retryAfterSeconds } from '../src/ratelimit/headers.js'
 import { compileRateLimitKey, type CompiledRateLimitKey } from '../src/ratelimit/key.js'
-import { createRateLimitStore, type RateLimitStoreHandle } from '../src/ratelimit/store.js'
+import { createRateLimitStore, type RateLimitStoreHandle } from './rate-limit-store.js'
 import { kContext, type RequestContext } from '../src/request-context.js'
 
 /** One store per gateway, shared by its listeners' apps (HTTP and TLS build one app each). */

@@ -59,6 +59,12 @@ export interface JwksKeySource {
    * was ever loaded, ERR_JWT_KEYS_UNAVAILABLE (503).
    */
   getKey(kid: string | undefined): Promise<JwksKey>
+  /**
+   * The key for `kid` when the loaded set has it, without waiting (undefined otherwise, and no
+   * fetch is started for a miss: call getKey for that). A stale set is refreshed in the
+   * background exactly as getKey does, so hot paths that only peek still see rotations.
+   */
+  peekKey(kid: string | undefined): JwksKey | undefined
   /** Fetch now, ignoring the interval (startup warm-up). Resolves false on failure. */
   refresh(): Promise<boolean>
   readonly stats: Readonly<JwksStats>
@@ -246,14 +252,23 @@ export function createJwksKeySource(options: JwksOptions): JwksKeySource {
     return Object.freeze({ kid, pem, keyObject, algorithms: Object.freeze(algorithms) })
   }
 
+  /** Stale but usable: refresh behind the request, never in front of it. */
+  function refreshIfStale(at: number): void {
+    if (stats.loadedAt !== undefined && at - stats.loadedAt > maxAge && inflight === undefined && mayFetch(at, 'stale')) void fetchShared()
+  }
+
   return {
     stats,
+    peekKey(kid) {
+      const hit = lookup(kid)
+      if (hit !== undefined) refreshIfStale(now())
+      return hit
+    },
     async getKey(kid) {
       const at = now()
       const hit = lookup(kid)
       if (hit !== undefined) {
-        // Stale but usable: refresh behind the request, never in front of it.
-        if (stats.loadedAt !== undefined && at - stats.loadedAt > maxAge && inflight === undefined && mayFetch(at, 'stale')) void fetchShared()
+        refreshIfStale(at)
         return hit
       }
       if (inflight !== undefined) {

@@ -26,6 +26,7 @@ import {
   ERR_JWT_TOO_LARGE,
 } from './errors.js'
 import { createJwksKeySource, type JwksKey, type JwksKeySource, type JwksOptions } from './jwks.js'
+import { createTokenCache, TOKEN_CACHE_DEFAULTS, type TokenCache } from './token-cache.js'
 
 export type Claims = Readonly<Record<string, unknown>>
 
@@ -36,8 +37,24 @@ export interface JwtVerifierOptions {
   readonly maxTokenLength?: number
   /** JWKS fetch tuning (the URL and allowlist come from the settings). */
   readonly jwks?: Omit<JwksOptions, 'url' | 'allowedAlgorithms'>
-  /** Verified tokens remembered (until their `exp`) so a hot token is checked once. 0 disables. */
+  /**
+   * Verified tokens remembered (until their `exp` + clockTolerance, at most `cacheTtl`) so a hot
+   * token is checked once (src/auth/token-cache.ts). 0 disables. Default 10 000.
+   */
   readonly cacheSize?: number
+  /** Bytes of token text the cache may hold. Default 32 MiB. */
+  readonly cacheMaxBytes?: number
+  /** Longest a verified token is remembered, ms (also for tokens without `exp`). Default 10 min. */
+  readonly cacheTtl?: number
+  /** The token cache's clock (epoch ms); tests inject one. Default Date.now. */
+  readonly now?: () => number
+}
+
+export interface JwtVerifierStats {
+  /** Tokens checked by fast-jwt (signature and claims): cache misses, including refusals. */
+  verified: number
+  /** Tokens answered from the token cache. */
+  cacheHits: number
 }
 
 /** The fast-jwt verify options this policy compiles to (also what @fastify/jwt is given). */
@@ -47,6 +64,7 @@ export interface CompiledVerifyOptions {
   readonly allowedAud?: string
   readonly clockTolerance: number
   readonly requiredClaims: string[]
+  /** false: the verifier's own token cache (src/auth/token-cache.ts) sits in front of fast-jwt. */
   readonly cache: number | boolean
 }
 
@@ -56,6 +74,13 @@ export interface JwtVerifier {
   readonly verifyOptions: CompiledVerifyOptions
   /** Verify a compact JWS; resolves to its claims or rejects with a typed 401 (or 503) error. */
   verify(token: string): Promise<Claims>
+  /**
+   * The same check without a promise when none is needed: returns the claims (or throws the
+   * typed error) synchronously for a cached token and for keys at hand (secret, publicKey, a
+   * JWKS key already loaded); returns a promise only when the key set must be fetched first.
+   */
+  check(token: string): Claims | Promise<Claims>
+  readonly stats: Readonly<JwtVerifierStats>
   /** The key set, when keys come from `jwksUrl`. */
   readonly jwks: JwksKeySource | undefined
   /** Settings that work but deserve a log line (e.g. a short HMAC secret). */
@@ -86,14 +111,13 @@ export function compileJwtVerifier(settings: JwtSettings, options: JwtVerifierOp
   // fast-jwt skips an issuer/audience check when the claim is absent: require it explicitly.
   if (settings.issuer !== undefined) requiredClaims.push('iss')
   if (settings.audience !== undefined) requiredClaims.push('aud')
-  const cacheSize = options.cacheSize ?? 1024
   const verifyOptions: CompiledVerifyOptions = {
     algorithms,
     ...(settings.issuer !== undefined ? { allowedIss: settings.issuer } : {}),
     ...(settings.audience !== undefined ? { allowedAud: settings.audience } : {}),
     clockTolerance: settings.clockTolerance,
     requiredClaims,
-    cache: cacheSize > 0 ? cacheSize : false,
+    cache: false,
   }
   const compile = (key: string | Buffer, algs: readonly string[]): FastVerifier =>
     createVerifier({ ...verifyOptions, algorithms: [...algs] as Algorithm[], key }) as FastVerifier
@@ -111,7 +135,7 @@ export function compileJwtVerifier(settings: JwtSettings, options: JwtVerifierOp
     for (const alg of algorithms) {
       if (bytes < MIN_SECRET_BYTES[alg]!) warnings.push(`secret: ${bytes} bytes is shorter than the ${MIN_SECRET_BYTES[alg]} bytes ${alg} needs (RFC 7518 §3.2)`)
     }
-    return staticVerifier(settings, verifyOptions, maxTokenLength, warnings, compile(Buffer.from(secret, 'utf8'), algorithms))
+    return staticVerifier(settings, verifyOptions, maxTokenLength, warnings, tokenCache(settings, options), compile(Buffer.from(secret, 'utf8'), algorithms))
   }
 
   if (settings.publicKey !== undefined) {
@@ -134,7 +158,7 @@ export function compileJwtVerifier(settings: JwtSettings, options: JwtVerifierOp
     const misfit = algorithms.filter((a) => !usable.includes(a))
     if (misfit.length > 0) throw new ERR_JWT_CONFIG(`algorithms: ${misfit.join(', ')} cannot be verified with this ${key.asymmetricKeyType} key`)
     const spki = key.export({ type: 'spki', format: 'pem' }) as string
-    return staticVerifier(settings, verifyOptions, maxTokenLength, warnings, compile(spki, algorithms))
+    return staticVerifier(settings, verifyOptions, maxTokenLength, warnings, tokenCache(settings, options), compile(spki, algorithms))
   }
 
   const jwksUrl = settings.jwksUrl!
@@ -149,7 +173,37 @@ export function compileJwtVerifier(settings: JwtSettings, options: JwtVerifierOp
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ERR_JWT_CONFIG('jwksUrl: must be http(s)')
   if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname)) warnings.push('jwksUrl: plain http lets anyone on the path substitute signing keys; use https')
   const jwks = createJwksKeySource({ ...options.jwks, url: jwksUrl, allowedAlgorithms: algorithms })
-  return jwksVerifier(settings, verifyOptions, maxTokenLength, warnings, jwks, compile)
+  return jwksVerifier(settings, verifyOptions, maxTokenLength, warnings, tokenCache(settings, options), jwks, compile)
+}
+
+function tokenCache(settings: JwtSettings, options: JwtVerifierOptions): TokenCache {
+  return createTokenCache({
+    size: options.cacheSize ?? TOKEN_CACHE_DEFAULTS.size,
+    maxBytes: options.cacheMaxBytes ?? TOKEN_CACHE_DEFAULTS.maxBytes,
+    maxTtl: options.cacheTtl ?? TOKEN_CACHE_DEFAULTS.maxTtl,
+    clockTolerance: settings.clockTolerance,
+    now: options.now ?? Date.now,
+  })
+}
+
+/** fast-jwt, counted, with its errors mapped to ours. */
+function runFast(fast: FastVerifier, token: string, stats: JwtVerifierStats): Claims {
+  stats.verified++
+  try {
+    return fast(token)
+  } catch (err) {
+    throw mapTokenError(err)
+  }
+}
+
+function asPromise(check: (token: string) => Claims | Promise<Claims>): (token: string) => Promise<Claims> {
+  return (token) => {
+    try {
+      return Promise.resolve(check(token))
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
+  }
 }
 
 function isLoopback(host: string): boolean {
@@ -161,23 +215,35 @@ function staticVerifier(
   verifyOptions: CompiledVerifyOptions,
   maxTokenLength: number,
   warnings: readonly string[],
+  cache: TokenCache,
   fast: FastVerifier,
 ): JwtVerifier {
+  const stats: JwtVerifierStats = { verified: 0, cacheHits: 0 }
+  let closed = false
+  const check = (token: string): Claims => {
+    const hit = cache.get(token)
+    if (hit !== undefined) {
+      stats.cacheHits++
+      return hit.claims
+    }
+    checkShape(token, maxTokenLength)
+    const claims = runFast(fast, token, stats)
+    if (!closed) cache.set(token, claims, undefined, undefined)
+    return claims
+  }
   return {
     settings,
     maxTokenLength,
     verifyOptions,
     jwks: undefined,
     warnings,
-    async verify(token) {
-      checkShape(token, maxTokenLength)
-      try {
-        return fast(token)
-      } catch (err) {
-        throw mapTokenError(err)
-      }
+    stats,
+    check,
+    verify: asPromise(check),
+    close() {
+      closed = true
+      cache.clear()
     },
-    close() {},
   }
 }
 
@@ -186,36 +252,53 @@ function jwksVerifier(
   verifyOptions: CompiledVerifyOptions,
   maxTokenLength: number,
   warnings: readonly string[],
+  cache: TokenCache,
   jwks: JwksKeySource,
   compile: (key: string, algs: readonly string[]) => FastVerifier,
 ): JwtVerifier {
   const allowed = new Set(verifyOptions.algorithms)
   // One compiled verifier per key object; a refetched key set brings new objects and new verifiers.
   const perKey = new WeakMap<JwksKey, FastVerifier>()
+  const stats: JwtVerifierStats = { verified: 0, cacheHits: 0 }
+  let closed = false
+  const withKey = (token: string, kid: string | undefined, key: JwksKey): Claims => {
+    let fast = perKey.get(key)
+    if (fast === undefined) {
+      fast = compile(key.pem, key.algorithms)
+      perKey.set(key, fast)
+    }
+    const claims = runFast(fast, token, stats)
+    if (!closed) cache.set(token, claims, key, kid)
+    return claims
+  }
+  const check = (token: string): Claims | Promise<Claims> => {
+    const hit = cache.get(token)
+    // Only while the key set still serves the very key that verified it (rotation drops it).
+    if (hit !== undefined && jwks.peekKey(hit.kid) === hit.key) {
+      stats.cacheHits++
+      return hit.claims
+    }
+    checkShape(token, maxTokenLength)
+    const header = readHeader(token)
+    // Refuse a disallowed `alg` before it can cost a key-server round trip.
+    if (!allowed.has(header.alg)) throw new ERR_JWT_INVALID('algorithm not allowed')
+    const kid = header.kid
+    const known = jwks.peekKey(kid)
+    if (known !== undefined) return withKey(token, kid, known)
+    return jwks.getKey(kid).then((key) => withKey(token, kid, key))
+  }
   return {
     settings,
     maxTokenLength,
     verifyOptions,
     jwks,
     warnings,
-    async verify(token) {
-      checkShape(token, maxTokenLength)
-      const header = readHeader(token)
-      // Refuse a disallowed `alg` before it can cost a key-server round trip.
-      if (!allowed.has(header.alg)) throw new ERR_JWT_INVALID('algorithm not allowed')
-      const key = await jwks.getKey(header.kid)
-      let fast = perKey.get(key)
-      if (fast === undefined) {
-        fast = compile(key.pem, key.algorithms)
-        perKey.set(key, fast)
-      }
-      try {
-        return fast(token)
-      } catch (err) {
-        throw mapTokenError(err)
-      }
-    },
+    stats,
+    check,
+    verify: asPromise(check),
     close() {
+      closed = true
+      cache.clear()
       jwks.close()
     },
   }
