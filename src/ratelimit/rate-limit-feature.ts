@@ -1,0 +1,203 @@
+/**
+ * Per-route rate limiting (`routes[].rateLimit: { max, window, key, onStoreError }`) as a
+ * feature, counting in @fastify/rate-limit's stores through the framework-free
+ * RateLimitStoreHandle (built by plugins/rate-limit-store.ts and handed in).
+ *
+ * Phase: `early`, before JWT verification and long before any upstream call, so a refused
+ * request costs neither; a route keyed on a JWT claim (`key: jwt:sub`) runs in `late`, after the
+ * token is verified and ctx.claims is set.
+ *
+ * Answers: 429 (ERR_RATE_LIMITED) with `Retry-After` when the budget is spent;
+ * `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` on every response of a limited
+ * route (through ctx.responseHeaders, which the proxy applies after the upstream's headers, so an
+ * upstream cannot override them). While the store (Redis) is unreachable a route fails open
+ * (served, logged with a throttle, counted in switchyard_ratelimit_store_errors_total) or, with
+ * `onStoreError: deny`, closed with 503.
+ *
+ * Hot path: the key deriver is compiled per route at compileRoute; the store's `incr` is called
+ * directly, and since the memory store calls back before `incr` returns, the stage then returns
+ * without a promise. Only a store that answers later (Redis) makes it return one.
+ */
+import { Counter, type Registry } from 'prom-client'
+import type { GatewaySettings, RouteRateLimitSettings } from '../config/model.js'
+import { metricsOnce } from '../metrics.js'
+import type { Feature, RouteFeature, StageRun } from '../pipeline/feature.js'
+import type { ProxyRequest } from '../proxy/request.js'
+import type { RequestContext } from '../request-context.js'
+import { keyValueOf } from '../routing/key-value.js'
+import type { CompiledRoute } from '../routing/types.js'
+import { ERR_RATE_LIMIT_STORE, ERR_RATE_LIMITED } from './errors.js'
+import { retryAfterSeconds } from './headers.js'
+import { compileRateLimitKey, type RateLimitKeyInput } from './key.js'
+import type { RateLimitStoreHandle } from './store.js'
+
+export interface RateLimitFeatureLog {
+  warn(obj: object, msg: string): void
+}
+
+export interface RateLimitFeatureDeps {
+  readonly log: RateLimitFeatureLog
+  /** The gateway's registry: switchyard_ratelimit_store_errors_total is registered there once. */
+  readonly registry: Registry
+  /** switchyard_ratelimit_rejected_total (gw.metrics.rateLimitRejected). */
+  readonly rejected: Counter<'route'>
+  /** The gateway's one store; the feature owns it from here on (waits for it, closes it). */
+  readonly store: RateLimitStoreHandle
+  /** How long the first configuration waits for the store to connect, ms. Default 1000. */
+  readonly readyWait?: number
+  /** Clock of the store-error log throttle (tests). Default Date.now. */
+  readonly now?: () => number
+}
+
+/** How often a persisting store failure is logged again (with the count suppressed meanwhile). */
+export const STORE_ERROR_LOG_INTERVAL = 10_000
+
+type StoreAnswer = { current: number; ttl: number } | undefined
+
+export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
+  const { log, registry, rejected, store: handle } = deps
+  const store = handle.store
+  const now = deps.now ?? Date.now
+  const storeErrors = metricsOnce(registry, 'ratelimit-store-errors', () =>
+    new Counter({
+      name: 'switchyard_ratelimit_store_errors_total',
+      help: 'Rate-limit checks that could not reach the store (served when onStoreError is allow, 503 when deny), by route',
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+  )
+
+  // One throttle for connection errors and failed checks: an outage is a few lines, not one per request.
+  let lastLog = Number.NEGATIVE_INFINITY
+  let suppressed = 0
+  const logThrottled = (fields: Record<string, unknown>, msg: string): void => {
+    const at = now()
+    if (at - lastLog < STORE_ERROR_LOG_INTERVAL) {
+      suppressed++
+      return
+    }
+    log.warn({ ...fields, suppressed }, msg)
+    lastLog = at
+    suppressed = 0
+  }
+  const unsubscribe = handle.onClientError?.((err) => logThrottled({ err: err.message }, 'rate-limit store connection error'))
+
+  let committed: GatewaySettings['rateLimit'] | undefined
+  let readied: Promise<boolean> | undefined
+
+  function stageFor(route: CompiledRoute, settings: RouteRateLimitSettings): RouteFeature {
+    const routeName = route.name
+    const labels = { route: routeName }
+    const key = compileRateLimitKey(routeName, settings.key)
+    const derive = key.derive
+    const max = settings.max
+    const window = settings.window
+    const deny = settings.onStoreError === 'deny'
+    const limitText = String(max)
+    const source = settings.key
+    const needsLookup = source.kind === 'path' || source.kind === 'cookie' || source.kind === 'query'
+
+    /** Apply the store's answer: headers, and 429 when the budget is spent. Throws the answer. */
+    const settle = (ctx: RequestContext, err: Error | null | undefined, res: StoreAnswer): void => {
+      if (err || res === undefined) {
+        const e = err ?? new Error('rate-limit store gave no answer')
+        storeErrors.inc(labels)
+        logThrottled({ route: routeName, err: e.message }, 'rate-limit store unavailable')
+        if (deny) throw new ERR_RATE_LIMIT_STORE({ cause: e })
+        return
+      }
+      const current = res.current
+      const remaining = max - current
+      const resetSeconds = Math.max(0, Math.ceil(res.ttl / 1000))
+      const headers = (ctx.responseHeaders ??= {})
+      headers['ratelimit-limit'] = limitText
+      headers['ratelimit-remaining'] = String(remaining > 0 ? remaining : 0)
+      headers['ratelimit-reset'] = String(resetSeconds)
+      if (current > max) {
+        rejected.inc(labels)
+        const wait = retryAfterSeconds({ limit: max, remaining: 0, resetSeconds })
+        headers['retry-after'] = String(wait)
+        throw new ERR_RATE_LIMITED(wait)
+      }
+    }
+
+    const run: StageRun = (request: ProxyRequest, ctx: RequestContext) => {
+      const input: RateLimitKeyInput = needsLookup
+        ? {
+            clientIp: ctx.clientIp,
+            headers: request.headers,
+            claims: ctx.claims,
+            lookup: (s) => keyValueOf(s, { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, path: ctx.path, query: ctx.query, route: routeName }),
+          }
+        : { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims }
+      const bucket = derive(input)
+      // The memory store calls back before incr returns: answer inline, no promise. A store that
+      // answers later gets the promise created below, whose executor runs before any callback can.
+      let sync = true
+      let answered = false
+      let syncErr: Error | null | undefined
+      let syncRes: StoreAnswer
+      let resolve: (() => void) | undefined
+      let reject: ((e: unknown) => void) | undefined
+      const onAnswer = (err: Error | null, res?: { current: number; ttl: number }): void => {
+        if (answered) return
+        answered = true
+        if (sync) {
+          syncErr = err
+          syncRes = res
+          return
+        }
+        try {
+          settle(ctx, err, res)
+          resolve!()
+        } catch (e) {
+          reject!(e)
+        }
+      }
+      try {
+        store.incr(bucket, onAnswer, window, max)
+      } catch (err) {
+        // A store that throws instead of calling back is a store failure like any other.
+        if (!answered) {
+          answered = true
+          syncErr = err as Error
+        }
+      }
+      sync = false
+      if (answered) return settle(ctx, syncErr, syncRes)
+      return new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+    }
+    return { stage: { phase: key.needsClaims ? 'late' : 'early', run } }
+  }
+
+  return {
+    name: 'rate-limit',
+    prepare(next) {
+      const s = next.rateLimit
+      const limited = next.routes.some((r) => r.rateLimit !== undefined)
+      const prepared = {
+        compileRoute(route: CompiledRoute): RouteFeature | undefined {
+          const settings = route.settings.rateLimit
+          return settings === undefined ? undefined : stageFor(route, settings)
+        },
+        commit() {
+          if (committed !== undefined && (committed.store !== s.store || committed.redis !== s.redis)) {
+            log.warn({ store: s.store }, 'rateLimit.store and rateLimit.redis changes apply after a restart')
+          } else committed = s
+        },
+      }
+      // The first configuration that limits anything waits (briefly) for the store, so the first
+      // requests are counted rather than failing open while Redis connects.
+      if (!limited || readied !== undefined) return prepared
+      readied = handle.ready(deps.readyWait ?? 1000)
+      return readied.then(() => prepared)
+    },
+    async close() {
+      unsubscribe?.()
+      await handle.close()
+    },
+  }
+}
