@@ -7,10 +7,10 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_NO_ROUTE, ERR_URL_TOO_LONG } from '../src/errors.js'
+import { ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_METHOD_NOT_ALLOWED, ERR_NO_ROUTE, ERR_URL_TOO_LONG } from '../src/errors.js'
 import '../src/gateway-handle.js'
 import { resolveClientIp, unmapIPv4 } from '../src/net/client-ip.js'
-import { routingHost } from '../src/net/host.js'
+import { hostFieldCount, isValidHost, routingHost } from '../src/net/host.js'
 import { isValidRequestId } from '../src/proxy/headers.js'
 import { kContext, type RequestContext } from '../src/request-context.js'
 import { normalizePath } from '../src/routing/normalize-path.js'
@@ -90,6 +90,24 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
       throw new ERR_BAD_REQUEST('Transfer-Encoding is not allowed in HTTP/1.0 (RFC 9112 §6.1)')
     }
     if (url.length > server.maxUrlLength) throw new ERR_URL_TOO_LONG(server.maxUrlLength)
+    // RFC 9112 §3.2: a request with more than one Host field, or an invalid one, is a 400
+    // (Node keeps the first of several and would let the rest reach X-Forwarded-Host).
+    const host = request.headers.host ?? (request.headers[':authority'] as string | undefined)
+    if (host !== undefined && (!isValidHost(host) || (raw.httpVersionMajor === 1 && hostFieldCount(raw.rawHeaders) > 1))) {
+      throw new ERR_BAD_REQUEST('invalid or repeated Host header')
+    }
+    // RFC 9112 §6.1: the only transfer coding the gateway implements is chunked; anything
+    // else (gzip, chunked) would be forwarded without being understood.
+    const te = request.headers['transfer-encoding']
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+      reply.header('connection', 'close')
+      throw new ERR_BAD_REQUEST('unsupported Transfer-Encoding (only chunked is accepted)')
+    }
+    // TRACE reflects the request back, credentials and all (RFC 9110 §9.3.8): refused, as NGINX does.
+    if (request.method === 'TRACE') {
+      reply.header('allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS')
+      throw new ERR_METHOD_NOT_ALLOWED('TRACE')
+    }
     const cl = request.headers['content-length']
     if (cl !== undefined && Number(cl) > server.bodyLimit) {
       if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
@@ -98,8 +116,14 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
     const { path, query } = normalizePath(url, request.method)
     ;(ctx as { path: string }).path = path
     ;(ctx as { query: string }).query = query
-    const route = state.routes.match({ method: request.method, host: hostOf(request), path, headers: request.headers })
-    if (route === undefined) throw new ERR_NO_ROUTE(request.method, path)
+    const resolved = state.routes.resolve({ method: request.method, host: hostOf(request), path, headers: request.headers })
+    if (resolved === undefined) throw new ERR_NO_ROUTE(request.method, path)
+    if ('refused' in resolved) {
+      ctx.route = resolved.refused
+      reply.header('allow', resolved.allow)
+      throw new ERR_METHOD_NOT_ALLOWED(request.method)
+    }
+    const route = resolved.route
     ctx.route = route
     ctx.upstreamPath = route.rewrite(path)
   }

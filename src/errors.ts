@@ -3,7 +3,7 @@
  * code, a status and a message that never carries upstream internals; lower-level errors are
  * kept as `cause` for logs only.
  */
-import createError from '@fastify/error'
+import { createError } from './error-registry.js'
 import { STATUS_CODES } from 'node:http'
 
 // captureStackTrace=false: these are expected outcomes on the hot path, not bugs; stacks cost time.
@@ -11,6 +11,8 @@ export const ERR_NO_ROUTE = createError('SWITCHYARD_NO_ROUTE', 'no route matches
 export const ERR_BAD_REQUEST = createError('SWITCHYARD_BAD_REQUEST', '%s', 400, undefined, false)
 export const ERR_BODY_TOO_LARGE = createError('SWITCHYARD_BODY_TOO_LARGE', 'request body exceeds %s bytes', 413, undefined, false)
 export const ERR_URL_TOO_LONG = createError('SWITCHYARD_URL_TOO_LONG', 'request target exceeds %s bytes', 414, undefined, false)
+export const ERR_METHOD_NOT_ALLOWED = createError('SWITCHYARD_METHOD_NOT_ALLOWED', '%s is not allowed here', 405, undefined, false)
+export const ERR_CLIENT_CLOSED = createError('SWITCHYARD_CLIENT_CLOSED', 'the client closed the connection before the answer', 499, undefined, false)
 export const ERR_NO_BACKEND = createError('SWITCHYARD_NO_BACKEND', 'no backend available for pool "%s"', 503, undefined, false)
 export const ERR_UPSTREAM_CONNECT = createError('SWITCHYARD_UPSTREAM_CONNECT', 'upstream connection failed', 502, undefined, false)
 export const ERR_UPSTREAM_RESET = createError('SWITCHYARD_UPSTREAM_RESET', 'upstream closed the connection', 502, undefined, false)
@@ -20,7 +22,7 @@ export const ERR_UPSTREAM_TIMEOUT = createError('SWITCHYARD_UPSTREAM_TIMEOUT', '
 
 /** Codes a client can see, with their meaning; a test keeps docs/errors.md in step with this. */
 export const ERROR_CODES = [
-  ERR_NO_ROUTE, ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_URL_TOO_LONG, ERR_NO_BACKEND,
+  ERR_NO_ROUTE, ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_URL_TOO_LONG, ERR_METHOD_NOT_ALLOWED, ERR_CLIENT_CLOSED, ERR_NO_BACKEND,
   ERR_UPSTREAM_CONNECT, ERR_UPSTREAM_RESET, ERR_UPSTREAM_BAD_RESPONSE, ERR_UPSTREAM_TLS,
   ERR_UPSTREAM_TIMEOUT,
 ].map((E) => {

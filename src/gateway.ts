@@ -130,6 +130,19 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
     socket.destroy()
     return
   }
+  // A request on this connection is still being answered and was received whole: the error
+  // is in what came after it (pipelining, or bytes after `Connection: close`). An error answer
+  // now would land before or inside that response; let it finish, then close without one.
+  // (A request whose own body broke is not complete: it gets the 400 at once.)
+  const inFlight = (socket as Socket & { _httpMessage?: (NodeJS.WritableStream & { writableFinished?: boolean; headersSent?: boolean; req?: { complete?: boolean } }) | null })._httpMessage
+  if (inFlight && (inFlight.headersSent === true || inFlight.req?.complete === true)) {
+    if (inFlight.writableFinished) socket.destroy()
+    else {
+      inFlight.once('finish', () => socket.destroySoon())
+      inFlight.once('close', () => socket.destroySoon())
+    }
+    return
+  }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
   answerAndClose(socket, rawErrorResponse(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request'))
 }

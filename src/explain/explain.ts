@@ -163,6 +163,11 @@ export function explainRequest(state: RuntimeState, input: ExplainInput): Explai
     }
     routes.push({ name: r.name, index: r.index, matched: false, reason: why })
   }
+  // The data plane's own decision, so a guarded route's 405 is explained as such.
+  const resolved = state.routes.resolve(matchInput)
+  if (resolved !== undefined && 'refused' in resolved) {
+    return { outcome: reject(405, `${method} is not among the methods of guarded route "${resolved.refused.name}" (Allow: ${resolved.allow}); it does not fall through to later routes`), request, routes, ...empty }
+  }
   if (route === undefined) return { outcome: reject(404, `no route matches ${method} ${path}`), request, routes, ...empty }
 
   const s = route.settings

@@ -2,7 +2,8 @@
  * Header handling between client and upstream.
  *
  * Hop-by-hop headers (RFC 9110 §7.6.1) and every header named in `Connection` are removed in
- * both directions. Headers the gateway owns (forwarding headers, request id, forwarded JWT
+ * both directions. Request headers with `_` in the name are dropped (they alias gateway-owned
+ * dashed names in CGI-style frameworks). Headers the gateway owns (forwarding headers, request id, forwarded JWT
  * claims) are removed from the client's request first and then set by the gateway, so naming
  * them in `Connection` can strip the client's copy but never the gateway's.
  */
@@ -92,6 +93,9 @@ export function buildUpstreamHeaders(plan: HeaderPlan, input: UpstreamHeaderInpu
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) never travel as fields.
     if (name.charCodeAt(0) === 58) continue
     if (drop.has(name)) continue
+    // `x_user_id` reaches CGI/WSGI/Rack apps as HTTP_X_USER_ID, the same variable as the
+    // gateway-owned `x-user-id`: drop every underscore name, as NGINX does by default.
+    if (name.includes('_')) continue
     if (named !== undefined && named.has(name)) continue
     if (gw !== undefined && name in gw) continue
     const v = src[name]

@@ -4,6 +4,7 @@
  * sees. reply-from maps most of these to 500; a gateway answers 502, or 504 for timeouts.
  */
 import {
+  ERR_CLIENT_CLOSED,
   ERR_UPSTREAM_BAD_RESPONSE,
   ERR_UPSTREAM_CONNECT,
   ERR_UPSTREAM_RESET,

@@ -8,7 +8,7 @@ import type { HeaderMatch, RouteSettings } from '../config/model.js'
 import { BadRouteSettingError } from './errors.js'
 import { normalizeConfiguredPath } from './normalize-path.js'
 import { createSplitSelector } from './split.js'
-import type { CompiledRoute, MatchInput, RouteTable, SplitSelector } from './types.js'
+import type { CompiledRoute, MatchInput, RouteResolution, RouteTable, SplitSelector } from './types.js'
 
 /** One condition of a route: a fast predicate and the reason it fails, for explain. */
 interface Condition {
@@ -56,8 +56,10 @@ function hostCondition(host: string): Condition {
 }
 
 function methodsCondition(methods: readonly string[]): Condition {
-  const set = new Set(methods)
-  const list = methods.join(', ')
+  // RFC 9110 §9.3.2: HEAD is GET without the body, so it matches wherever GET does (else a
+  // HEAD would skip a guarded GET route and fall through to a public one).
+  const set = new Set(methods.includes('GET') ? [...methods, 'HEAD'] : methods)
+  const list = [...set].join(', ')
   return { test: (input) => set.has(input.method), why: (input) => `method ${input.method} not in ${list}` }
 }
 
@@ -176,6 +178,10 @@ class Route implements CompiledRoute {
   /** Every path this route can match starts with this segment; undefined: no such constraint. */
   readonly firstSegment: string | undefined
   readonly #conditions: readonly Condition[]
+  /** Everything but the method; set for routes whose method mismatch answers 405 (see guardsMethods). */
+  readonly matchesExceptMethod: Predicate | undefined
+  /** The methods this route takes (for Allow), when it restricts them. */
+  readonly allow: string | undefined
 
   constructor(settings: RouteSettings, index: number) {
     this.name = settings.name
@@ -197,13 +203,19 @@ class Route implements CompiledRoute {
     }
     this.firstSegment = firstSegment
     if (m.host !== undefined) conditions.push(hostCondition(m.host.toLowerCase()))
-    if (m.methods !== undefined && m.methods.length > 0) conditions.push(methodsCondition(m.methods))
+    let methods: Condition | undefined
+    if (m.methods !== undefined && m.methods.length > 0) conditions.push((methods = methodsCondition(m.methods)))
     if (m.pathRegex !== undefined) conditions.push(pathRegexCondition(settings.name, m.pathRegex))
     if (m.headers !== undefined) {
       for (const [name, hm] of Object.entries(m.headers)) conditions.push(headerCondition(settings.name, name.toLowerCase(), hm))
     }
     this.#conditions = conditions
     this.matches = allOf(conditions.map((c) => c.test))
+    // A guarded route (it checks who is asking) that restricts methods answers 405 for its
+    // paths' other methods instead of letting them fall through to a later, unguarded route.
+    const guarded = settings.jwt !== undefined
+    this.allow = methods === undefined ? undefined : [...new Set(m.methods!.includes('GET') ? [...m.methods!, 'HEAD'] : m.methods!)].join(', ')
+    this.matchesExceptMethod = guarded && methods !== undefined ? allOf(conditions.filter((c) => c !== methods).map((c) => c.test)) : undefined
     this.rewrite = compileRewrite(settings)
     this.split = createSplitSelector(settings)
   }
@@ -236,9 +248,24 @@ class Table implements RouteTable {
   }
 
   match(input: MatchInput): CompiledRoute | undefined {
+    const r = this.resolve(input)
+    return r === undefined || 'refused' in r ? undefined : r.route
+  }
+
+  resolve(input: MatchInput): RouteResolution | undefined {
     const rs = this.#bySegment.size === 0 ? this.#unconstrained : (this.#bySegment.get(firstSegmentOf(input.path)) ?? this.#unconstrained)
-    for (let i = 0; i < rs.length; i++) if (rs[i].matches(input)) return rs[i]
-    return undefined
+    let refused: Route | undefined
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!
+      if (r.matches(input)) {
+        // After a guarded route refused the method, only a route that names its methods may
+        // take the request: a catch-all must not serve what the guarded route protects.
+        if (refused !== undefined && r.allow === undefined) break
+        return { route: r }
+      }
+      if (refused === undefined && r.matchesExceptMethod !== undefined && r.matchesExceptMethod(input)) refused = r
+    }
+    return refused === undefined ? undefined : { refused, allow: refused.allow! }
   }
 
   get(name: string): CompiledRoute | undefined {

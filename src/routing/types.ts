@@ -62,8 +62,14 @@ export interface CompiledRoute {
   split: SplitSelector
 }
 
+/** The outcome of routing: a route, or a guarded route that refuses the method (405 with `allow`). */
+export type RouteResolution = { readonly route: CompiledRoute } | { readonly refused: CompiledRoute; readonly allow: string }
+
 export interface RouteTable {
   readonly routes: readonly CompiledRoute[]
+  /** The first route that matches (undefined also when a guarded route refuses the method). */
   match(input: MatchInput): CompiledRoute | undefined
+  /** Like match, and says when a guarded route refuses the method rather than letting it fall through. */
+  resolve(input: MatchInput): RouteResolution | undefined
   get(name: string): CompiledRoute | undefined
 }

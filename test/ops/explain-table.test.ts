@@ -127,7 +127,7 @@ const table: Row[] = [
     name: 'method not allowed by the only path match: 404 with the reason',
     req: { method: 'DELETE', host: 'h', path: '/api/users/1' },
     expect: (a) => {
-      expect(a.routes[1]).toEqual({ name: 'users', index: 1, matched: false, reason: 'method DELETE not in GET, POST' })
+      expect(a.routes[1]).toEqual({ name: 'users', index: 1, matched: false, reason: 'method DELETE not in GET, POST, HEAD' })
       expect(a.outcome.status).toBe(404)
       expect(a.route).toBeNull()
     },

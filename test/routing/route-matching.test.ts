@@ -138,7 +138,7 @@ describe('route matching', () => {
     ])
     const users = t.get('users')!
     expect(users.mismatch(req('/x'))).toBe('path /x does not start with /api/users')
-    expect(users.mismatch(req('/api/users', { method: 'DELETE' }))).toBe('method DELETE not in GET, POST')
+    expect(users.mismatch(req('/api/users', { method: 'DELETE' }))).toBe('method DELETE not in GET, POST, HEAD')
     expect(users.mismatch(req('/api/users', { host: 'example.net' }))).toBe('host example.net does not match *.example.com')
     expect(users.mismatch(req('/api/users'))).toBe('header x-tenant is missing')
     expect(users.mismatch(req('/api/users', { headers: { 'x-tenant': 'zeta' } }))).toBe('header x-tenant is "zeta", not "acme"')
