@@ -4,7 +4,7 @@
  * `error="insufficient_scope"`; the plugin reads `statusCode` to pick the header. Messages are
  * short and never echo the token.
  */
-import createError from '@fastify/error'
+import { createError } from '../error-registry.js'
 
 // captureStackTrace=false: refusing a bad token is an expected outcome on the hot path.
 export const ERR_JWT_MISSING = createError('SWITCHYARD_JWT_MISSING', 'missing bearer token', 401, undefined, false)

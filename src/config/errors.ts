@@ -2,7 +2,7 @@
  * Errors of the configuration pipeline. One ConfigError carries every problem found in a file,
  * so a user fixes them all in one pass instead of one per run.
  */
-import createError from '@fastify/error'
+import { createError } from '../error-registry.js'
 
 /** One thing wrong with a configuration: where (`routes[2].split[1].pool`) and what. */
 export interface ConfigProblem {

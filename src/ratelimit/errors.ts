@@ -2,7 +2,7 @@
  * Typed errors of rate limiting. Both are answered by the rate-limit plugin itself with the
  * SPEC's JSON body; 429 carries `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3).
  */
-import createError from '@fastify/error'
+import { createError } from '../error-registry.js'
 
 export const ERR_RATE_LIMITED = createError('SWITCHYARD_RATE_LIMITED', 'rate limit exceeded, retry in %s seconds', 429, undefined, false)
 /** Only on routes with `onStoreError: deny`; other routes fail open while the store is down. */

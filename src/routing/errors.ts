@@ -3,7 +3,7 @@
  * handler answers with the SPEC's JSON body without mapping. Request-path errors skip stack
  * capture: a malformed target is client input, not a bug, and it can arrive at line rate.
  */
-import createError from '@fastify/error'
+import { createError } from '../error-registry.js'
 
 /** The request target cannot be normalised safely (malformed or ambiguous spelling). */
 export const BadPathError = createError<'SWITCHYARD_BAD_PATH', 400, [string]>('SWITCHYARD_BAD_PATH', 'Bad request target: %s', 400, undefined, false)

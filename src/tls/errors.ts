@@ -4,7 +4,7 @@
  * configuration path it belongs to, so `switchyard check`, a rejected reload and the rotation
  * log all say the same thing.
  */
-import createError from '@fastify/error'
+import { createError } from '../error-registry.js'
 
 /** One thing wrong with a TLS file, located by its configuration path. */
 export interface TlsFileProblem {
