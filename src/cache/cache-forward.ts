@@ -8,10 +8,10 @@
  * goes upstream as a miss.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Counter } from 'prom-client'
 import { ERR_UPSTREAM_RESET, errorBody } from '../errors.js'
+import type { ProxyRequest } from '../proxy/request.js'
 import type { Forward, ForwardMiddleware, ForwardOptions, UpstreamResponse } from '../proxy/types.js'
 import type { RequestContext } from '../request-context.js'
 import type { RuntimeState } from '../runtime-state.js'
@@ -78,7 +78,7 @@ interface RouteCache {
 
 /** One client request on a cached route, as every step needs it. */
 interface Job {
-  readonly request: FastifyRequest
+  readonly request: ProxyRequest
   readonly ctx: RequestContext
   readonly next: Forward
   readonly route: CompiledRoute
@@ -138,7 +138,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     requests.inc({ route: job.route.name, result })
   }
 
-  function job(request: FastifyRequest, ctx: RequestContext, next: Forward, route: CompiledRoute): Job {
+  function job(request: ProxyRequest, ctx: RequestContext, next: Forward, route: CompiledRoute): Job {
     ensurePool(request, ctx, route)
     const url = urlKey({ protocol: ctx.protocol, host: request.headers.host, path: ctx.path, query: ctx.query })
     const header = upstreamHeader(request, ctx)
@@ -160,7 +160,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   }
 
   const middleware: ForwardMiddleware = (next: Forward): Forward =>
-    async function cache(request: FastifyRequest, ctx: RequestContext, options?: ForwardOptions): Promise<UpstreamResponse> {
+    async function cache(request: ProxyRequest, ctx: RequestContext, options?: ForwardOptions): Promise<UpstreamResponse> {
       // Internal calls (revalidation by an outer middleware, mirroring) pass straight through.
       if (options !== undefined) return next(request, ctx, options)
       const route = ctx.route!
@@ -453,7 +453,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   }
 
   /** §4.4: a non-error response to an unsafe method invalidates the stored responses of its URI. */
-  async function invalidating(request: FastifyRequest, ctx: RequestContext, next: Forward): Promise<UpstreamResponse> {
+  async function invalidating(request: ProxyRequest, ctx: RequestContext, next: Forward): Promise<UpstreamResponse> {
     const res = await next(request, ctx)
     if (res.statusCode < 400) {
       const host = request.headers.host

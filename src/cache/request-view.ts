@@ -3,8 +3,8 @@
  * header values the upstream will see, the surrogate announcement it carries, and the
  * same-origin targets named by a response's Location fields.
  */
-import type { FastifyRequest } from 'fastify'
 import { appendSetCookie } from '../net/cookies.js'
+import type { ProxyRequest } from '../proxy/request.js'
 import type { RequestContext } from '../request-context.js'
 import { normalizePath, type NormalizedTarget } from '../routing/normalize-path.js'
 import type { CompiledRoute } from '../routing/types.js'
@@ -15,7 +15,7 @@ import { SURROGATE_CAPABILITY } from './policy.js'
 const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip'])
 
 /** The pool is part of the key, so choose it before the lookup (forward keeps a chosen pool). */
-export function ensurePool(request: FastifyRequest, ctx: RequestContext, route: CompiledRoute): void {
+export function ensurePool(request: ProxyRequest, ctx: RequestContext, route: CompiledRoute): void {
   if (ctx.pool !== undefined) return
   const decision = route.split.choose({ headers: request.headers, clientIp: ctx.clientIp, claims: ctx.claims, path: ctx.path, query: ctx.query })
   ctx.pool = decision.pool
@@ -23,7 +23,7 @@ export function ensurePool(request: FastifyRequest, ctx: RequestContext, route: 
 }
 
 /** A request header as the upstream receives it: gateway-set values win; untrusted forwarding headers are dropped. */
-export function upstreamHeader(request: FastifyRequest, ctx: RequestContext): (name: string) => string | readonly string[] | undefined {
+export function upstreamHeader(request: ProxyRequest, ctx: RequestContext): (name: string) => string | readonly string[] | undefined {
   const gw = ctx.upstreamHeaders
   const trusted = ctx.peerTrusted
   return (name) => {
@@ -35,7 +35,7 @@ export function upstreamHeader(request: FastifyRequest, ctx: RequestContext): (n
 }
 
 /** Edge Architecture: tell the origin a surrogate is here, appending to a downstream one's. */
-export function announceSurrogate(request: FastifyRequest, ctx: RequestContext): void {
+export function announceSurrogate(request: ProxyRequest, ctx: RequestContext): void {
   if (ctx.upstreamHeaders?.['surrogate-capability'] !== undefined) return
   const theirs = request.headers['surrogate-capability']
   const value = theirs ? `${Array.isArray(theirs) ? theirs.join(', ') : theirs}, ${SURROGATE_CAPABILITY}` : SURROGATE_CAPABILITY
