@@ -1,20 +1,47 @@
 // npm run bench: drive the upstream directly and through each proxy with autocannon, in one
-// run on one machine, and print req/s, p50/p99 and ratios (to direct, to the peer baseline
-// Fastify + @fastify/http-proxy, and to the Node floor). Env: BENCH_DURATION (s per sample,
-// default 5), BENCH_ROUNDS (samples per row, median reported, default 3), BENCH_CONNECTIONS (64).
+// run on one machine, and print req/s, p50/p99, the largest RSS of the process under test and
+// ratios (to direct, to the peer baseline Fastify + @fastify/http-proxy, and to the Node floor).
+// Every Switchyard row runs as users run it: access log on, written to a file (log.access.file).
+// Env: BENCH_DURATION (s per sample, default 5), BENCH_ROUNDS (samples per row, median reported,
+// default 3), BENCH_CONNECTIONS (64), BENCH_QUICK=1 (1 round of 2 s: a smoke run).
 import { spawn, execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir, cpus, totalmem } from 'node:os'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import net from 'node:net'
 import autocannon from 'autocannon'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const duration = Number(process.env.BENCH_DURATION ?? 5)
+const quick = process.env.BENCH_QUICK === '1'
+const duration = Number(process.env.BENCH_DURATION ?? (quick ? 2 : 5))
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3))
 const children = []
+const logDir = mkdtempSync(join(tmpdir(), 'sy-bench-logs-'))
+
+/** Resident set size of a process in bytes (Linux /proc), or undefined where unreadable. */
+function rssOf(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Samples `pid`'s RSS every 100 ms until the returned stop() is called; stop() gives the largest. */
+function sampleRss(pid) {
+  let max = pid === undefined ? undefined : rssOf(pid)
+  const timer = setInterval(() => {
+    const v = rssOf(pid)
+    if (v !== undefined && (max === undefined || v > max)) max = v
+  }, 100)
+  return () => {
+    clearInterval(timer)
+    return max
+  }
+}
 
 function freePort() {
   return new Promise((resolve) => {
@@ -52,7 +79,8 @@ async function start(kind, upstream, env = {}) {
     })
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
   })
-  return `http://127.0.0.1:${port}`
+  // taskset execs the command: the child's pid is the server's.
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid }
 }
 
 function startNginx(upstream) {
@@ -76,26 +104,31 @@ http { access_log off; upstream up { server ${upstream.replace('http://', '')}; 
         const s = net.connect(port, '127.0.0.1', () => (s.end(), r(true)))
         s.on('error', () => r(false))
       })
-      if (ok) return `http://127.0.0.1:${port}`
+      if (ok) return { url: `http://127.0.0.1:${port}`, pid: child.pid }
       await new Promise((r) => setTimeout(r, 50))
     }
     return undefined
   })()
 }
 
-async function load(url, headers = {}) {
+async function load(url, headers = {}, pid) {
   // Warm up connection pools and JITs first.
   await autocannon({ url, connections, duration: 1, headers })
+  const stop = sampleRss(pid)
   const r = await autocannon({ url, connections, duration, headers })
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx }
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, rss: stop() }
 }
 
 async function main() {
   if (!existsSync(join(here, '../dist/src/index.js'))) throw new Error('dist/ missing: run npm run build first')
-  const upstream = await start('upstream')
+  const up = await start('upstream')
+  const upstream = up.url
+  let logs = 0
+  // Every Switchyard row logs each request, as a default installation does, to a file of its own.
   const gwConfig = (extra) => ({
     server: { host: '127.0.0.1', port: 0 },
     admin: false,
+    log: { access: { file: join(logDir, `access-${++logs}.log`) } },
     ...extra.top,
     pools: { bench: { backends: [upstream] } },
     routes: [{ name: 'bench', match: { path: '/' }, pool: 'bench', ...extra.route }],
@@ -103,20 +136,25 @@ async function main() {
   // Start every target first, then measure them interleaved over several rounds and keep the
   // median: on shared or virtual machines a single run per row is mostly noise.
   const targets = []
-  targets.push({ name: 'upstream direct', url: upstream })
-  targets.push({ name: 'node:http + undici (Node floor)', url: await start('node-floor', upstream) })
-  targets.push({ name: 'Fastify + @fastify/http-proxy (peer)', url: await start('fastify-http-proxy', upstream) })
+  targets.push({ name: 'upstream direct', ...up })
+  targets.push({ name: 'node:http + undici (Node floor)', ...(await start('node-floor', upstream)) })
+  targets.push({ name: 'Fastify + @fastify/http-proxy (peer)', ...(await start('fastify-http-proxy', upstream)) })
   const nginx = await startNginx(upstream)
-  if (nginx) targets.push({ name: 'NGINX reverse proxy', url: nginx })
-  targets.push({ name: 'switchyard plain route', url: await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(gwConfig({})) }) })
+  if (nginx) targets.push({ name: 'NGINX reverse proxy', ...nginx })
+  const plain = gwConfig({})
+  targets.push({ name: 'switchyard plain route', accessLog: plain.log.access.file, ...(await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(plain) })) })
   for (const extra of (await import('./extra-rows.js')).extraRows(upstream, gwConfig)) {
-    targets.push({ name: extra.name, url: await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) }), headers: extra.headers })
+    const started = await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) })
+    targets.push({ name: extra.name, accessLog: extra.config.log.access.file, headers: extra.headers, ...started })
   }
+  // Other work on the machine skews every row: the 1-minute load average before and after says
+  // how busy it was (this run alone accounts for about 2).
+  const loadBefore = loadavg()[0]
   const samples = targets.map(() => [])
   for (let round = 1; round <= rounds; round++) {
     for (let i = 0; i < targets.length; i++) {
       process.stderr.write(`round ${round}/${rounds}: ${targets[i].name} …\n`)
-      samples[i].push(await load(targets[i].url, targets[i].headers))
+      samples[i].push(await load(targets[i].url, targets[i].headers, targets[i].pid))
     }
   }
   const median = (xs) => {
@@ -129,21 +167,40 @@ async function main() {
     p50: median(samples[i].map((x) => x.p50)),
     p99: median(samples[i].map((x) => x.p99)),
     errors: samples[i].reduce((n, x) => n + x.errors, 0),
+    rss: samples[i].reduce((m, x) => (x.rss !== undefined && (m === undefined || x.rss > m) ? x.rss : m), undefined),
   }))
 
+  const loadAfter = loadavg()[0]
   const direct = rows[0].rps
   const floor = rows[1].rps
   const peer = rows[2].rps
   const fmt = (n) => (Number.isFinite(n) ? n.toFixed(2) : '-')
+  const mib = (b) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(0))
   const lines = []
-  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, median of ${rounds} × ${duration}s per row; ${haveTaskset ? 'load generator on CPU 0, upstream and proxy pinned to CPU 1' : 'not pinned'}`)
+  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, median of ${rounds} × ${duration}s per row${quick ? ' (BENCH_QUICK)' : ''}; ${haveTaskset ? 'load generator on CPU 0, upstream and proxy pinned to CPU 1' : 'not pinned'}; switchyard rows with the access log on, to a file; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`)
   lines.push('')
-  lines.push('| target | req/s | p50 ms | p99 ms | errors | ÷ direct | ÷ peer (Fastify+http-proxy) | ÷ Node floor |')
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  lines.push(`| target | req/s | p50 ms | p99 ms (${connections} conns) | errors | max RSS MiB | ÷ direct | ÷ peer (Fastify+http-proxy) | ÷ Node floor |`)
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${fmt(r.rps / direct)} | ${fmt(r.rps / peer)} | ${fmt(r.rps / floor)} |`)
+    lines.push(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${mib(r.rss)} | ${fmt(r.rps / direct)} | ${fmt(r.rps / peer)} | ${fmt(r.rps / floor)} |`)
   }
+  // The access log was really on: count what each Switchyard row wrote (lines still buffered
+  // in the running process, under 4 KiB, are not counted).
+  const written = targets.filter((t) => t.accessLog).map((t) => `${t.name}: ${countLines(t.accessLog)}`)
+  lines.push('')
+  lines.push(`access-log lines written: ${written.join('; ')}`)
   console.log(lines.join('\n'))
+}
+
+function countLines(file) {
+  try {
+    let n = 0
+    const text = readFileSync(file, 'utf8')
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++
+    return n
+  } catch {
+    return 0
+  }
 }
 
 main()
@@ -154,4 +211,5 @@ main()
   .finally(() => {
     // SIGTERM, not SIGKILL: an NGINX master killed outright leaves its workers running.
     for (const c of children) c.kill('SIGTERM')
+    rmSync(logDir, { recursive: true, force: true })
   })

@@ -53,11 +53,14 @@ async function main() {
       break
     }
     case 'switchyard': {
-      const { createGateway } = await import('../dist/src/index.js')
-      const { pino } = await import('pino')
+      // As `switchyard start` runs it: settings normalised first, the logger made from the
+      // `log` section (async destination), the access log on (run.js sets log.access.file).
+      const { createGateway, normalizeConfig } = await import('../dist/src/index.js')
+      const { createGatewayLogger } = await import('../dist/src/log/logger.js')
       const config = JSON.parse(process.env.SWITCHYARD_BENCH_CONFIG)
       config.server = { ...config.server, host: '127.0.0.1', port }
-      const gw = await createGateway(config, { logger: pino({ level: 'warn' }) })
+      const settings = normalizeConfig(config)
+      const gw = await createGateway(settings, { logger: createGatewayLogger(settings.log).logger })
       await gw.listen()
       ready()
       break
