@@ -6,15 +6,10 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { bearerToken, tokenMatches } from '../src/admin-token.js'
 import { errorBody } from '../src/errors.js'
-import type { Gateway } from '../src/gateway.js'
+import type { AdminContext, AdminPort } from './admin-port.js'
 import { adminFeatures } from './features.js'
 
-export interface AdminContext {
-  readonly gateway: Gateway
-  audit(action: string, detail: Record<string, unknown>): void
-}
-
-export async function buildAdmin(gateway: Gateway): Promise<FastifyInstance> {
+export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: gateway.log.child({ listener: 'admin' }), logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 }) as unknown as FastifyInstance
   const ctx: AdminContext = {
     gateway,

@@ -9,8 +9,7 @@ import { Ajv } from 'ajv'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { cacheServiceOf, type PurgeRequest } from '../src/cache/registry.js'
 import { errorBody } from '../src/errors.js'
-import type { AdminContext } from './admin.js'
-import type { AdminFeature } from './features.js'
+import type { AdminContext, AdminFeature } from './admin-port.js'
 
 const purgeBodySchema = {
   type: 'object',

@@ -7,8 +7,7 @@
 import { Ajv } from 'ajv'
 import type { FastifyPluginAsync } from 'fastify'
 import { explainRequest, type ExplainInput } from '../src/explain/explain.js'
-import type { AdminContext } from './admin.js'
-import type { AdminFeature } from './features.js'
+import type { AdminContext, AdminFeature } from './admin-port.js'
 
 // RFC 9110 §5.1 field names and §9.1 method tokens.
 const TOKEN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"

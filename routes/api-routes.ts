@@ -14,7 +14,7 @@ import type { RuntimeState } from '../src/runtime-state.js'
 import { UnknownRouteError } from '../src/routing/errors.js'
 import { describeKeySource, withWeights } from '../src/routing/split.js'
 import type { CompiledRoute } from '../src/routing/types.js'
-import type { AdminFeature } from './features.js'
+import type { AdminContext, AdminFeature } from './admin-port.js'
 
 export interface ApiRoutesOptions {
   /** The running configuration (read per call: a reload replaces it). */
@@ -123,5 +123,5 @@ export const routesAdminFeature: AdminFeature = {
       getState: () => ctx.gateway.state,
       audit: (event, detail) => ctx.audit(event, detail as Record<string, unknown>),
     })
-  }) as FastifyPluginAsync<{ ctx: import('./admin.js').AdminContext }>,
+  }) as FastifyPluginAsync<{ ctx: AdminContext }>,
 }

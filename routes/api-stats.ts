@@ -9,12 +9,10 @@
  * earlier snapshot: its rates are null.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import type { Gateway } from '../src/gateway.js'
 import { increase, quantile, rate, SnapshotWindow, type Snapshot } from '../src/stats/window.js'
 import { backendMetrics, type BackendMetrics } from '../plugins/backend-metrics.js'
-import type { AdminContext } from './admin.js'
+import type { AdminContext, AdminFeature, AdminPort } from './admin-port.js'
 import { routeView } from './api-routes.js'
-import type { AdminFeature } from './features.js'
 
 export const WINDOW_MS = 10_000
 
@@ -39,7 +37,7 @@ function isError(status: string | number | undefined): boolean {
 }
 
 /** Reads the counters and histograms the stats need, into one snapshot. */
-export async function takeSnapshot(gateway: Gateway, bm: BackendMetrics, at = Date.now()): Promise<Snapshot> {
+export async function takeSnapshot(gateway: Pick<AdminPort, 'metrics'>, bm: BackendMetrics, at = Date.now()): Promise<Snapshot> {
   const counters = new Map<string, number>()
   const histograms = new Map<string, Map<number, number>>()
   const [requests, duration, responses, backendDuration] = await Promise.all([gateway.metrics.requests.get(), gateway.metrics.duration.get(), bm.responses.get(), bm.duration.get()])
@@ -92,7 +90,7 @@ export interface StatsSource {
 }
 
 /** The stats of one gateway; keeps the snapshot window between calls. */
-export function createStats(gateway: Gateway): StatsSource {
+export function createStats(gateway: AdminPort): StatsSource {
   const window = new SnapshotWindow(WINDOW_MS)
   const bm = backendMetrics(gateway.metrics.registry, () => gateway.state.pools)
   return {

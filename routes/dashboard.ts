@@ -5,9 +5,8 @@
  * POST /api/cache/purge). routes/admin.ts exempts exactly `GET /` from the token check.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminContext } from './admin.js'
+import type { AdminContext, AdminFeature } from './admin-port.js'
 import { dashboardCsp, dashboardHtml } from './dashboard/page.js'
-import type { AdminFeature } from './features.js'
 
 const plugin: FastifyPluginAsync<{ ctx: AdminContext }> = async (app) => {
   app.get('/', async (_req, reply) => {

@@ -1,17 +1,11 @@
 /**
- * Admin endpoints contributed by features, each a Fastify plugin receiving `{ ctx: AdminContext }`,
- * registered in this order by routes/admin.ts.
+ * Admin endpoints contributed by features (AdminFeature, routes/admin-port.ts), registered in this order by routes/admin.ts.
  */
-import type { FastifyPluginAsync } from 'fastify'
+import type { AdminFeature } from './admin-port.js'
 import { cacheAdminFeature } from './api-cache.js'
 import { dashboardAdminFeature } from './dashboard.js'
 import { explainAdminFeature } from './api-explain.js'
 import { statsAdminFeature } from './api-stats.js'
 import { routesAdminFeature } from './api-routes.js'
-
-export interface AdminFeature {
-  readonly name: string
-  readonly plugin: FastifyPluginAsync<{ ctx: import('./admin.js').AdminContext }>
-}
 
 export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, dashboardAdminFeature]

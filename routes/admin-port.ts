@@ -1,0 +1,56 @@
+/**
+ * What the admin listener needs of the gateway, and nothing more: the admin API and the
+ * dashboard depend on this port, never on src/gateway.ts, so the gateway can build the admin
+ * app without an import circle. The gateway satisfies it structurally (`buildAdmin(gateway)`).
+ *
+ * Also the contract between routes/admin.ts and the feature endpoints it registers
+ * (`AdminContext`, `AdminFeature`), so those files import a leaf, not each other.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import type { Logger } from 'pino'
+import type { GatewayHandle } from '../src/gateway-handle.js'
+import type { GatewayMetrics } from '../src/metrics.js'
+import type { RuntimeState } from '../src/runtime-state.js'
+import type { ManagedPoolRegistry } from '../src/upstream/types.js'
+
+/** The outcome of `POST /api/reload`. */
+export type AdminReloadResult = { readonly ok: true; readonly version: number } | { readonly ok: false; readonly problems: readonly string[] }
+
+/** One line of the dashboard's reload history. */
+export interface AdminReloadRecord {
+  readonly at: string
+  readonly ok: boolean
+  readonly version: number
+  readonly problems?: readonly string[]
+}
+
+export interface AdminPort {
+  /** The configuration serving now: settings (admin token), routes, pools (explain, stats, splits). */
+  readonly state: RuntimeState
+  /** True once listening and until close begins (`GET /health`). */
+  readonly serving: boolean
+  /** The admin app logs through a child of it; audit lines go to it. */
+  readonly log: Logger
+  /** `GET /metrics` and the stats' rates read these. */
+  readonly metrics: Pick<GatewayMetrics, 'registry' | 'requests' | 'duration'>
+  /** `GET /api/pools`. */
+  readonly pools: Pick<ManagedPoolRegistry, 'snapshot'>
+  /** The data plane's handle: the key under which its cache service is registered (cache purge). */
+  readonly app: { readonly switchyard: GatewayHandle }
+  /** `POST /api/reload`: re-read the configuration file. */
+  reload(): Promise<AdminReloadResult>
+  /** Recent reloads, newest first (dashboard). */
+  readonly reloadHistory: readonly AdminReloadRecord[]
+}
+
+/** What every admin endpoint is given. */
+export interface AdminContext {
+  readonly gateway: AdminPort
+  audit(action: string, detail: Record<string, unknown>): void
+}
+
+/** Admin endpoints contributed by a feature: a Fastify plugin receiving `{ ctx: AdminContext }`. */
+export interface AdminFeature {
+  readonly name: string
+  readonly plugin: FastifyPluginAsync<{ ctx: AdminContext }>
+}
