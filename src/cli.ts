@@ -12,6 +12,7 @@ import { createGateway, type Gateway } from './gateway.js'
 import { defaultConfigPath, packageVersion } from './package-root.js'
 import { startDemoUpstreams, type RunningDemo } from './demo-upstreams.js'
 import { cliCommands } from './cli-commands.js'
+import type { ParsedArgs } from './cli-types.js'
 
 const USAGE = `usage:
   switchyard start [-c FILE]        run the gateway (default config/gateway.yaml)
@@ -20,13 +21,6 @@ const USAGE = `usage:
   switchyard explain -c FILE METHOD URL [-H 'name: value']...   how a request would be routed
   switchyard schema                 print the configuration JSON Schema
   switchyard --version`
-
-export interface ParsedArgs {
-  readonly command: string | undefined
-  readonly config: string | undefined
-  readonly headers: string[]
-  readonly positional: string[]
-}
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   let command: string | undefined

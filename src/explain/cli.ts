@@ -8,7 +8,7 @@
  * 2 usage error.
  */
 import { resolve } from 'node:path'
-import type { CliCommand } from '../cli-commands.js'
+import type { CliCommand } from '../cli-types.js'
 import { ConfigError, loadConfigFile } from '../config/index.js'
 import { compileRouteTable } from '../routing/route-table.js'
 import type { RuntimeState } from '../runtime-state.js'
