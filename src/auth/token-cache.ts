@@ -92,7 +92,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       if (typeof exp === 'number') expiresAt = Math.min(expiresAt, exp * 1000 + clockTolerance)
       // Already at its end (a token verified within the tolerance of its expiry): nothing to keep.
       if (expiresAt <= at) return
-      lru.set(token, { claims, expiresAt, key, kid })
+      // Every request with this token now shares the object: nobody may change it.
+      lru.set(token, { claims: Object.freeze(claims), expiresAt, key, kid })
     },
     get size() {
       return lru.size
