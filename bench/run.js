@@ -3,7 +3,8 @@
 // ratios (to direct, to the peer baseline Fastify + @fastify/http-proxy, and to the Node floor).
 // Every Switchyard row runs as users run it: access log on, written to a file (log.access.file).
 // Env: BENCH_DURATION (s per sample, default 5), BENCH_ROUNDS (samples per row, median reported,
-// default 3), BENCH_CONNECTIONS (64), BENCH_QUICK=1 (1 round of 2 s: a smoke run).
+// default 3), BENCH_CONNECTIONS (64), BENCH_QUICK=1 (1 round of 2 s: a smoke run),
+// BENCH_ACCESS_OFF_ROW=1 (adds the plain route with the access log off, to see what it costs).
 import { spawn, execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
@@ -143,6 +144,11 @@ async function main() {
   if (nginx) targets.push({ name: 'NGINX reverse proxy', ...nginx })
   const plain = gwConfig({})
   targets.push({ name: 'switchyard plain route', accessLog: plain.log.access.file, ...(await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(plain) })) })
+  if (process.env.BENCH_ACCESS_OFF_ROW === '1') {
+    // Opt-in reference row: what the access log costs on the plain route.
+    const off = { ...gwConfig({}), log: { access: false } }
+    targets.push({ name: 'switchyard plain route, access log off (reference)', ...(await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(off) })) })
+  }
   for (const extra of (await import('./extra-rows.js')).extraRows(upstream, gwConfig)) {
     const started = await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) })
     targets.push({ name: extra.name, accessLog: extra.config.log.access.file, headers: extra.headers, ...started })
