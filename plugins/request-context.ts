@@ -14,9 +14,45 @@ import { hostFieldCount, isValidHost, routingHost } from '../src/net/host.js'
 import { isValidRequestId } from '../src/proxy/headers.js'
 import { kContext, type RequestContext } from '../src/request-context.js'
 import { normalizePath } from '../src/routing/normalize-path.js'
+import { hasBody } from '../src/proxy/request-body.js'
 
 /** Marks a connection whose framing was faulty; nothing more is accepted on it. */
 const kFaultyFraming = Symbol('switchyard.faultyFraming')
+
+/** Requests of one HTTP/1.1 connection, answered one at a time in arrival order. */
+interface ConnectionQueue {
+  busy: boolean
+  readonly waiting: (() => void)[]
+}
+const kQueue = Symbol('switchyard.connectionQueue')
+
+/**
+ * Pipelined requests parsed past one in flight wait here: they reach upstreams in the order
+ * the client sent them (a GET behind a POST must not overtake it), one at a time. Past
+ * MAX_PIPELINED waiting requests the connection stops being read (backpressure) until the
+ * queue drains, so a client that pipelines thousands of requests without reading the answers
+ * holds a bounded amount of gateway memory and at most one upstream request.
+ */
+export const MAX_PIPELINED = 16
+
+function inOrder(socket: import('node:net').Socket, res: import('node:http').ServerResponse, run: () => void): void {
+  const holder = socket as import('node:net').Socket & { [kQueue]?: ConnectionQueue }
+  const q = (holder[kQueue] ??= { busy: false, waiting: [] })
+  const start = (): void => {
+    q.busy = true
+    // 'close' follows 'finish' on a ServerResponse, and also comes when the socket dies first.
+    res.once('close', () => {
+      q.busy = false
+      const next = q.waiting.shift()
+      if (q.waiting.length < MAX_PIPELINED && socket.isPaused()) socket.resume()
+      next?.()
+    })
+    run()
+  }
+  if (!q.busy) return start()
+  q.waiting.push(start)
+  if (q.waiting.length >= MAX_PIPELINED) socket.pause()
+}
 
 export interface RequestContextOptions {
   readonly protocol: 'http' | 'https'
@@ -34,13 +70,17 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
 
   // Callback style, not async: this runs for every request and a promise per hook is measurable.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    try {
-      enter(request, reply)
-    } catch (err) {
-      done(err as Error)
-      return
+    const run = (): void => {
+      try {
+        enter(request, reply)
+      } catch (err) {
+        done(err as Error)
+        return
+      }
+      done()
     }
-    done()
+    if (request.raw.httpVersionMajor === 1) inOrder(request.raw.socket, reply.raw, run)
+    else run()
   })
 
   function enter(request: FastifyRequest, reply: FastifyReply): void {
@@ -90,6 +130,12 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
       throw new ERR_BAD_REQUEST('Transfer-Encoding is not allowed in HTTP/1.0 (RFC 9112 §6.1)')
     }
     if (url.length > server.maxUrlLength) throw new ERR_URL_TOO_LONG(server.maxUrlLength)
+    // A GET or HEAD with a body (a "fat GET", over HTTP/1.1 or as HTTP/2 DATA frames) means
+    // nothing to most origins and everything to a cache-poisoning attempt: refused.
+    if ((request.method === 'GET' || request.method === 'HEAD') && hasBody(raw)) {
+      if (raw.httpVersionMajor === 1) reply.header('connection', 'close')
+      throw new ERR_BAD_REQUEST('a GET or HEAD request must not carry a body')
+    }
     // RFC 9112 §3.2: a request with more than one Host field, or an invalid one, is a 400
     // (Node keeps the first of several and would let the rest reach X-Forwarded-Host).
     const host = request.headers.host ?? (request.headers[':authority'] as string | undefined)
