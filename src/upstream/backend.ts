@@ -12,7 +12,7 @@ import { Client } from 'undici'
 import type { CircuitBreakerSettings } from '../config/model.js'
 import { alwaysClosed, ConsecutiveFailureBreaker, type BreakerHooks, type BreakerOutcome, type ManagedBreaker } from './circuit-breaker.js'
 import { stickyTokenFor } from './hash.js'
-import type { Backend, CircuitState, Clock, ConnectionSettings, FailureKind, LoadReport } from './types.js'
+import type { Backend, BackendState, CircuitState, Clock, ConnectionSettings, FailureKind, LoadReport } from './types.js'
 
 /**
  * Weight of the newest sample in the response-time average. 0.2 follows a shift in latency
@@ -72,7 +72,12 @@ export class UpstreamBackend implements Backend {
   readonly origin: string
   readonly url: URL
   readonly stickyToken: string
+  /** Effective weight: `weightOverride ?? configuredWeight`. */
   weight: number
+  configuredWeight: number
+  weightOverride: number | undefined = undefined
+  /** The operator's state (runtime control); survives reloads with the object. */
+  state: BackendState = 'enabled'
   activeRequests = 0
 
   /** TLS settings for connections made outside the undici pool (WebSocket upgrades). */
@@ -102,6 +107,7 @@ export class UpstreamBackend implements Backend {
     this.url = new URL(o.origin)
     this.stickyToken = stickyTokenFor(o.pool, o.origin)
     this.weight = o.weight
+    this.configuredWeight = o.weight
     this.#clock = o.clock
     this.#owner = o.owner
     this.availableSince = o.ramp ? o.clock.now() : undefined
@@ -142,12 +148,37 @@ export class UpstreamBackend implements Backend {
   }
 
   isAvailable(): boolean {
-    return !this.#retired && this.healthy && this.#breaker.wouldAdmit()
+    return this.state === 'enabled' && !this.#retired && this.healthy && this.#breaker.wouldAdmit()
+  }
+
+  /**
+   * May a sticky session pinned here continue? As `isAvailable`, but a draining backend still
+   * takes the sessions it already has (that is what drain means); a disabled one takes nothing.
+   */
+  acceptsSession(): boolean {
+    return this.state !== 'disabled' && !this.#retired && this.healthy && this.#breaker.wouldAdmit()
+  }
+
+  /**
+   * Runtime control: the operator's state and weight override (`undefined` keeps it, `null`
+   * clears it back to the configured weight). A backend returning to `enabled` ramps under
+   * slowStart like one back from an open circuit.
+   */
+  setControl(state: BackendState | undefined, weight: number | null | undefined): void {
+    if (state !== undefined && state !== this.state) {
+      if (state === 'enabled') this.availableSince = this.#clock.now()
+      this.state = state
+    }
+    if (weight !== undefined) {
+      this.weightOverride = weight === null ? undefined : weight
+      this.weight = this.weightOverride ?? this.configuredWeight
+    }
   }
 
   /** Starts an attempt: a breaker ticket (-1 when refused), counted in flight when admitted. */
   begin(): number {
-    if (this.#retired) return -1
+    // A draining backend still serves the sticky sessions routed to it; a disabled one nothing.
+    if (this.#retired || this.state === 'disabled') return -1
     const ticket = this.#breaker.admit()
     if (ticket >= 0) this.activeRequests++
     return ticket
@@ -155,7 +186,8 @@ export class UpstreamBackend implements Backend {
 
   /** Starts a last-resort attempt: health and breaker ignored (only a retired backend refuses). */
   beginLastResort(): number {
-    if (this.#retired) return -1
+    // The operator's word is not a health verdict: the last resort never overrides it.
+    if (this.#retired || this.state !== 'enabled') return -1
     this.activeRequests++
     return this.#breaker.admitLastResort()
   }
@@ -197,7 +229,9 @@ export class UpstreamBackend implements Backend {
    * connect-timeout setting needs a new connection pool, and the old one drains gracefully.
    */
   update(weight: number, dispatcher: DispatcherConfig, circuitBreaker: CircuitBreakerSettings | undefined): void {
-    this.weight = weight
+    // A runtime weight override outlives the reload (as does `state`); the configured one changes.
+    this.configuredWeight = weight
+    this.weight = this.weightOverride ?? weight
     if (!sameDispatcherConfig(dispatcher, this.#dispatcherConfig)) {
       const old = [...this.#attachments.values()]
       const oldProbe = this.#probe

@@ -1,6 +1,10 @@
 /** The upstream-pool layer's public API (framework-free). */
 export type {
   Backend,
+  BackendControl,
+  BackendControlResult,
+  BackendControlView,
+  BackendState,
   Balancer,
   CircuitBreaker,
   CircuitState,

@@ -70,6 +70,16 @@ export class UpstreamPool implements Pool {
     return this.#view.backends
   }
 
+  /**
+   * Rebuilds the view over the same members (a runtime weight change): balancers precompute
+   * weight tables and hash rings per member array, so a new array makes them rebuild, while the
+   * balancer (its rotation position) is kept.
+   */
+  refresh(): void {
+    const v = this.#view
+    this.#view = makeView(v.settings, v.backends, v.balancer)
+  }
+
   /** Swaps in reloaded settings, members and balancer at once. */
   apply(settings: PoolSettings, backends: readonly UpstreamBackend[], balancer: Balancer): void {
     this.#budget.ratio = settings.retry.budget
@@ -109,18 +119,23 @@ export class UpstreamPool implements Pool {
   lastResortOrder(preview = false): Backend[] {
     // A rotation, so repeated last-resort requests spread over the pool instead of all
     // hitting the first backend (a balancer's own order skips unavailable backends).
+    // Drained and disabled backends are the operator's decision, not a health verdict: skipped.
     const all = this.#view.backends
     const n = all.length
     const out: Backend[] = []
     if (n === 0) return out
     const start = (preview ? this.#lastResortNext : this.#lastResortNext++) % n
-    for (let i = 0; i < n; i++) out.push(all[(start + i) % n]!)
+    for (let i = 0; i < n; i++) {
+      const b = all[(start + i) % n]!
+      if (b.state === 'enabled') out.push(b)
+    }
     return out
   }
 
   backendForToken(token: string): Backend | undefined {
     const b = this.#view.byToken.get(token)
-    return b !== undefined && b.isAvailable() ? b : undefined
+    // A draining backend keeps the sessions pinned to it until they end.
+    return b !== undefined && b.acceptsSession() ? b : undefined
   }
 
   tryRetry(): boolean {

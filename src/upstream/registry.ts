@@ -12,7 +12,7 @@ import { systemClock } from './clock.js'
 import { PoolTlsCaError } from './errors.js'
 import { PoolHealthChecker } from './health-checker.js'
 import { UpstreamPool } from './pool.js'
-import type { Clock, ManagedPoolRegistry, PoolSnapshot, UpstreamEvent } from './types.js'
+import type { BackendControl, BackendControlResult, Clock, ManagedPoolRegistry, PoolSnapshot, UpstreamEvent } from './types.js'
 
 /** pino-compatible subset. */
 export interface UpstreamLogger {
@@ -103,8 +103,21 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
         healthy: b.healthy,
         circuit: b.breaker.state,
         activeRequests: b.activeRequests,
+        state: b.state,
       })),
     }))
+  }
+
+  setBackend(poolName: string, origin: string, change: BackendControl): BackendControlResult | undefined {
+    const pool = this.#entries.get(poolName)?.pool
+    const b = pool?.backends.find((x) => x.origin === origin)
+    if (pool === undefined || b === undefined) return undefined
+    const view = () => ({ url: b.origin, state: b.state, weight: b.weight, configuredWeight: b.configuredWeight })
+    const before = view()
+    b.setControl(change.state, change.weight)
+    // Weight tables and hash rings are per member array: rebuild them for the new weight.
+    if (change.weight !== undefined) pool.refresh()
+    return { before, after: view() }
   }
 
   #apply(prepared: readonly PreparedPool[], reload: boolean): void {
@@ -225,7 +238,9 @@ function prepare(pools: readonly PoolSettings[]): PreparedPool[] {
     }
     const members = new Map<string, number>()
     for (const b of settings.backends) {
-      const origin = new URL(b.url).origin
+      // tcp:// and udp:// (layer-4 pools) have no URL origin ("null"): scheme and host name them.
+      const url = new URL(b.url)
+      const origin = url.origin !== 'null' ? url.origin : `${url.protocol}//${url.host}`
       members.set(origin, (members.get(origin) ?? 0) + b.weight)
     }
     const dispatcher: DispatcherConfig = {

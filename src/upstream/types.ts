@@ -6,6 +6,14 @@ import type { Algorithm, PoolSettings } from '../config/model.js'
 
 export type CircuitState = 'closed' | 'half-open' | 'open'
 
+/**
+ * The operator's say over a backend (`PUT /api/pools/:pool/backends/:backend`), beside health
+ * and breaker: `enabled` serves; `drain` takes no new requests but lets in-flight ones and the
+ * sticky sessions pinned to it finish; `disabled` takes no requests at all. Kept across reloads
+ * while the backend stays in the configuration.
+ */
+export type BackendState = 'enabled' | 'drain' | 'disabled'
+
 /** How a backend's connections are made. */
 export interface ConnectionSettings {
   readonly connectTimeout: number
@@ -46,8 +54,14 @@ export interface Backend {
   /** scheme://host:port, no path. */
   readonly origin: string
   readonly url: URL
-  /** Configured weight (may change on reload). */
+  /** Effective weight: the runtime override when set, else the configured weight (may change on reload). */
   readonly weight: number
+  /** The weight the configuration gives it. */
+  readonly configuredWeight: number
+  /** The runtime weight override (`PUT /api/pools/:pool/backends/:backend`), if any. */
+  readonly weightOverride: number | undefined
+  /** The operator's state; `isAvailable()` is false unless `enabled`. */
+  readonly state: BackendState
   /** How connections to this backend are made (timeout, TLS trust); a new object when a reload changes it. */
   readonly connection: ConnectionSettings
   /**
@@ -65,7 +79,7 @@ export interface Backend {
   readonly stickyToken: string
   /** TLS settings of the pool for https:// origins (for connections made outside a transport's pool). */
   readonly tls?: { readonly ca?: string; readonly servername?: string; readonly rejectUnauthorized: boolean }
-  /** Healthy and not refused by its breaker. Does not take a permit. */
+  /** Enabled, healthy and not refused by its breaker. Does not take a permit. */
   isAvailable(): boolean
   /**
    * Moving average (EWMA) of response times in ms, for least-response-time; undefined until the
@@ -184,6 +198,8 @@ export interface PoolSnapshot {
     readonly healthy: boolean
     readonly circuit: CircuitState
     readonly activeRequests: number
+    /** The operator's state (`enabled` unless changed at run time). */
+    readonly state: BackendState
   }[]
 }
 
@@ -224,4 +240,30 @@ export interface ManagedPoolRegistry extends PoolRegistry {
   close(): Promise<void>
   /** The `GET /api/pools` view, in configuration order. */
   snapshot(): PoolSnapshot[]
+  /**
+   * Runtime control of one backend (`origin` as scheme://host:port): its state and weight
+   * override (`null` clears the override). Both outlive reloads while the backend stays in the
+   * configuration. Undefined when the pool or the backend is unknown.
+   */
+  setBackend(pool: string, origin: string, change: BackendControl): BackendControlResult | undefined
+}
+
+/** A change to a backend by the operator; either key. */
+export interface BackendControl {
+  readonly state?: BackendState
+  /** A weight override; `null` returns to the configured weight. */
+  readonly weight?: number | null
+}
+
+/** A backend as runtime control shows it. */
+export interface BackendControlView {
+  readonly url: string
+  readonly state: BackendState
+  readonly weight: number
+  readonly configuredWeight: number
+}
+
+export interface BackendControlResult {
+  readonly before: BackendControlView
+  readonly after: BackendControlView
 }

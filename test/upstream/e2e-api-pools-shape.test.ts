@@ -38,15 +38,15 @@ describe('GET /api/pools', () => {
         algorithm: 'weighted-round-robin',
         fallback: 'static',
         backends: [
-          { url: ups[0]!.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 1 },
-          { url: ups[1]!.url, weight: 3, healthy: true, circuit: 'open', activeRequests: 0 },
+          { url: ups[0]!.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 1, state: 'enabled' },
+          { url: ups[1]!.url, weight: 3, healthy: true, circuit: 'open', activeRequests: 0, state: 'enabled' },
         ],
       },
       {
         name: 'static',
         algorithm: 'round-robin',
         fallback: null,
-        backends: [{ url: ups[2]!.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0 }],
+        backends: [{ url: ups[2]!.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0, state: 'enabled' }],
       },
     ])
     held.end('cancel', 0)

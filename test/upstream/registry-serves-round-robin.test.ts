@@ -39,7 +39,7 @@ describe('pool registry', () => {
         name: 'web',
         algorithm: 'round-robin',
         fallback: null,
-        backends: upstreams.map((u) => ({ url: u.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0 })),
+        backends: upstreams.map((u) => ({ url: u.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0, state: 'enabled' })),
       },
     ])
   })
