@@ -17,6 +17,7 @@ export const DEFAULTS = {
     headersTimeout: 10 * SECOND,
     requestTimeout: 60 * SECOND,
     shutdownTimeout: 30 * SECOND,
+    shutdownDelay: 0,
     maxConnections: 10_000,
     workers: 1,
     maxHeaderSize: 16 * KB,

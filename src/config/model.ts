@@ -39,6 +39,8 @@ export interface ServerSettings {
   readonly headersTimeout: number
   readonly requestTimeout: number
   readonly shutdownTimeout: number
+  /** Time between going unready (`GET /ready` 503) and closing the listeners on shutdown. */
+  readonly shutdownDelay: number
   readonly maxConnections: number
   readonly workers: 1
   /** Largest request header block in bytes (431 above it). */
@@ -53,6 +55,8 @@ export interface AdminSettings {
   readonly port: number
   /** Empty string: no token required. */
   readonly token: string
+  /** Host names (optionally host:port) the admin API answers to besides its own address and loopback names. */
+  readonly allowedHosts?: readonly string[]
 }
 
 export interface JwtSettings {

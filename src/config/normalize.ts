@@ -159,6 +159,7 @@ function normalizeServer(raw: RawObject, ctx: NormalizeContext): ServerSettings 
     headersTimeout: asDuration(raw['headersTimeout'], d.headersTimeout),
     requestTimeout: asDuration(raw['requestTimeout'], d.requestTimeout),
     shutdownTimeout: asDuration(raw['shutdownTimeout'], d.shutdownTimeout),
+    shutdownDelay: asDuration(raw['shutdownDelay'], d.shutdownDelay),
     maxConnections: asInteger(raw['maxConnections'], d.maxConnections),
     workers: 1,
     maxHeaderSize: asSize(raw['maxHeaderSize'], d.maxHeaderSize),
@@ -218,11 +219,12 @@ function normalizeAdmin(raw: unknown, server: ServerSettings, ctx: NormalizeCont
   if (raw === false) return false
   const d = DEFAULTS.admin
   const o = asObject(raw) ?? {}
-  const admin: AdminSettings = {
+  const admin: Mutable<AdminSettings> = {
     host: asString(o['host']) ?? d.host,
     port: asInteger(o['port'], d.port),
     token: asString(o['token']) ?? d.token,
   }
+  if (o['allowedHosts'] !== undefined) admin.allowedHosts = asArray(o['allowedHosts']).filter((h): h is string => typeof h === 'string').map((h) => h.toLowerCase())
   if (admin.port !== 0 && (admin.port === server.port || admin.port === server.tls?.port)) {
     ctx.problem('admin.port', `must differ from the gateway's own ports (${admin.port} is already used)`)
   }

@@ -131,6 +131,9 @@ const Server = Strict(
     shutdownTimeout: Type.Optional(
       Duration('On SIGTERM/SIGINT, in-flight requests may finish for this long. Default 30s.'),
     ),
+    shutdownDelay: Type.Optional(
+      Duration('On SIGTERM/SIGINT (or POST /api/drain then a signal), time between GET /ready turning 503 and the listeners closing, so outer balancers stop first. Default 0.'),
+    ),
     maxConnections: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Most client connections held open at once. Default 10000.' }),
     ),
@@ -157,6 +160,12 @@ const Admin = Strict(
       Type.String({
         description:
           'When non-empty, every admin call but GET /health needs `Authorization: Bearer <token>`. Default "" (none).',
+      }),
+    ),
+    allowedHosts: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description:
+          'Host header values (name or name:port) the admin listener answers to besides its own address, localhost, 127.0.0.1 and [::1] (DNS-rebinding defence). Default: none.',
       }),
     ),
   },

@@ -13,6 +13,7 @@ describe('defaults', () => {
         headersTimeout: 10_000,
         requestTimeout: 60_000,
         shutdownTimeout: 30_000,
+        shutdownDelay: 0,
         maxConnections: 10_000,
         workers: 1,
         maxHeaderSize: 16 * 1024,
