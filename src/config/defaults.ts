@@ -36,8 +36,18 @@ export const DEFAULTS = {
     slowStart: 0,
     stickySession: { cookie: 'sy_backend', ttl: 60 * MINUTE },
     tls: { rejectUnauthorized: true },
-    retry: { attempts: 1, on: ['connect-error', 'reset', 502, 503, 504] as readonly RetryCondition[], budget: 0.2 },
-    timeouts: { connect: 2 * SECOND, response: 30 * SECOND },
+    retry: {
+      attempts: 1,
+      on: ['connect-error', 'reset', 502, 503, 504] as readonly RetryCondition[],
+      budget: 0.2,
+      backoff: { base: 25, max: 250 },
+      honorRetryAfter: true,
+    },
+    // total: computed from the others when absent (see normalize-pools.ts, defaultTotalTimeout);
+    // idle: below the common backend keep-alive defaults (Node 5s, NGINX 75s, Go 90s).
+    timeouts: { connect: 2 * SECOND, response: 30 * SECOND, idle: 4 * SECOND },
+    panicThreshold: 0,
+    maxPending: 1024,
   },
   healthCheck: {
     path: '/health',
@@ -46,8 +56,17 @@ export const DEFAULTS = {
     healthyThreshold: 2,
     unhealthyThreshold: 3,
     expectStatus: '200-399',
+    type: 'http',
+    method: 'GET',
   },
-  circuitBreaker: { consecutiveFailures: 5, openDuration: 30 * SECOND, halfOpenRequests: 1, maxEjectionPercent: 50 },
+  circuitBreaker: {
+    consecutiveFailures: 5,
+    openDuration: 30 * SECOND,
+    halfOpenRequests: 1,
+    maxEjectionPercent: 50,
+    maxOpenDuration: 5 * MINUTE,
+    failureRate: { threshold: 0.5, minRequests: 20, window: 10 * SECOND },
+  },
   route: {
     stickyCookieTtl: 30 * 24 * 60 * MINUTE,
     rateLimit: { key: 'ip', onStoreError: 'allow' },

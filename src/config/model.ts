@@ -80,7 +80,13 @@ export interface CacheSettings extends StoreSettings {
 }
 
 export interface HealthCheckSettings {
+  /** `http`: a request, verdict from the status; `tcp`: a connection only. */
+  readonly type?: 'http' | 'tcp'
   readonly path: string
+  /** HTTP probes: method (upper-cased), extra headers (names lower-cased) and Host override. */
+  readonly method?: string
+  readonly headers?: Readonly<Record<string, string>>
+  readonly host?: string
   readonly interval: number
   readonly timeout: number
   readonly healthyThreshold: number
@@ -94,15 +100,26 @@ export interface CircuitBreakerSettings {
   readonly openDuration: number
   readonly halfOpenRequests: number
   readonly maxEjectionPercent: number
+  /** Failure-percentage rule over a sliding window (absent: consecutive failures only). */
+  readonly failureRate?: { readonly threshold: number; readonly minRequests: number; readonly window: number }
+  /** Cap on the growing ejection time (openDuration × ejections in a row). */
+  readonly maxOpenDuration?: number
 }
 
-export type RetryCondition = 'connect-error' | 'reset' | 'timeout' | number
+/** A failure kind, a status code (400-599) or a status class (`4xx`, `5xx`). */
+export type RetryCondition = 'connect-error' | 'reset' | 'timeout' | '4xx' | '5xx' | number
 
 export interface RetrySettings {
   readonly attempts: number
   readonly on: readonly RetryCondition[]
   /** Retries allowed as a share of requests (0..1) over a sliding window; bounds retry storms. */
   readonly budget: number
+  /** Time allowed for one try up to its response head (ms); absent: the response timeout. */
+  readonly perTryTimeout?: number
+  /** Exponential backoff with full jitter between tries: a delay drawn in [0, min(max, base × 2^n)). */
+  readonly backoff?: { readonly base: number; readonly max: number }
+  /** true (default): a 503 carrying Retry-After is not retried (the backend asked for time). */
+  readonly honorRetryAfter?: boolean
 }
 
 export interface BackendSettings {
@@ -133,7 +150,17 @@ export interface PoolSettings {
   readonly healthCheck?: HealthCheckSettings
   readonly circuitBreaker?: CircuitBreakerSettings
   readonly retry: RetrySettings
-  readonly timeouts: { readonly connect: number; readonly response: number }
+  /**
+   * connect, response; `total`: the whole forward phase (queueing, every try, backoff) up to a
+   * response head (→ 504); `idle`: an idle keep-alive connection to a backend is closed after this.
+   */
+  readonly timeouts: { readonly connect: number; readonly response: number; readonly total?: number; readonly idle?: number }
+  /** Percent (0-100): while fewer than this share of backends are available, the pool balances over all of them. */
+  readonly panicThreshold?: number
+  /** Requests that may wait per backend for a connection beyond the transport's connections (overflow: another backend, or 503). */
+  readonly maxPending?: number
+  /** Longest wait for a connection to a backend (ms). */
+  readonly queueTimeout?: number
   readonly fallback?: string
 }
 

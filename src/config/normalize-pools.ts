@@ -59,10 +59,10 @@ function normalizePool(name: string, raw: RawObject, path: string, ctx: Normaliz
     backends: normalizeBackends(raw['backends'], childPath(path, 'backends'), ctx),
     slowStart: asDuration(raw['slowStart'], d.slowStart),
     retry: normalizeRetry(asObject(raw['retry']) ?? {}),
-    timeouts: {
-      connect: asDuration(asObject(raw['timeouts'])?.['connect'], d.timeouts.connect),
-      response: asDuration(asObject(raw['timeouts'])?.['response'], d.timeouts.response),
-    },
+    timeouts: normalizeTimeouts(asObject(raw['timeouts']) ?? {}, normalizeRetry(asObject(raw['retry']) ?? {})),
+    panicThreshold: asNumber(raw['panicThreshold'], d.panicThreshold),
+    maxPending: asInteger(raw['maxPending'], d.maxPending),
+    queueTimeout: asDuration(raw['queueTimeout'], asDuration(asObject(raw['timeouts'])?.['connect'], d.timeouts.connect)),
   }
 
   const sticky = asObject(raw['stickySession'])
@@ -164,13 +164,41 @@ function normalizeRetry(raw: RawObject): RetrySettings {
     ? raw['on'].filter(
         (c): c is RetryCondition =>
           (RETRY_CONDITIONS as readonly unknown[]).includes(c) ||
-          (typeof c === 'number' && Number.isInteger(c) && c >= 500 && c <= 599),
+          (typeof c === 'number' && Number.isInteger(c) && c >= 400 && c <= 599),
       )
     : d.on
-  return {
+  const backoff = asObject(raw['backoff']) ?? {}
+  const base = asDuration(backoff['base'], d.backoff.base)
+  const retry: { -readonly [K in keyof RetrySettings]: RetrySettings[K] } = {
     attempts: asInteger(raw['attempts'], d.attempts),
     on: [...new Set(on)],
     budget: asNumber(raw['budget'], d.budget),
+    backoff: { base, max: Math.max(base, asDuration(backoff['max'], Math.max(base, d.backoff.max))) },
+    honorRetryAfter: asBoolean(raw['honorRetryAfter'], d.honorRetryAfter),
+  }
+  if (raw['perTryTimeout'] !== undefined) retry.perTryTimeout = asDuration(raw['perTryTimeout'], 0)
+  return retry
+}
+
+/**
+ * The default total deadline: every try may take its connect time plus its per-try time (the
+ * response timeout when no perTryTimeout is set), and every retry may wait the largest backoff:
+ * `(1 + attempts) × (connect + perTry) + attempts × backoff.max`.
+ */
+export function defaultTotalTimeout(connect: number, response: number, retry: RetrySettings): number {
+  const perTry = retry.perTryTimeout !== undefined && retry.perTryTimeout > 0 ? Math.min(retry.perTryTimeout, response) : response
+  return (1 + retry.attempts) * (connect + perTry) + retry.attempts * (retry.backoff?.max ?? DEFAULTS.pool.retry.backoff.max)
+}
+
+function normalizeTimeouts(raw: RawObject, retry: RetrySettings): PoolSettings['timeouts'] {
+  const d = DEFAULTS.pool.timeouts
+  const connect = asDuration(raw['connect'], d.connect)
+  const response = asDuration(raw['response'], d.response)
+  return {
+    connect,
+    response,
+    total: asDuration(raw['total'], defaultTotalTimeout(connect, response, retry)),
+    idle: asDuration(raw['idle'], d.idle),
   }
 }
 
@@ -186,7 +214,14 @@ function normalizeHealthCheck(raw: RawObject, path: string, ctx: NormalizeContex
     if (typeof parsed === 'string') ctx.problem(expectPath, parsed)
     else expectStatus = parsed
   }
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(asObject(raw['headers']) ?? {})) if (typeof value === 'string') headers[name.toLowerCase()] = value
+  const host = asString(raw['host'])
   return {
+    type: raw['type'] === 'tcp' ? 'tcp' : 'http',
+    method: (asString(raw['method']) ?? d.method).toUpperCase(),
+    headers,
+    ...(host !== undefined && { host }),
     path: probePath,
     interval: asDuration(raw['interval'], d.interval),
     timeout: asDuration(raw['timeout'], d.timeout),
@@ -219,6 +254,17 @@ function normalizeCircuitBreaker(raw: unknown): CircuitBreakerSettings | undefin
     openDuration: asDuration(o['openDuration'], d.openDuration),
     halfOpenRequests: asInteger(o['halfOpenRequests'], d.halfOpenRequests),
     maxEjectionPercent: asNumber(o['maxEjectionPercent'], d.maxEjectionPercent),
+    maxOpenDuration: Math.max(asDuration(o['openDuration'], d.openDuration), asDuration(o['maxOpenDuration'], d.maxOpenDuration)),
+    ...(o['failureRate'] !== false && { failureRate: normalizeFailureRate(asObject(o['failureRate']) ?? {}) }),
+  }
+}
+
+function normalizeFailureRate(o: RawObject): NonNullable<CircuitBreakerSettings['failureRate']> {
+  const d = DEFAULTS.circuitBreaker.failureRate
+  return {
+    threshold: asNumber(o['threshold'], d.threshold),
+    minRequests: asInteger(o['minRequests'], d.minRequests),
+    window: asDuration(o['window'], d.window),
   }
 }
 

@@ -25,6 +25,7 @@ import type { ConfigProblem } from './errors.js'
 import { deepFreeze } from './freeze.js'
 import { normalizePools } from './normalize-pools.js'
 import { normalizeRoutes } from './normalize-routes.js'
+import { checkPoolLayers, normalizeStreams } from './normalize-streams.js'
 import { childPath, indexPath, isWithin } from './paths.js'
 import {
   asArray,
@@ -134,7 +135,9 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
     log: normalizeLog(asObject(raw['log']) ?? {}, ctx),
     pools,
     routes,
+    streams: normalizeStreams(raw['streams'], { pools, server, admin }, ctx),
   }
+  checkPoolLayers(raw['routes'], pools, ctx)
   if (jwt !== undefined) settings.jwt = jwt
   if (source !== undefined) settings.source = resolve(source)
   return settings

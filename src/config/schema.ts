@@ -36,7 +36,9 @@ export const JWT_ALGORITHMS = [
   'EdDSA',
 ] as const
 
-export const RETRY_CONDITIONS = ['connect-error', 'reset', 'timeout'] as const
+export const RETRY_CONDITIONS = ['connect-error', 'reset', 'timeout', '4xx', '5xx'] as const
+
+export const HEALTH_CHECK_TYPES = ['http', 'tcp'] as const
 
 /** pino's levels, lowest first, and `silent` (nothing but the access log, which has no level). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -263,7 +265,15 @@ const Backend = Type.Union(
 
 const HealthCheck = Strict(
   {
+    type: Type.Optional(StringEnum(HEALTH_CHECK_TYPES, 'http: a request, judged by its status; tcp: a connection only. Default http.')),
     path: Type.Optional(Type.String({ minLength: 1, description: 'Path probed on each backend. Default /health.' })),
+    method: Type.Optional(
+      Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'HTTP method of the probe. Default GET.' }),
+    ),
+    headers: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String(), { description: 'Extra request headers of the probe.' }),
+    ),
+    host: Type.Optional(Type.String({ minLength: 1, description: 'Host header of the probe (default: the backend address).' })),
     interval: Type.Optional(Duration('Time between probes. Default 5s.')),
     timeout: Type.Optional(Duration('A probe slower than this fails. Default 1s.')),
     healthyThreshold: Type.Optional(
@@ -301,6 +311,29 @@ const CircuitBreaker = Type.Union(
             description: 'Never eject more than this share of the pool by failures. Default 50.',
           }),
         ),
+        failureRate: Type.Optional(
+          Type.Union(
+            [
+              Type.Literal(false, { description: 'false: consecutive failures only.' }),
+              Strict(
+                {
+                  threshold: Type.Optional(
+                    Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Share of failed requests (0..1] that ejects. Default 0.5.' }),
+                  ),
+                  minRequests: Type.Optional(
+                    Type.Integer({ minimum: 1, description: 'Requests in the window before the rule applies. Default 20.' }),
+                  ),
+                  window: Type.Optional(Duration('Sliding window the share is measured over. Default 10s.')),
+                },
+                'Failure-percentage outlier detection.',
+              ),
+            ],
+            { description: 'Eject a backend whose share of failures over a window reaches threshold. false disables it.', errorMessage: 'must be false or { threshold, minRequests, window }' },
+          ),
+        ),
+        maxOpenDuration: Type.Optional(
+          Duration('Cap on the ejection time, which grows as openDuration × ejections in a row. Default 5m.'),
+        ),
       },
       'Per-backend circuit breaker: passive health from real traffic.',
     ),
@@ -313,10 +346,10 @@ const CircuitBreaker = Type.Union(
 
 const RetryOn = Type.Union(
   [
-    StringEnum(RETRY_CONDITIONS, 'A failure kind.'),
-    Type.Integer({ minimum: 500, maximum: 599, description: 'An upstream status code (5xx).' }),
+    StringEnum(RETRY_CONDITIONS, 'A failure kind, or a status class (4xx, 5xx).'),
+    Type.Integer({ minimum: 400, maximum: 599, description: 'An upstream status code (400-599).' }),
   ],
-  { errorMessage: 'must be connect-error, reset, timeout or a status code 500-599' },
+  { errorMessage: 'must be connect-error, reset, timeout, 4xx, 5xx or a status code 400-599' },
 )
 
 const Retry = Strict(
@@ -336,6 +369,19 @@ const Retry = Strict(
         maximum: 1,
         description: 'Retries allowed as a share of requests (0..1); bounds retry storms. Default 0.2.',
       }),
+    ),
+    perTryTimeout: Type.Optional(Duration('Time for one try (connect and response head); then the next backend is tried. Default: none (timeouts.response).')),
+    backoff: Type.Optional(
+      Strict(
+        {
+          base: Type.Optional(Duration('First retry delay bound; doubles each retry (full jitter). Default 25ms.')),
+          max: Type.Optional(Duration('Largest delay bound. Default 250ms.')),
+        },
+        'Exponential backoff with full jitter between tries.',
+      ),
+    ),
+    honorRetryAfter: Type.Optional(
+      Type.Boolean({ description: 'Do not retry a 503 that carries Retry-After (the backend asked for time). Default true.' }),
     ),
   },
   'Retries on another backend of the pool.',
@@ -376,6 +422,10 @@ const Pool = Strict(
         {
           connect: Type.Optional(Duration('Connecting to a backend. Default 2s.')),
           response: Type.Optional(Duration('Waiting for response headers; exceeded → 504. Default 30s.')),
+          total: Type.Optional(
+            Duration('Whole forward phase up to a response head: queueing, every try, backoff; exceeded → 504. Default: (1 + retry.attempts) × (connect + per-try time) + retry.attempts × backoff.max.'),
+          ),
+          idle: Type.Optional(Duration('An idle keep-alive connection to a backend is closed after this (keep it below the backend\'s). Default 4s.')),
         },
         'Upstream timeouts.',
       ),
@@ -383,6 +433,13 @@ const Pool = Strict(
     fallback: Type.Optional(
       Type.String({ minLength: 1, description: 'Pool used when no backend here can take the request.' }),
     ),
+    panicThreshold: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100, description: 'Percent: while fewer backends than this are available, balance over all of them (health and circuit ignored). Default 0.' }),
+    ),
+    maxPending: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Requests that may wait per backend for a free connection; more try another backend, or get 503. Default 1024.' }),
+    ),
+    queueTimeout: Type.Optional(Duration('Longest wait for a free connection to a backend. Default: timeouts.connect.')),
   },
   'A pool of backends.',
 )

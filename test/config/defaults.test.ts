@@ -37,9 +37,20 @@ describe('defaults', () => {
         hashOn: { kind: 'ip' },
         backends: [{ url: 'http://127.0.0.1:9001', weight: 1 }],
         slowStart: 0,
-        circuitBreaker: { consecutiveFailures: 5, openDuration: 30_000, halfOpenRequests: 1, maxEjectionPercent: 50 },
-        retry: { attempts: 1, on: ['connect-error', 'reset', 502, 503, 504], budget: 0.2 },
-        timeouts: { connect: 2000, response: 30_000 },
+        circuitBreaker: {
+          consecutiveFailures: 5,
+          openDuration: 30_000,
+          halfOpenRequests: 1,
+          maxEjectionPercent: 50,
+          maxOpenDuration: 300_000,
+          failureRate: { threshold: 0.5, minRequests: 20, window: 10_000 },
+        },
+        retry: { attempts: 1, on: ['connect-error', 'reset', 502, 503, 504], budget: 0.2, backoff: { base: 25, max: 250 }, honorRetryAfter: true },
+        // total: (1 + attempts) × (connect + response) + attempts × backoff.max
+        timeouts: { connect: 2000, response: 30_000, total: 64_250, idle: 4000 },
+        panicThreshold: 0,
+        maxPending: 1024,
+        queueTimeout: 2000,
       },
     ])
     expect(settings.pools[0]!.healthCheck).toBeUndefined()
@@ -48,6 +59,9 @@ describe('defaults', () => {
   test('healthCheck: {} enables checks with every default', () => {
     const settings = parseConfigText('pools: { a: { backends: [http://127.0.0.1:9001], healthCheck: {} } }')
     expect(settings.pools[0]!.healthCheck).toEqual({
+      type: 'http',
+      method: 'GET',
+      headers: {},
       path: '/health',
       interval: 5000,
       timeout: 1000,
@@ -72,7 +86,14 @@ describe('defaults', () => {
       'pools:\n  a: { backends: [http://127.0.0.1:1], circuitBreaker: false }\n  b: { backends: [http://127.0.0.1:2], circuitBreaker: { openDuration: 5s } }',
     )
     expect(settings.pools[0]!.circuitBreaker).toBeUndefined()
-    expect(settings.pools[1]!.circuitBreaker).toEqual({ consecutiveFailures: 5, openDuration: 5000, halfOpenRequests: 1, maxEjectionPercent: 50 })
+    expect(settings.pools[1]!.circuitBreaker).toEqual({
+      consecutiveFailures: 5,
+      openDuration: 5000,
+      halfOpenRequests: 1,
+      maxEjectionPercent: 50,
+      maxOpenDuration: 300_000,
+      failureRate: { threshold: 0.5, minRequests: 20, window: 10_000 },
+    })
   })
 
   test('stickySession and pool tls defaults', () => {
@@ -219,7 +240,7 @@ describe('normalisation', () => {
 
   test('retry.on keeps conditions and status codes, without duplicates', () => {
     const settings = parseConfigText('pools: { a: { backends: [http://127.0.0.1:1], retry: { attempts: 3, on: [timeout, 500, 599, timeout] } } }')
-    expect(settings.pools[0]!.retry).toEqual({ attempts: 3, on: ['timeout', 500, 599], budget: 0.2 })
+    expect(settings.pools[0]!.retry).toMatchObject({ attempts: 3, on: ['timeout', 500, 599], budget: 0.2 })
   })
 
   test('numbers written for string fields are taken as strings', () => {
