@@ -1,8 +1,8 @@
 /**
  * The Fastify adapter of the data plane: one catch-all route over the compiled per-route
- * pipelines (src/pipeline/). Its onRequest hook runs the route's stages and the pool decision
- * (synchronously when every stage is); the handler runs the route's forward chain and streams
- * the upstream's answer back, or hands an upgrade to the tunnel. One route reading an
+ * pipelines (src/pipeline/). The request-context hook has run the route's stages and the pool
+ * decision; the handler runs the route's forward chain and streams the upstream's answer back,
+ * or hands an upgrade to the tunnel. One route reading an
  * immutable, swappable table is what makes hot reload possible (Fastify cannot remove routes
  * from a running app). Every listener's app registers this same adapter over the same
  * pipelines, so nothing here holds per-gateway state.
@@ -11,10 +11,9 @@ import fp from 'fastify-plugin'
 import { METHODS as NODE_METHODS, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errorBody } from '../src/errors.js'
 import '../src/gateway-handle.js'
-import { runStages } from '../src/pipeline/pipeline.js'
 import { routePlan } from '../src/proxy/forward.js'
 import { mergeHeaders, writeResponse } from '../src/proxy/respond.js'
 import { isUpgrade, markUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
@@ -58,20 +57,6 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
 }
 
 async function proxyPlugin(app: FastifyInstance): Promise<void> {
-  // The route's stages and the pool decision. Callback style: no promise unless a stage waits.
-  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const ctx = request[kContext]
-    let pending: void | Promise<void>
-    try {
-      pending = runStages(ctx.state.pipelines[ctx.route!.index]!, request, ctx)
-    } catch (err) {
-      done(err as Error)
-      return
-    }
-    if (pending === undefined) done()
-    else pending.then(() => done(), done)
-  })
-
   // Bodies are streamed to the upstream untouched: no parsing, and Fastify must not read them.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))

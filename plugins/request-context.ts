@@ -1,8 +1,9 @@
 /**
- * First stage of every data-plane request: build the request context, normalise the path,
- * resolve the client IP, enforce the cheap limits (URL length, declared body size) and match
- * the route. Later stages can rely on `request[kContext].route` being set: unmatched requests
- * are answered 404 here.
+ * The data plane's entry, one onRequest hook: build the request context, normalise the path,
+ * resolve the client IP, enforce the cheap limits (URL length, declared body size, Host, framing)
+ * and match the route; then run the route's compiled stages (src/pipeline/) and the pool
+ * decision. The handler (plugins/proxy.ts) can rely on `request[kContext].route` and `.pool`
+ * being set: unmatched requests are answered 404 here, refused ones with their error.
  */
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
@@ -15,6 +16,7 @@ import { isValidRequestId } from '../src/proxy/headers.js'
 import { kContext, type RequestContext } from '../src/request-context.js'
 import { normalizePath } from '../src/routing/normalize-path.js'
 import { hasBody } from '../src/proxy/request-body.js'
+import { runStages } from '../src/pipeline/pipeline.js'
 
 /** Marks a connection whose framing was faulty; nothing more is accepted on it. */
 const kFaultyFraming = Symbol('switchyard.faultyFraming')
@@ -70,14 +72,20 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
 
   // Callback style, not async: this runs for every request and a promise per hook is measurable.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    // The context, then the route's compiled stages and the pool decision, in one hook: no
+    // promise unless a stage waits.
     const run = (): void => {
+      let pending: void | Promise<void>
       try {
         enter(request, reply)
+        const ctx = request[kContext]
+        pending = runStages(ctx.state.pipelines[ctx.route!.index]!, request, ctx)
       } catch (err) {
         done(err as Error)
         return
       }
-      done()
+      if (pending === undefined) done()
+      else pending.then(() => done(), done)
     }
     if (request.raw.httpVersionMajor === 1) inOrder(request.raw.socket, reply.raw, run)
     else run()

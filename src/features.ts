@@ -11,10 +11,14 @@
 import type { Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import type { GatewaySettings } from './config/model.js'
+import { createJwtFeature } from './auth/jwt-feature.js'
+import type { JwtVerifierOptions } from './auth/jwt-verifier.js'
 import { createCacheFeature } from './cache/feature.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { Feature } from './pipeline/feature.js'
 import { createMirrorFeature } from './proxy/mirror.js'
+import { createRateLimitFeature } from './ratelimit/rate-limit-feature.js'
+import type { RateLimitStoreHandle } from './ratelimit/store.js'
 import type { Transport } from './proxy/transport.js'
 import { createTracingFeature } from './tracing/feature.js'
 
@@ -26,11 +30,17 @@ export interface BuiltInFeatureDeps {
   readonly transport: Transport
   /** What the admin API looks per-gateway services up by. */
   readonly owner: object
+  /** The rate-limit counter store (memory or Redis), built by the composition root's adapter. */
+  readonly rateLimitStore: RateLimitStoreHandle
+  /** Tuning of the JWT verifier (token size cap, JWKS fetch limits) for embedders and tests. */
+  readonly jwtVerifier?: JwtVerifierOptions
 }
 
 export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
   return [
     createTracingFeature(),
+    createRateLimitFeature({ log: d.log, registry: d.registry, rejected: d.metrics.rateLimitRejected, store: d.rateLimitStore }),
+    createJwtFeature({ log: d.log, registry: d.registry, ...(d.jwtVerifier !== undefined ? { verifier: d.jwtVerifier } : {}) }),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
   ]

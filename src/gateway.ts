@@ -25,17 +25,20 @@ import { undiciHttp1 } from './proxy/transports/undici-http1.js'
 import { compileRouteTable } from './routing/route-table.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { RouteTable } from './routing/types.js'
-import { createPoolRegistry, type ManagedPoolRegistry } from './upstream/index.js'
+import { createPoolRegistry, type ManagedPoolRegistry, type PoolRegistry } from './upstream/index.js'
 import accessLogPlugin from '../plugins/access-log.js'
 import proxyPlugin from '../plugins/proxy.js'
 import requestContextPlugin from '../plugins/request-context.js'
 import { buildAdmin } from '../routes/admin.js'
 import { startTlsListener, withHttpsRedirect, type TlsListener } from './tls/listener.js'
 import { builtInFeatures } from './features.js'
-import jwtAuthPlugin from '../plugins/jwt-auth.js'
-import rateLimitPlugin from '../plugins/rate-limit.js'
+import { createRateLimitStore } from '../plugins/rate-limit-store.js'
 import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import { compileProblems } from './check.js'
+import { createEventLog, recordUpstreamEvent, type EventLog } from './events.js'
+import { ListenError } from './listen-error.js'
+import { withWeights } from './routing/split.js'
+import type { CompiledRoute, SplitSelector } from './routing/types.js'
 
 export interface GatewayOptions {
   /** The file to re-read on reload (SIGHUP, POST /api/reload). */
@@ -69,8 +72,23 @@ export interface Gateway {
   readonly adminUrl: string | undefined
   /** The TLS listener's bound URL (https://…), when server.tls is set. */
   readonly httpsUrl: string | undefined
-  /** True once listening and until close begins. */
+  /** True once listening and until the listeners begin to close (after `server.shutdownDelay`). */
   readonly serving: boolean
+  /** `GET /ready`: serving and not draining. */
+  readonly ready: boolean
+  /** True from `drain()` (SIGTERM, SIGINT, `POST /api/drain`) until exit. */
+  readonly draining: boolean
+  /**
+   * Go unready (`GET /ready` answers 503) while still serving, so outer balancers stop sending
+   * first; one-way. False when already draining.
+   */
+  drain(reason: string): boolean
+  /** Recent events (`GET /api/events`), newest first. */
+  readonly events: EventLog
+  /**
+   * Binds every listener (TLS, plain, admin) before reporting "listening". A bind failure closes
+   * whatever was opened and rejects with a ListenError naming the listener, address and port.
+   */
   listen(): Promise<void>
   reload(config?: unknown): Promise<ReloadResult>
   close(): Promise<void>
@@ -174,8 +192,6 @@ export async function buildDataPlane(internal: DataPlaneInternal, protocol: 'htt
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
   app.decorate('switchyard', internal.handle)
   await app.register(requestContextPlugin, { protocol })
-  await app.register(rateLimitPlugin)
-  await app.register(jwtAuthPlugin)
   await app.register(backendMetricsPlugin)
   await app.register(proxyPlugin)
   await app.register(accessLogPlugin)
@@ -190,9 +206,13 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const initialRoutes = compileRoutes(settings)
   let pools: ManagedPoolRegistry | undefined
   const metrics = createMetrics(() => pools, { processMetrics: options.processMetrics })
+  const events = createEventLog()
   pools = createPoolRegistry(settings.pools, {
     logger: log,
-    onEvent: (e: { pool: string; type: string }) => metrics.upstreamEvents.inc({ pool: e.pool, event: e.type }),
+    onEvent: (e) => {
+      metrics.upstreamEvents.inc({ pool: e.pool, event: e.type })
+      recordUpstreamEvent(events, e)
+    },
   })
   let trust = compileTrustedProxies(settings.server.trustedProxies)
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
@@ -215,7 +235,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   // Built once per gateway; prepared and compiled per route with every configuration.
   const transport = undiciHttp1
   const features: readonly Feature[] = [
-    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle }),
+    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: createRateLimitStore(settings.rateLimit) }),
     ...(options.features ?? []),
   ]
   const baseForward = createForward({ metrics, transport })
@@ -230,7 +250,15 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   let tlsListener: TlsListener | undefined
   const app = await buildDataPlane({ handle }, 'http', withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort()))
   let serving = false
+  let draining = false
   let closing: Promise<void> | undefined
+  // The split each route was compiled with: a different one now is a runtime change
+  // (PUT /api/routes/:name/split), carried over by reloads while the route and its pools remain.
+  const compiledSplits = new WeakMap<CompiledRoute, SplitSelector>()
+  const rememberSplits = (table: RouteTable): void => {
+    for (const r of table.routes) compiledSplits.set(r, r.split)
+  }
+  rememberSplits(initialRoutes)
   let url = ''
   let adminUrl: string | undefined
 
@@ -239,6 +267,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     let routes: RouteTable
     let commitTls: (() => void) | undefined
     let compiled: { prepared: PreparedFeatures; pipelines: Pipelines } | undefined
+    let controlled: ControlledBackend[] = []
     try {
       if (source !== undefined) next = isSettings(source) ? source : normalizeConfig(source, { env, source: options.configPath })
       else if (options.configPath) next = await loadConfigFile(options.configPath, env)
@@ -246,6 +275,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       routes = compileRoutes(next)
       compiled = await compileFor(next, routes, state.settings)
       commitTls = await tlsListener?.prepare(next)
+      controlled = controlledBackends(pools!)
       // Last, because it changes live state: it either applies whole or throws having changed nothing.
       pools!.reconcile(next.pools)
     } catch (err) {
@@ -262,10 +292,14 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       reloadHistory.unshift({ at: new Date().toISOString(), ok: false, version: state.version, problems })
       reloadHistory.length = Math.min(reloadHistory.length, 20)
       log.warn({ type: 'audit', action: 'reload', ok: false, problems }, 'configuration rejected; the running configuration keeps serving')
+      events.record('reload', { ok: false, version: state.version, problems })
       return { ok: false, problems }
     }
     const prev = state
     warnOnListenerChanges(prev.settings, next, log)
+    rememberSplits(routes)
+    const runtime = carryRuntimeSplits(prev.routes, routes, compiledSplits)
+    runtime.dropped.push(...droppedBackendControls(controlled, pools!))
     state = { version: prev.version + 1, settings: next, routes, pools: pools!, pipelines: compiled!.pipelines }
     compiled!.prepared.commit()
     commitTls?.()
@@ -275,7 +309,11 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     metrics.lastReloadSuccess.set(1)
     reloadHistory.unshift({ at: new Date().toISOString(), ok: true, version: state.version })
     reloadHistory.length = Math.min(reloadHistory.length, 20)
-    log.info({ type: 'audit', action: 'reload', ok: true, version: state.version }, 'configuration reloaded')
+    const kept = runtime.kept.length > 0 ? { runtimeKept: runtime.kept } : {}
+    if (runtime.dropped.length > 0) {
+      log.warn({ type: 'audit', action: 'reload', ok: true, version: state.version, ...kept, runtimeDropped: runtime.dropped }, 'configuration reloaded; some runtime changes no longer apply and were dropped')
+    } else log.info({ type: 'audit', action: 'reload', ok: true, version: state.version, ...kept }, 'configuration reloaded')
+    events.record('reload', { ok: true, version: state.version, ...kept, ...(runtime.dropped.length > 0 ? { runtimeDropped: runtime.dropped } : {}) })
     return { ok: true, version: state.version }
   }
 
@@ -303,19 +341,60 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     get serving() {
       return serving
     },
+    get ready() {
+      return serving && !draining
+    },
+    get draining() {
+      return draining
+    },
+    drain(reason: string) {
+      if (draining) return false
+      draining = true
+      log.info({ reason }, 'draining: GET /ready answers 503 from now on')
+      events.record('drain', { reason })
+      return true
+    },
+    events,
     get reloadHistory() {
       return reloadHistory
     },
     async listen() {
       const s = state.settings
-      for (const f of features) await f.start?.()
-      if (s.server.tls) tlsListener = await startTlsListener({ handle, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
-      await app.listen({ host: s.server.host, port: s.server.port })
-      url = urlOf(app.server.address() as AddressInfo, 'http')
-      if (gateway.admin) {
-        const a = s.admin as Exclude<typeof s.admin, false>
-        await gateway.admin.listen({ host: a.host, port: a.port })
-        adminUrl = urlOf(gateway.admin.server.address() as AddressInfo, 'http')
+      try {
+        for (const f of features) await f.start?.()
+        const tls = s.server.tls
+        if (tls) {
+          try {
+            tlsListener = await startTlsListener({ handle, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
+          } catch (err) {
+            throw ListenError.from(err, 'tls', s.server.host, tls.port)
+          }
+        }
+        try {
+          await app.listen({ host: s.server.host, port: s.server.port })
+        } catch (err) {
+          throw ListenError.from(err, 'http', s.server.host, s.server.port)
+        }
+        url = urlOf(app.server.address() as AddressInfo, 'http')
+        if (gateway.admin) {
+          const a = s.admin as Exclude<typeof s.admin, false>
+          try {
+            await gateway.admin.listen({ host: a.host, port: a.port })
+          } catch (err) {
+            throw ListenError.from(err, 'admin', a.host, a.port)
+          }
+          adminUrl = urlOf(gateway.admin.server.address() as AddressInfo, 'http')
+        }
+      } catch (err) {
+        // Nothing half-started stays behind: a listener that bound is closed again, so the
+        // process can exit instead of serving without its admin (or its TLS) listener.
+        closing ??= (async () => {
+          await Promise.allSettled([app.close(), tlsListener?.close(), gateway.admin?.close()])
+          for (const f of [...features].reverse()) await Promise.resolve(f.close?.()).catch(() => {})
+          await pools!.close()
+        })()
+        await closing
+        throw err
       }
       pools!.start()
       serving = true
@@ -324,6 +403,14 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     reload,
     close() {
       return (closing ??= (async () => {
+        gateway.drain('shutdown')
+        // Unready first, still serving: outer balancers (Kubernetes endpoints, a VIP's health
+        // check) need this long to stop sending before the listeners close.
+        const delay = state.settings.server.shutdownDelay
+        if (serving && delay > 0) {
+          log.info({ shutdownDelay: delay }, 'unready; closing the listeners after shutdownDelay')
+          await new Promise((resolve) => setTimeout(resolve, delay))
+        }
         serving = false
         const timeout = state.settings.server.shutdownTimeout
         const timer = setTimeout(() => {
@@ -349,6 +436,68 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   }
   if (settings.admin !== false) (gateway as { admin: FastifyInstance | undefined }).admin = await buildAdmin(gateway)
   return gateway
+}
+
+/** A runtime change a reload could not keep: what, and why. */
+export interface DroppedRuntimeChange {
+  readonly kind: 'route.split' | 'backend'
+  readonly route?: string
+  readonly pool?: string
+  readonly backend?: string
+  readonly reason: string
+}
+
+/**
+ * Runtime split weights survive a reload while the route and every pool they name remain in its
+ * new split (pools new to the split keep the file's weight); otherwise they are reported dropped.
+ */
+function carryRuntimeSplits(
+  prev: RouteTable,
+  next: RouteTable,
+  compiled: WeakMap<CompiledRoute, SplitSelector>,
+): { kept: { route: string; split: { pool: string; weight: number }[] }[]; dropped: DroppedRuntimeChange[] } {
+  const kept: { route: string; split: { pool: string; weight: number }[] }[] = []
+  const dropped: DroppedRuntimeChange[] = []
+  for (const r of prev.routes) {
+    if (r.split === compiled.get(r)) continue
+    const n = next.get(r.name)
+    if (n === undefined) {
+      dropped.push({ kind: 'route.split', route: r.name, reason: 'the route is no longer configured' })
+      continue
+    }
+    const pools = new Set(n.split.targets.map((t) => t.pool))
+    const missing = r.split.targets.filter((t) => !pools.has(t.pool)).map((t) => t.pool)
+    if (missing.length > 0) {
+      dropped.push({ kind: 'route.split', route: r.name, reason: `pools no longer in the split: ${missing.join(', ')}` })
+      continue
+    }
+    try {
+      n.split = withWeights(n.split, Object.fromEntries(r.split.targets.map((t) => [t.pool, t.weight])))
+      kept.push({ route: r.name, split: n.split.targets.map((t) => ({ pool: t.pool, weight: t.weight })) })
+    } catch (err) {
+      dropped.push({ kind: 'route.split', route: r.name, reason: (err as Error).message })
+    }
+  }
+  return { kept, dropped }
+}
+
+interface ControlledBackend {
+  readonly pool: string
+  readonly backend: string
+}
+
+/** Backends with a runtime state or weight override (taken before a reconcile). */
+function controlledBackends(pools: PoolRegistry): ControlledBackend[] {
+  const out: ControlledBackend[] = []
+  for (const p of pools.all()) for (const b of p.backends) if (b.state !== 'enabled' || b.weightOverride !== undefined) out.push({ pool: p.name, backend: b.origin })
+  return out
+}
+
+/** Those whose runtime state or weight override ended because the reload removed them. */
+function droppedBackendControls(before: readonly ControlledBackend[], after: PoolRegistry): DroppedRuntimeChange[] {
+  return before
+    .filter((c) => !(after.get(c.pool)?.backends.some((x) => x.origin === c.backend) ?? false))
+    .map((c) => ({ kind: 'backend' as const, pool: c.pool, backend: c.backend, reason: 'the backend is no longer configured' }))
 }
 
 function urlOf(addr: AddressInfo, scheme: 'http' | 'https'): string {

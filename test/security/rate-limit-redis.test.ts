@@ -19,8 +19,8 @@ afterEach(() => res.closeAll())
 
 /** The child processes run the compiled CLI; rebuild dist/ when our sources are newer (as `npm test`'s pretest does). */
 function ensureBuilt(): void {
-  const built = path.join(root, 'dist/plugins/rate-limit.js')
-  const sources = ['plugins/rate-limit.ts', 'plugins/jwt-auth.ts', 'src/ratelimit/store.ts', 'src/ratelimit/key.ts', 'src/features.ts']
+  const built = path.join(root, 'dist/src/ratelimit/rate-limit-feature.js')
+  const sources = ['src/ratelimit/rate-limit-feature.ts', 'plugins/rate-limit-store.ts', 'src/ratelimit/store.ts', 'src/ratelimit/key.ts', 'src/features.ts']
   const stale = !existsSync(built) || sources.some((s) => statSync(path.join(root, s)).mtimeMs > statSync(built).mtimeMs)
   if (stale) execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'ignore', timeout: 120_000 })
 }
