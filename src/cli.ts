@@ -12,6 +12,7 @@ import { createGateway, type Gateway } from './gateway.js'
 import { defaultConfigPath, packageVersion } from './package-root.js'
 import { startDemoUpstreams, type RunningDemo } from './demo-upstreams.js'
 import { cliCommands } from './cli-commands.js'
+import { ListenError } from './listen-error.js'
 import type { ParsedArgs } from './cli-types.js'
 
 const USAGE = `usage:
@@ -74,9 +75,31 @@ async function loadWithLogger(path: string, err: (s: string) => void): Promise<{
   }
 }
 
+/**
+ * Binds every listener; a failure (port in use, unreadable certificate) is one line on stderr
+ * (`switchyard: cannot listen on 127.0.0.1:9901 (admin): address already in use`), no stack,
+ * and false: listen() has closed whatever it had opened, so the process can exit 1.
+ */
+async function listenOrExplain(gateway: Gateway, log: Logger, err: (s: string) => void): Promise<boolean> {
+  try {
+    await gateway.listen()
+    return true
+  } catch (e) {
+    if (e instanceof ListenError) {
+      log.error({ listener: e.listener, host: e.host, port: e.port, reason: e.reason }, e.message)
+      err(`switchyard: ${e.message}`)
+      return false
+    }
+    if (e instanceof ConfigError) {
+      for (const line of e.lines()) err(`switchyard: cannot start: ${line}`)
+      return false
+    }
+    throw e
+  }
+}
+
 /** Run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
 async function runGateway(gateway: Gateway, log: Logger, onStop?: () => Promise<void>): Promise<number> {
-  await gateway.listen()
   return await new Promise<number>((resolveExit) => {
     const reload = (): void => {
       void gateway.reload().then((r) => {
@@ -84,7 +107,7 @@ async function runGateway(gateway: Gateway, log: Logger, onStop?: () => Promise<
       })
     }
     const stop = (signal: string): void => {
-      log.info({ signal }, 'stopping: draining in-flight requests')
+      log.info({ signal, shutdownDelay: gateway.settings.server.shutdownDelay }, 'stopping: draining in-flight requests')
       process.off('SIGHUP', reload)
       void gateway
         .close()
@@ -152,6 +175,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
         throw e
       }
+      if (!(await listenOrExplain(gateway, log, err))) return 1
       return runGateway(gateway, log)
     }
     case 'demo': {
@@ -168,7 +192,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 1
       }
       const gateway = await createGateway(settings, { configPath: path, logger: log })
-      await gateway.listen()
+      if (!(await listenOrExplain(gateway, log, err))) {
+        await demo.close()
+        return 1
+      }
       printDemoBanner(gateway, err)
       // listen() already ran; runGateway's listen would double-bind, so wait for signals here.
       return await new Promise<number>((resolveExit) => {
@@ -176,6 +203,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.on('SIGHUP', reload)
         const stop = (): void => {
           process.off('SIGHUP', reload)
+          // gateway.close() goes unready first and waits server.shutdownDelay.
           void gateway.close().then(() => demo.close()).then(() => resolveExit(0))
         }
         process.once('SIGTERM', stop)

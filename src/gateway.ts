@@ -449,7 +449,8 @@ export interface DroppedRuntimeChange {
 
 /**
  * Runtime split weights survive a reload while the route and every pool they name remain in its
- * new split (pools new to the split keep the file's weight); otherwise they are reported dropped.
+ * new split (pools new to the split keep the file's weight) and the file left that split's
+ * weights as they were; otherwise they are reported dropped (the file wins).
  */
 function carryRuntimeSplits(
   prev: RouteTable,
@@ -463,6 +464,13 @@ function carryRuntimeSplits(
     const n = next.get(r.name)
     if (n === undefined) {
       dropped.push({ kind: 'route.split', route: r.name, reason: 'the route is no longer configured' })
+      continue
+    }
+    // The file is the operator's word too: where it changed this split's weights since the
+    // last load, the file wins over the runtime change it was meant to replace.
+    const fileBefore = compiled.get(r)
+    if (fileBefore !== undefined && !sameWeights(fileBefore, n.split)) {
+      dropped.push({ kind: 'route.split', route: r.name, reason: "the file changed the split's weights" })
       continue
     }
     const pools = new Set(n.split.targets.map((t) => t.pool))
@@ -479,6 +487,11 @@ function carryRuntimeSplits(
     }
   }
   return { kept, dropped }
+}
+
+function sameWeights(a: SplitSelector, b: SplitSelector): boolean {
+  if (a.targets.length !== b.targets.length) return false
+  return a.targets.every((t, i) => t.pool === b.targets[i]!.pool && t.weight === b.targets[i]!.weight)
 }
 
 interface ControlledBackend {

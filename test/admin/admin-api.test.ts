@@ -47,11 +47,11 @@ describe('admin listener', () => {
         algorithm: 'least-connections',
         fallback: 'spare',
         backends: [
-          { url: up.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0 },
-          { url: 'http://127.0.0.1:1', weight: 3, healthy: true, circuit: 'closed', activeRequests: 0 },
+          { url: up.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0, state: 'enabled' },
+          { url: 'http://127.0.0.1:1', weight: 3, healthy: true, circuit: 'closed', activeRequests: 0, state: 'enabled' },
         ],
       },
-      { name: 'spare', algorithm: 'round-robin', fallback: null, backends: [{ url: up.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0 }] },
+      { name: 'spare', algorithm: 'round-robin', fallback: null, backends: [{ url: up.url, weight: 1, healthy: true, circuit: 'closed', activeRequests: 0, state: 'enabled' }] },
     ])
   })
 
