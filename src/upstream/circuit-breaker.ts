@@ -9,6 +9,15 @@
  * Outcomes are tied to the state they were admitted in (an "epoch"): a slow request admitted
  * while closed that fails after the breaker already opened says nothing about the backend now,
  * and must not count as the half-open trial's verdict.
+ *
+ * Outlier detection beside the consecutive rule (Envoy's failure-percentage): with
+ * `failureRate`, a closed breaker also opens when, over a sliding `window`, at least
+ * `minRequests` outcomes were counted and a share ≥ `threshold` of them failed, so a backend
+ * failing 30% of requests, never five in a row, is still ejected when the threshold says so.
+ *
+ * Ejection time grows for repeat offenders: the n-th ejection in a row stays open
+ * `openDuration × n` (capped at `maxOpenDuration`); n decays by one for each `openDuration`
+ * the breaker then spends closed, so a backend that has been healthy for a while starts over.
  */
 import type { CircuitBreakerSettings } from '../config/model.js'
 import type { CircuitBreaker, CircuitState, Clock } from './types.js'
@@ -62,6 +71,9 @@ export const alwaysClosed: ManagedBreaker = Object.freeze({
   admitLastResort: () => LAST_RESORT_TICKET,
 })
 
+/** Buckets of the failure-rate window. */
+const RATE_BUCKETS = 10
+
 const noHooks: BreakerHooks = { mayOpen: () => true, onOpenRefused: () => {}, onTransition: () => {} }
 
 export class ConsecutiveFailureBreaker implements ManagedBreaker {
@@ -74,11 +86,31 @@ export class ConsecutiveFailureBreaker implements ManagedBreaker {
   #openedAt = 0
   /** Half-open trial permits not yet handed out. */
   #permits = 0
+  /** Ejections in a row (decayed lazily while closed), and how long the current one lasts. */
+  #ejections = 0
+  #openFor = 0
+  #closedAt = 0
+  /** Failure-rate window: outcomes and failures per bucket, and the bucket last written. */
+  readonly #rateTotal = new Float64Array(RATE_BUCKETS)
+  readonly #rateFailed = new Float64Array(RATE_BUCKETS)
+  #rateBucket = -1
 
   constructor(settings: CircuitBreakerSettings, clock: Clock, hooks: BreakerHooks = noHooks) {
     this.#settings = settings
     this.#clock = clock
     this.#hooks = hooks
+    this.#closedAt = clock.now()
+  }
+
+  /** Ejections in a row, after decay (0 for a breaker that never opened or has recovered). */
+  get ejections(): number {
+    if (this.#state === 'closed') return this.#decayed()
+    return this.#ejections
+  }
+
+  /** How long the current (or last) opening lasts, in ms. */
+  get openFor(): number {
+    return this.#openFor
   }
 
   /** New thresholds from a reload; the current state and counts are kept. */
@@ -134,17 +166,60 @@ export class ConsecutiveFailureBreaker implements ManagedBreaker {
       else this.#permits++ // the client went away: the trial told us nothing, let another one try
       return
     }
+    if (outcome === 'cancel') return
+    const rateTripped = this.#recordRate(outcome === 'failure')
     if (outcome === 'success') this.#failures = 0
-    else if (outcome === 'failure' && ++this.#failures >= this.#settings.consecutiveFailures) {
+    else if (++this.#failures >= this.#settings.consecutiveFailures || rateTripped) {
       if (this.#hooks.mayOpen()) {
         this.#transition('open')
       } else {
         // Staying closed; start counting afresh so a persistently failing backend is
         // reconsidered (and the refusal counted) once per threshold, not on every failure.
         this.#failures = 0
+        this.#clearRate()
         this.#hooks.onOpenRefused()
       }
     }
+  }
+
+  /** Counts an outcome in the failure-rate window; true when the rule says eject. */
+  #recordRate(failed: boolean): boolean {
+    const fr = this.#settings.failureRate
+    if (fr === undefined) return false
+    const bucketMs = Math.max(1, fr.window / RATE_BUCKETS)
+    const bucket = Math.floor(this.#clock.now() / bucketMs)
+    if (bucket !== this.#rateBucket) {
+      const stale = this.#rateBucket < 0 ? RATE_BUCKETS : Math.min(RATE_BUCKETS, bucket - this.#rateBucket)
+      for (let k = 1; k <= stale; k++) {
+        const slot = (((bucket - stale + k) % RATE_BUCKETS) + RATE_BUCKETS) % RATE_BUCKETS
+        this.#rateTotal[slot] = 0
+        this.#rateFailed[slot] = 0
+      }
+      this.#rateBucket = bucket
+    }
+    const slot = ((bucket % RATE_BUCKETS) + RATE_BUCKETS) % RATE_BUCKETS
+    this.#rateTotal[slot]!++
+    if (failed) this.#rateFailed[slot]!++
+    if (!failed) return false
+    let total = 0
+    let bad = 0
+    for (let i = 0; i < RATE_BUCKETS; i++) {
+      total += this.#rateTotal[i]!
+      bad += this.#rateFailed[i]!
+    }
+    return total >= fr.minRequests && bad >= fr.threshold * total
+  }
+
+  #clearRate(): void {
+    this.#rateTotal.fill(0)
+    this.#rateFailed.fill(0)
+  }
+
+  /** Ejections in a row after the closed time since the last close has decayed them. */
+  #decayed(): number {
+    const period = this.#settings.openDuration
+    if (this.#ejections === 0 || period <= 0) return this.#ejections
+    return Math.max(0, this.#ejections - Math.floor((this.#clock.now() - this.#closedAt) / period))
   }
 
   tryAcquire(): boolean {
@@ -170,7 +245,7 @@ export class ConsecutiveFailureBreaker implements ManagedBreaker {
 
   /** Open reads as half-open once openDuration has passed; the transition happens on that read. */
   #advance(): void {
-    if (this.#state === 'open' && this.#clock.now() - this.#openedAt >= this.#settings.openDuration) {
+    if (this.#state === 'open' && this.#clock.now() - this.#openedAt >= this.#openFor) {
       this.#transition('half-open')
     }
   }
@@ -180,7 +255,16 @@ export class ConsecutiveFailureBreaker implements ManagedBreaker {
     this.#state = to
     this.#epoch++
     this.#failures = 0
-    if (to === 'open') this.#openedAt = this.#clock.now()
+    this.#clearRate()
+    if (to === 'open') {
+      // From closed, the time spent closed first decays earlier ejections; a failed trial
+      // (from half-open) is one more ejection in the same row.
+      this.#ejections = (from === 'closed' ? this.#decayed() : this.#ejections) + 1
+      const cap = Math.max(this.#settings.openDuration, this.#settings.maxOpenDuration ?? this.#settings.openDuration * 10)
+      this.#openFor = Math.min(cap, this.#settings.openDuration * this.#ejections)
+      this.#openedAt = this.#clock.now()
+    }
+    if (to === 'closed') this.#closedAt = this.#clock.now()
     if (to === 'half-open') this.#permits = Math.max(1, this.#settings.halfOpenRequests)
     this.#hooks.onTransition(from, to)
   }

@@ -46,7 +46,7 @@ describe('circuit breaker', () => {
     expect(transitions).toEqual(['closed->open', 'open->half-open', 'half-open->closed'])
   })
 
-  it('reopens when the half-open trial fails, for another full openDuration', () => {
+  it('reopens when the half-open trial fails, for a longer time (a repeat offender)', () => {
     const clock = new ManualClock()
     const b = breaker(clock)
     for (let i = 0; i < 3; i++) fail(b)
@@ -54,7 +54,9 @@ describe('circuit breaker', () => {
     const trial = b.admit()
     b.settle(trial, 'failure')
     expect(b.state).toBe('open')
-    clock.advance(29_000)
+    expect(b.ejections).toBe(2)
+    expect(b.openFor).toBe(60_000) // openDuration × ejections in a row
+    clock.advance(59_000)
     expect(b.state).toBe('open')
     clock.advance(1000)
     expect(b.state).toBe('half-open')
