@@ -149,6 +149,17 @@ export function createForward(deps: ForwardDeps): Forward {
     let previousPool: string | undefined
     let attempted = false
     const gone = (): boolean => clientGone
+    // The retry budget counts requests and retries in flight per pool (retry-budget.ts): the
+    // pool this request is trying now, and the retries it was granted there, until it leaves.
+    let budgetPool: Pool | undefined
+    let budgetRetries = 0
+    const leaveBudget = (): void => {
+      if (budgetPool === undefined) return
+      budgetPool.endRequest()
+      if (budgetRetries > 0) budgetPool.releaseRetries(budgetRetries)
+      budgetPool = undefined
+      budgetRetries = 0
+    }
     const timeouts = (pool: Pool) => pool.settings.timeouts.response
 
     try {
@@ -171,9 +182,15 @@ export function createForward(deps: ForwardDeps): Forward {
             if (!mayRetry(f, retry, idempotent, replayable)) break outer
             if (attemptsHere > 0) {
               if (!pool.tryRetry()) break
+              budgetRetries++
               metrics.retries.inc({ pool: pool.name })
             }
-          } else pool.recordRequest()
+          }
+          if (budgetPool !== pool) {
+            leaveBudget()
+            pool.recordRequest()
+            budgetPool = pool
+          }
           const lease = leaseFor(step, backend)
           if (lease === null) continue
           attempted = true
@@ -230,6 +247,7 @@ export function createForward(deps: ForwardDeps): Forward {
       if (lastFailure !== undefined) e.cause = lastFailure.error
       throw e
     } finally {
+      leaveBudget()
       request.raw.socket.off('close', onClose)
     }
 

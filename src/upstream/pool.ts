@@ -150,6 +150,14 @@ export class UpstreamPool implements Pool {
     this.#budget.recordRequest()
   }
 
+  endRequest(): void {
+    this.#budget.end()
+  }
+
+  releaseRetries(n: number): void {
+    this.#budget.releaseRetries(n)
+  }
+
   /**
    * The ejection cap: a breaker may open only while open-or-half-open breakers stay within
    * `maxEjectionPercent` of the pool. As in Envoy's outlier detection, one backend may always

@@ -1,70 +1,68 @@
 /**
- * Retries as a share of requests over a sliding window (as Linkerd and Finagle budget them):
- * while a pool is healthy retries are rare and all allowed; when it fails wholesale, retries
- * are capped at `ratio` of the traffic instead of multiplying it, so a struggling pool is not
- * hammered. A small floor (`minPerSecond`) keeps retries possible on a quiet pool, where one
- * failure would otherwise exceed any ratio.
+ * Retries as a share of the requests in flight now (Envoy's retry budget, as Linkerd and
+ * Finagle budget them): a retry may start only while the retries in flight stay within
+ * `ratio` of the pool's active requests, with a floor of `minConcurrent` so a quiet pool can
+ * still retry. Counting what is active *now* rather than what happened over a window means no
+ * credit is carried over from a healthy period: when every backend fails at once, retries are
+ * capped at once, instead of spending ten seconds of banked allowance on a failing pool.
+ *
+ * The proxy calls `begin` when a request first tries the pool, `tryRetry` before each retry,
+ * and `end(retries)` when the request is done with the pool (its retries end with it).
  */
 import type { Clock } from './types.js'
-import { systemClock } from './clock.js'
 
 export interface RetryBudgetOptions {
+  /** Kept for callers that passed one; the budget no longer depends on time. */
   readonly clock?: Clock
-  /** Sliding window in ms (default 10s). */
-  readonly windowMs?: number
-  /** Retries always allowed per second of window, whatever the ratio (default 3). */
-  readonly minPerSecond?: number
+  /** Retries in flight always allowed, whatever the ratio (default 10: Envoy's min_retry_concurrency is 3, which turns one killed backend under modest load into 502s; Linkerd's floor is 10/s). */
+  readonly minConcurrent?: number
 }
-
-const BUCKETS = 10
 
 export class RetryBudget {
   ratio: number
-  readonly #clock: Clock
-  readonly #bucketMs: number
   readonly #floor: number
-  readonly #requests = new Float64Array(BUCKETS)
-  readonly #retries = new Float64Array(BUCKETS)
-  #bucket = -1
+  #active = 0
+  #retries = 0
 
   constructor(ratio: number, o: RetryBudgetOptions = {}) {
     this.ratio = ratio
-    this.#clock = o.clock ?? systemClock
-    const windowMs = o.windowMs ?? 10_000
-    this.#bucketMs = windowMs / BUCKETS
-    this.#floor = (o.minPerSecond ?? 3) * (windowMs / 1000)
+    this.#floor = o.minConcurrent ?? 10
   }
 
+  /** Requests in flight on the pool now. */
+  get active(): number {
+    return this.#active
+  }
+
+  /** Retries in flight on the pool now. */
+  get activeRetries(): number {
+    return this.#retries
+  }
+
+  /** A request started on the pool. */
+  begin(): void {
+    this.#active++
+  }
+
+  /** Alias of `begin` (the Pool interface's name). */
   recordRequest(): void {
-    this.#requests[this.#rotate()]!++
+    this.begin()
   }
 
-  /** Whether a retry fits in the budget now; counts it when it does. */
+  /** Whether a retry fits in the budget now; counts it (in flight) when it does. */
   tryRetry(): boolean {
-    const slot = this.#rotate()
-    let requests = 0
-    let retries = 0
-    for (let i = 0; i < BUCKETS; i++) {
-      requests += this.#requests[i]!
-      retries += this.#retries[i]!
-    }
-    if (retries >= Math.max(this.#floor, this.ratio * requests)) return false
-    this.#retries[slot]!++
+    if (this.#retries >= Math.max(this.#floor, this.ratio * this.#active)) return false
+    this.#retries++
     return true
   }
 
-  /** Advances the window to now, clearing buckets that fell out of it; returns the current slot. */
-  #rotate(): number {
-    const bucket = Math.floor(this.#clock.now() / this.#bucketMs)
-    if (bucket !== this.#bucket) {
-      const stale = this.#bucket < 0 ? BUCKETS : Math.min(BUCKETS, bucket - this.#bucket)
-      for (let k = 1; k <= stale; k++) {
-        const slot = (((bucket - stale + k) % BUCKETS) + BUCKETS) % BUCKETS
-        this.#requests[slot] = 0
-        this.#retries[slot] = 0
-      }
-      this.#bucket = bucket
-    }
-    return ((bucket % BUCKETS) + BUCKETS) % BUCKETS
+  /** A request that `begin` counted is done. */
+  end(): void {
+    if (this.#active > 0) this.#active--
+  }
+
+  /** `n` retries granted by `tryRetry` are done. */
+  releaseRetries(n: number): void {
+    this.#retries = Math.max(0, this.#retries - n)
   }
 }

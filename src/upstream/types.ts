@@ -177,8 +177,12 @@ export interface Pool {
   backendForToken(token: string): Backend | undefined
   /** Retry budget: whether one more retry is allowed now (records it when true). */
   tryRetry(): boolean
-  /** Retry budget: a first attempt was made (the budget is a share of these). */
+  /** Retry budget: a request started on the pool (the budget is a share of those in flight). */
   recordRequest(): void
+  /** Retry budget: a request counted by `recordRequest` is done. */
+  endRequest(): void
+  /** Retry budget: `n` retries granted by `tryRetry` are done. */
+  releaseRetries(n: number): void
 }
 
 /** All pools of the running configuration; reconciled (not rebuilt) on reload. */
