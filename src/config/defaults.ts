@@ -67,6 +67,12 @@ export const DEFAULTS = {
     maxOpenDuration: 5 * MINUTE,
     failureRate: { threshold: 0.5, minRequests: 20, window: 10 * SECOND },
   },
+  stream: {
+    protocol: 'tcp',
+    idleTimeout: { tcp: 10 * MINUTE, udp: 30 * SECOND },
+    maxConnections: 10_000,
+    clientHelloTimeout: 5 * SECOND,
+  },
   route: {
     stickyCookieTtl: 30 * 24 * 60 * MINUTE,
     rateLimit: { key: 'ip', onStoreError: 'allow' },

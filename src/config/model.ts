@@ -162,6 +162,12 @@ export interface PoolSettings {
   /** Longest wait for a connection to a backend (ms). */
   readonly queueTimeout?: number
   readonly fallback?: string
+  /**
+   * Absent for an HTTP pool (http:// and https:// backends). A layer-4 pool says which streams
+   * may use it: `tcp` (tcp:// backends), `udp` (udp:// backends) or `any` (bare host:port, kept
+   * as tcp:// origins). HTTP routes never use layer-4 pools, and streams never use HTTP pools.
+   */
+  readonly streamProtocol?: 'tcp' | 'udp' | 'any'
 }
 
 export type HeaderMatch =
@@ -242,6 +248,29 @@ export interface LogSettings {
   readonly access: AccessLogSettings
 }
 
+export interface StreamSniEntry {
+  /** Lower-case; `*.suffix` for a wildcard of one label. */
+  readonly name: string
+  readonly pool: string
+}
+
+/** A layer-4 listener (`streams:`). */
+export interface StreamSettings {
+  readonly name: string
+  readonly protocol: 'tcp' | 'udp'
+  readonly host: string
+  readonly port: number
+  /** The pool serving the stream; with `sni`, the pool for unmatched (or absent) names. */
+  readonly pool?: string
+  /** TLS passthrough: ClientHello server name → pool, in file order (tcp only). */
+  readonly sni?: readonly StreamSniEntry[]
+  readonly idleTimeout: number
+  readonly proxyProtocol?: 'v1' | 'v2'
+  /** Connections (tcp) or sessions (udp) held at once. */
+  readonly maxConnections: number
+  readonly clientHelloTimeout: number
+}
+
 export interface GatewaySettings {
   readonly server: ServerSettings
   readonly admin: AdminSettings | false
@@ -254,6 +283,8 @@ export interface GatewaySettings {
   readonly pools: readonly PoolSettings[]
   /** In file order; the first match wins. */
   readonly routes: readonly RouteSettings[]
+  /** Layer-4 listeners, in file order. */
+  readonly streams: readonly StreamSettings[]
   /** Absolute path of the file this came from, when it came from a file. */
   readonly source?: string
 }

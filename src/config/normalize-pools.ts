@@ -50,13 +50,14 @@ function normalizePool(name: string, raw: RawObject, path: string, ctx: Normaliz
   if (!hashOn.ok) ctx.problem(hashOnPath, hashOn.message)
   else if (hashOn.value.kind === 'jwt') ctx.jwtKeyUses.push(hashOnPath)
 
+  const layer4 = streamProtocolOf(raw['backends'], childPath(path, 'backends'), ctx)
   const pool: {
     -readonly [K in keyof PoolSettings]: PoolSettings[K]
   } = {
     name,
     algorithm,
     hashOn: hashOn.ok ? hashOn.value : { kind: 'ip' },
-    backends: normalizeBackends(raw['backends'], childPath(path, 'backends'), ctx),
+    backends: normalizeBackends(raw['backends'], childPath(path, 'backends'), ctx, layer4 === 'udp' ? 'udp' : 'tcp'),
     slowStart: asDuration(raw['slowStart'], d.slowStart),
     retry: normalizeRetry(asObject(raw['retry']) ?? {}),
     timeouts: normalizeTimeouts(asObject(raw['timeouts']) ?? {}, normalizeRetry(asObject(raw['retry']) ?? {})),
@@ -92,10 +93,56 @@ function normalizePool(name: string, raw: RawObject, path: string, ctx: Normaliz
 
   const fallback = asString(raw['fallback'])
   if (fallback !== undefined) pool.fallback = fallback
+  if (layer4 !== undefined) pool.streamProtocol = layer4
   return pool
 }
 
-function normalizeBackends(raw: unknown, path: string, ctx: NormalizeContext): BackendSettings[] {
+/** The kind of backend an entry names: http(s)://, tcp://, udp:// or a bare host:port. */
+function backendKind(text: string): 'http' | 'tcp' | 'udp' | 'bare' {
+  if (/^tcp:\/\//i.test(text)) return 'tcp'
+  if (/^udp:\/\//i.test(text)) return 'udp'
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return 'http'
+  return 'bare'
+}
+
+function entryUrl(item: unknown): string | undefined {
+  return typeof item === 'string' ? item : asString(asObject(item)?.['url'])
+}
+
+/**
+ * Layer 4 or not, from the backends: http(s) only → an HTTP pool (undefined); tcp:// → tcp;
+ * udp:// → udp; only bare host:port → any. Mixing HTTP and layer-4 entries, or tcp:// and
+ * udp://, is a problem at the first entry that disagrees.
+ */
+function streamProtocolOf(raw: unknown, path: string, ctx: NormalizeContext): PoolSettings['streamProtocol'] {
+  if (!Array.isArray(raw)) return undefined
+  const kinds = raw.map((item) => {
+    const url = entryUrl(item)
+    return url === undefined ? undefined : backendKind(url)
+  })
+  const first = kinds.find((k) => k !== undefined)
+  if (first === undefined) return undefined
+  const http = first === 'http'
+  let l4: 'tcp' | 'udp' | undefined
+  for (const [i, kind] of kinds.entries()) {
+    if (kind === undefined) continue
+    const itemPath = typeof raw[i] === 'string' ? indexPath(path, i) : childPath(indexPath(path, i), 'url')
+    if ((kind === 'http') !== http) {
+      ctx.problem(itemPath, 'a pool has either HTTP backends (http://, https://) or layer-4 backends (tcp://, udp://, host:port), not both')
+      return http ? undefined : 'any'
+    }
+    if (kind === 'tcp' || kind === 'udp') {
+      if (l4 !== undefined && l4 !== kind) {
+        ctx.problem(itemPath, 'a pool has either tcp:// or udp:// backends, not both (host:port fits either)')
+        return l4
+      }
+      l4 = kind
+    }
+  }
+  return http ? undefined : (l4 ?? 'any')
+}
+
+function normalizeBackends(raw: unknown, path: string, ctx: NormalizeContext, bareScheme: 'tcp' | 'udp'): BackendSettings[] {
   if (!Array.isArray(raw)) {
     if (raw === undefined) ctx.problem(path, 'is required')
     return []
@@ -113,7 +160,7 @@ function normalizeBackends(raw: unknown, path: string, ctx: NormalizeContext): B
     const urlPath = typeof item === 'string' ? itemPath : childPath(itemPath, 'url')
     const weight = object?.['weight'] ?? DEFAULTS.pool.backendWeight
     if (url === undefined) return
-    const origin = backendOrigin(url, urlPath, ctx)
+    const origin = backendOrigin(url, urlPath, ctx, bareScheme)
     if (!isWeight(weight)) ctx.problem(childPath(itemPath, 'weight'), 'must be a non-negative integer')
     if (origin === undefined) return
     const earlier = seen.get(origin)
@@ -134,8 +181,36 @@ export function isWeight(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0
 }
 
+/**
+ * A layer-4 backend, `tcp://host:port`, `udp://host:port` or bare `host:port` (kept as
+ * tcp://host:port), reduced to `scheme://host:port`; or a problem.
+ */
+function layer4Origin(text: string, path: string, ctx: NormalizeContext, bareScheme: 'tcp' | 'udp'): string | undefined {
+  const kind = backendKind(text)
+  if (kind === 'bare' && !/^[^\s:]+:[^\s]*$/.test(text) && !/^\[[^\s]*\]:[^\s]*$/.test(text)) {
+    ctx.problem(path, `invalid URL "${text}"`)
+    return undefined
+  }
+  const scheme = kind === 'udp' ? 'udp' : kind === 'tcp' ? 'tcp' : bareScheme
+  const rest = kind === 'bare' ? text : text.slice(6)
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/?#@[\]]+):([0-9]{1,5})$/.exec(rest)
+  if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    ctx.problem(path, `"${text}" must be host:port (a port 1-65535), tcp://host:port or udp://host:port`)
+    return undefined
+  }
+  let url: URL
+  try {
+    url = new URL(`${scheme}://${m[1]!}:${m[2]!}`)
+  } catch {
+    ctx.problem(path, `invalid address "${text}"`)
+    return undefined
+  }
+  return `${scheme}://${url.host}`
+}
+
 /** An http(s) origin, or a problem: a backend URL names a server, not a place on it. */
-function backendOrigin(text: string, path: string, ctx: NormalizeContext): string | undefined {
+function backendOrigin(text: string, path: string, ctx: NormalizeContext, bareScheme: 'tcp' | 'udp'): string | undefined {
+  if (backendKind(text) !== 'http') return layer4Origin(text, path, ctx, bareScheme)
   let url: URL
   try {
     url = new URL(text)

@@ -249,10 +249,10 @@ const Log = Strict(
 
 const Backend = Type.Union(
   [
-    Type.String({ minLength: 1, description: 'Backend origin, e.g. http://127.0.0.1:9001 (weight 1).' }),
+    Type.String({ minLength: 1, description: 'Backend origin, e.g. http://127.0.0.1:9001 (weight 1); for streams tcp://host:port, udp://host:port or host:port.' }),
     Strict(
       {
-        url: Type.String({ minLength: 1, description: 'Backend origin: http(s)://host:port, no path.' }),
+        url: Type.String({ minLength: 1, description: 'Backend origin: http(s)://host:port, no path; for streams tcp://host:port, udp://host:port or host:port.' }),
         weight: Type.Optional(
           Type.Integer({ minimum: 0, description: 'Relative share of traffic (0 drains the backend). Default 1.' }),
         ),
@@ -587,6 +587,42 @@ const Route = Strict(
   'A route: conditions and where matching requests go.',
 )
 
+export const STREAM_PROTOCOLS = ['tcp', 'udp'] as const
+export const PROXY_PROTOCOL_VERSIONS = ['v1', 'v2'] as const
+
+const Stream = Strict(
+  {
+    name: Type.String({ minLength: 1, description: 'Unique stream name (labels metrics, logs, GET /api/streams).' }),
+    listen: Strict(
+      {
+        host: Type.Optional(Type.String({ minLength: 1, description: 'Address the stream listens on. Default server.host.' })),
+        port: Port('Port of the stream listener (TCP or UDP, as `protocol` says).'),
+      },
+      'Where the stream listens.',
+    ),
+    protocol: Type.Optional(StringEnum(STREAM_PROTOCOLS, 'tcp (connections) or udp (datagrams, a session per client address). Default tcp.')),
+    pool: Type.Optional(
+      Type.String({ minLength: 1, description: 'The pool serving this stream (tcp://, udp:// or host:port backends); with `sni`, the pool for names that match no entry.' }),
+    ),
+    sni: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
+        description: 'TLS passthrough: ClientHello server name (exact or *.example.com) → pool. The TLS bytes are spliced untouched (tcp only).',
+      }),
+    ),
+    idleTimeout: Type.Optional(Duration('A connection (or UDP session) with no bytes either way for this long is closed. Default 10m (tcp), 30s (udp).')),
+    proxyProtocol: Type.Optional(
+      StringEnum(PROXY_PROTOCOL_VERSIONS, 'Send a PROXY protocol header (v1 text or v2 binary) with the client address to the backend (tcp only).'),
+    ),
+    maxConnections: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Most client connections (tcp) or sessions (udp) held at once; more are refused. Default 10000.' }),
+    ),
+    clientHelloTimeout: Type.Optional(
+      Duration('With `sni`: a client must send its TLS ClientHello within this, or it is closed. Default 5s.'),
+    ),
+  },
+  'A layer-4 listener: TCP or UDP traffic relayed to a pool, optionally routed by TLS SNI.',
+)
+
 export const GatewayFileSchema = Strict(
   {
     $schema: Type.Optional(Type.String({ description: 'The JSON Schema of this file (for editors).' })),
@@ -603,6 +639,7 @@ export const GatewayFileSchema = Strict(
     log: Type.Optional(Log),
     pools: Type.Optional(Type.Record(Type.String(), Pool, { description: 'Pools of backends by name.' })),
     routes: Type.Optional(Type.Array(Route, { description: 'Routes, checked in order; the first match wins.' })),
+    streams: Type.Optional(Type.Array(Stream, { description: 'Layer-4 listeners (TCP, UDP, TLS passthrough by SNI) over the same pools.' })),
   },
   'Switchyard gateway configuration.',
 )

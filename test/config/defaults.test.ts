@@ -25,6 +25,7 @@ describe('defaults', () => {
       log: { level: 'info', access: { enabled: true, sample: 1 } },
       pools: [],
       routes: [],
+      streams: [],
     })
   })
 

@@ -59,7 +59,7 @@ describe('admin split calls over HTTP', () => {
     ])
   })
 
-  it('applies new weights to traffic at once, logs them, and keeps them until the next reload', async () => {
+  it('applies new weights to traffic at once, logs them, keeps them over a reload of the same file, and yields to a file that changes them', async () => {
     const g = await start()
     const ask = async () => JSON.parse((await send(`${g.url}/api/users`, { headers: { 'x-tenant': 'acme' } })).body).upstream as string
     expect(await ask()).toBe('v1')
@@ -76,11 +76,21 @@ describe('admin split calls over HTTP', () => {
     const audit = g.logs.find((l) => l.type === 'audit' && l.action === 'route.split')
     expect(audit).toMatchObject({ route: 'users', after: [{ pool: 'users-v1', weight: 0 }, { pool: 'users-v2', weight: 5 }] })
 
+    // The file did not change the split: the runtime weights survive the reload.
     const reloaded = await g.reload(config(ups[0]!.url, ups[1]!.url))
     expect(reloaded.ok).toBe(true)
+    expect(await ask()).toBe('v2')
+    const kept = JSON.parse((await send(`${g.adminUrl}/api/routes`)).body)
+    expect(kept[0].split[1]).toEqual({ pool: 'users-v2', weight: 5 })
+
+    // A file that changes the split's weights wins over the runtime change.
+    const edited = structuredClone(config(ups[0]!.url, ups[1]!.url)) as { routes: { split: { pool: string; weight: number }[] }[] }
+    edited.routes[0]!.split[0]!.weight = 99
+    const reloadedAgain = await g.reload(edited)
+    expect(reloadedAgain.ok).toBe(true)
     expect(await ask()).toBe('v1')
     const listed = JSON.parse((await send(`${g.adminUrl}/api/routes`)).body)
-    expect(listed[0].split[1]).toEqual({ pool: 'users-v2', weight: 0 })
+    expect(listed[0].split[0]).toEqual({ pool: 'users-v1', weight: 99 })
   })
 
   it('answers 404 JSON for an unknown route', async () => {
