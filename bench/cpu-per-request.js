@@ -1,0 +1,103 @@
+// CPU time per request of each proxy (user + system, from /proc/PID/stat), a figure that a busy
+// or shared machine disturbs far less than requests per second: it counts the work the process
+// did, not how much of the machine it was given. Usage: npm run build && node bench/cpu-per-request.js [seconds]
+import autocannon from 'autocannon'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { extraRows } from './extra-rows.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const seconds = Number(process.argv[2] ?? 5)
+// One fixed request rate for every target (BENCH_RATE, default 4000/s, below what each sustains):
+// CPU per request depends on load (more requests per event-loop turn batch better), so every
+// row is measured at the same one.
+const rate = Number(process.env.BENCH_RATE ?? 4000)
+const dir = mkdtempSync(join(tmpdir(), 'sy-cpu-'))
+const TICK = 100 // USER_HZ on Linux
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function start(kind, upstream, env = {}) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('ready')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
+  })
+  return { url: `http://127.0.0.1:${port}`, child }
+}
+
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return Number(rest[11]) + Number(rest[12]) // utime + stime
+}
+
+
+async function measure(name, target, headers = {}) {
+  await autocannon({ url: target.url, connections: 64, duration: 1, headers })
+  const before = cpuTicks(target.child.pid)
+  const r = await autocannon({ url: target.url, connections: 64, duration: seconds, headers, overallRate: rate })
+  const ticks = cpuTicks(target.child.pid) - before
+  const us = ((ticks / TICK) * 1e6) / r.requests.total
+  return { name, rps: Math.round(r.requests.average), us }
+}
+
+async function main() {
+  const up = await start('upstream')
+  let n = 0
+  // The same configurations as `npm run bench` (bench/run.js, bench/extra-rows.js).
+  const cfg = (extra) => ({
+    server: { host: '127.0.0.1', port: 0 },
+    admin: false,
+    log: { access: { file: join(dir, `access-${++n}.log`) } },
+    ...extra.top,
+    pools: { bench: { backends: [up.url] } },
+    routes: [{ name: 'bench', match: { path: '/' }, pool: 'bench', ...extra.route }],
+  })
+  const rows = []
+  const floor = await start('node-floor', up.url)
+  rows.push(await measure('node:http + undici (Node floor)', floor))
+  const peer = await start('fastify-http-proxy', up.url)
+  rows.push(await measure('Fastify + @fastify/http-proxy (peer)', peer))
+  const plain = await start('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(cfg({})) })
+  rows.push(await measure('switchyard plain route', plain))
+  const started = [up, floor, peer, plain]
+  if (process.env.BENCH_ACCESS_OFF_ROW === '1') {
+    const off = await start('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify({ ...cfg({}), log: { access: false } }) })
+    started.push(off)
+    rows.push(await measure('switchyard plain route, access log off (reference)', off))
+  }
+  for (const extra of extraRows(up.url, cfg)) {
+    const t = await start('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) })
+    started.push(t)
+    rows.push(await measure(extra.name, t, extra.headers))
+  }
+  for (const t of started) t.child.kill('SIGINT')
+  const base = rows[0].us
+  const peerUs = rows[1].us
+  console.log(`at ${rate} req/s, 64 connections, ${seconds} s per row`)
+  console.log('| target | req/s (this run) | CPU µs / request | ÷ peer (peer µs / µs) | ÷ floor (floor µs / µs) |')
+  console.log('| --- | ---: | ---: | ---: | ---: |')
+  for (const r of rows) console.log(`| ${r.name} | ${r.rps} | ${r.us.toFixed(1)} | ${(peerUs / r.us).toFixed(2)} | ${(base / r.us).toFixed(2)} |`)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
