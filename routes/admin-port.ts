@@ -41,6 +41,10 @@ export interface AdminPort {
   reload(): Promise<AdminReloadResult>
   /** Recent reloads, newest first (dashboard). */
   readonly reloadHistory: readonly AdminReloadRecord[]
+  /** `GET /health?deep=1`: every dependency's connectivity (pools, Redis, etcd). */
+  deepHealth?(): Promise<{ readonly ok: boolean; readonly checks: Record<string, { readonly ok: boolean }> }>
+  /** A runtime change was made through the admin API (a fleet's sync publishes it). */
+  runtimeChanged?(action: string, detail: Record<string, unknown>): void
 }
 
 /** What every admin endpoint is given. */

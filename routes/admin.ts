@@ -15,6 +15,8 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
     gateway,
     audit(action, detail) {
       gateway.log.info({ type: 'audit', action, ...detail }, `admin: ${action}`)
+      // Runtime changes (split weights, backend states) reach the other instances of a fleet.
+      if (action === 'route.split' || action.startsWith('backend')) gateway.runtimeChanged?.(action, detail)
     },
   }
 
@@ -32,7 +34,12 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
     const admin = gateway.state.settings.admin
     const token = admin === false ? '' : admin.token
     if (token === '') return
-    if (request.method === 'GET' && request.url === '/health') return
+    if (request.method === 'GET' && (request.url === '/health' || request.url === '/health?deep=1')) {
+      // The deep check answers without a token too (probes carry none), but names its
+      // dependencies' details only to a caller holding the token.
+      ;(request as { tokenOk?: boolean }).tokenOk = tokenMatches(bearerToken(request.headers.authorization) ?? '', token)
+      return
+    }
     // The dashboard's HTML shell holds no data; it asks for the token to call the API.
     if (request.method === 'GET' && request.url === '/') return
     const presented = bearerToken(request.headers.authorization)
@@ -43,7 +50,15 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
     }
   })
 
-  app.get('/health', async (_req, reply) => {
+  app.get<{ Querystring: { deep?: string } }>('/health', async (req, reply) => {
+    if (req.query.deep === '1' && gateway.deepHealth !== undefined) {
+      const deep = await gateway.deepHealth()
+      const status = !gateway.serving ? 'starting' : deep.ok ? 'ok' : 'degraded'
+      const token = gateway.state.settings.admin === false ? '' : gateway.state.settings.admin.token
+      const detailed = token === '' || (req as { tokenOk?: boolean }).tokenOk === true
+      const checks = detailed ? deep.checks : Object.fromEntries(Object.entries(deep.checks).map(([k, v]) => [k, { ok: v.ok }]))
+      return reply.code(status === 'ok' ? 200 : 503).send({ status, checks })
+    }
     if (!gateway.serving) return reply.code(503).send({ status: 'starting' })
     return { status: 'ok' }
   })

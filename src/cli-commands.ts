@@ -4,5 +4,6 @@
  */
 import type { CliCommand } from './cli-types.js'
 import { explainCommand } from './explain/cli.js'
+import { configCommand } from './config-source/config-command.js'
 
-export const cliCommands: Record<string, CliCommand> = { explain: explainCommand }
+export const cliCommands: Record<string, CliCommand> = { explain: explainCommand, config: configCommand }

@@ -13,6 +13,8 @@ import { defaultConfigPath, packageVersion } from './package-root.js'
 import { startDemoUpstreams, type RunningDemo } from './demo-upstreams.js'
 import { cliCommands } from './cli-commands.js'
 import { ListenError } from './listen-error.js'
+import { prepareEtcdStart, type EtcdStart } from './config-source/etcd-sync.js'
+import { EtcdUnavailableError } from './config-source/etcd-source.js'
 import type { ParsedArgs } from './cli-types.js'
 
 const USAGE = `usage:
@@ -21,6 +23,8 @@ const USAGE = `usage:
   switchyard demo                   demo upstreams + the gateway on config/gateway.yaml
   switchyard explain -c FILE METHOD URL [-H 'name: value']...   how a request would be routed
   switchyard schema                 print the configuration JSON Schema
+  switchyard config push -c FILE --etcd URL [--key K]   validate FILE and publish it to etcd
+  switchyard config get --etcd URL [--key K]            print the configuration live in etcd
   switchyard --version`
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
@@ -166,17 +170,30 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { settings, log } = loaded
       warnIfOldNode(log)
       let gateway: Gateway
+      // With configSource.etcd the local file holds what this instance needs to start; the
+      // rest is read from etcd (one line and exit 1 when it cannot be: nothing to serve yet).
+      let etcd: EtcdStart | undefined
       try {
-        gateway = await createGateway(settings, { configPath: path, logger: log })
+        if (settings.configSource !== undefined) etcd = await prepareEtcdStart(path, settings)
+        gateway = await createGateway(etcd?.settings ?? settings, { configPath: path, logger: log, ...(etcd ? { loadConfig: etcd.loadConfig } : {}) })
       } catch (e) {
+        await etcd?.close()
         if (e instanceof ConfigError) {
           for (const line of e.lines()) err(line)
           return 1
         }
+        if (e instanceof EtcdUnavailableError) {
+          err(`switchyard: cannot start: ${e.message}`)
+          return 1
+        }
         throw e
       }
-      if (!(await listenOrExplain(gateway, log, err))) return 1
-      return runGateway(gateway, log)
+      if (!(await listenOrExplain(gateway, log, err))) {
+        await etcd?.close()
+        return 1
+      }
+      await etcd?.attach(gateway, log)
+      return runGateway(gateway, log, etcd ? () => etcd.close() : undefined)
     }
     case 'demo': {
       const path = resolve(args.config ?? defaultConfigPath)

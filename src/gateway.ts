@@ -38,6 +38,8 @@ import { compileProblems } from './check.js'
 import { createEventLog, recordUpstreamEvent, type EventLog } from './events.js'
 import { ListenError } from './listen-error.js'
 import { withWeights } from './routing/split.js'
+import { applyRuntimeSnapshot, takeRuntimeSnapshot, type RuntimeSnapshot } from './runtime-changes.js'
+import { dirname, resolve as resolvePath } from 'node:path'
 import type { CompiledRoute, SplitSelector } from './routing/types.js'
 
 export interface GatewayOptions {
@@ -55,6 +57,18 @@ export interface GatewayOptions {
    * plane: `gateway.app` is the plain listener's app only.
    */
   readonly features?: readonly Feature[]
+  /**
+   * How to read the whole configuration again for a reload without an argument (SIGHUP,
+   * `POST /api/reload`). Default: the file at `configPath`. With `configSource.etcd` the CLI
+   * passes one that reads the local file and the etcd key.
+   */
+  readonly loadConfig?: () => Promise<unknown>
+}
+
+/** One dependency's answer to the deep health check (`GET /health?deep=1`). */
+export interface DependencyStatus {
+  readonly ok: boolean
+  readonly [detail: string]: unknown
 }
 
 export type ReloadResult = { readonly ok: true; readonly version: number } | { readonly ok: false; readonly problems: readonly string[] }
@@ -94,6 +108,17 @@ export interface Gateway {
   close(): Promise<void>
   /** Recent reloads, newest first (for the dashboard). */
   readonly reloadHistory: readonly ReloadRecord[]
+  /** Runtime changes in force now (split weights, backend states and weights beyond the file). */
+  runtimeSnapshot(): RuntimeSnapshot
+  /** Make the runtime changes equal `snapshot` (another instance's); returns what could not be applied. */
+  applyRuntime(snapshot: RuntimeSnapshot, from: string): string[]
+  /** The admin API made a runtime change: tell the listeners (a fleet's sync publishes it). */
+  runtimeChanged(action: string, detail: Record<string, unknown>): void
+  onRuntimeChange(listener: (action: string, detail: Record<string, unknown>) => void): () => void
+  /** A dependency the deep health check asks (Redis, etcd); pools are always asked. */
+  addDependency(name: string, probe: () => Promise<DependencyStatus>): void
+  /** `GET /health?deep=1`: every dependency's connectivity. */
+  deepHealth(): Promise<{ readonly ok: boolean; readonly checks: Record<string, DependencyStatus> }>
 }
 
 export interface ReloadRecord {
@@ -234,8 +259,9 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
 
   // Built once per gateway; prepared and compiled per route with every configuration.
   const transport = undiciHttp1
+  const builtIns = { rateLimitStore: createRateLimitStore(settings.rateLimit) }
   const features: readonly Feature[] = [
-    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: createRateLimitStore(settings.rateLimit) }),
+    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore }),
     ...(options.features ?? []),
   ]
   const baseForward = createForward({ metrics, transport })
@@ -269,7 +295,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     let compiled: { prepared: PreparedFeatures; pipelines: Pipelines } | undefined
     let controlled: ControlledBackend[] = []
     try {
-      if (source !== undefined) next = isSettings(source) ? source : normalizeConfig(source, { env, source: options.configPath })
+      const raw = source ?? (options.loadConfig !== undefined ? await options.loadConfig() : undefined)
+      if (raw !== undefined) next = isSettings(raw) ? raw : normalizeConfig(raw, { env, source: options.configPath, ...(options.configPath ? { baseDir: dirname(resolvePath(options.configPath)) } : {}) })
       else if (options.configPath) next = await loadConfigFile(options.configPath, env)
       else throw new ConfigError([{ path: '(gateway)', message: 'no configuration file to reload from' }])
       routes = compileRoutes(next)
@@ -317,7 +344,37 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     return { ok: true, version: state.version }
   }
 
+  const runtimeListeners = new Set<(action: string, detail: Record<string, unknown>) => void>()
+  const dependencies = new Map<string, () => Promise<DependencyStatus>>()
+  const rateLimitStore = builtIns.rateLimitStore
+  if (rateLimitStore.kind === 'redis') dependencies.set('redis', () => pingRedis(rateLimitStore.redis))
+
   const gateway: Gateway = {
+    runtimeSnapshot() {
+      return takeRuntimeSnapshot(state.routes, compiledSplits, pools!)
+    },
+    applyRuntime(snapshot, from) {
+      const skipped = applyRuntimeSnapshot(snapshot, state.routes, compiledSplits, pools!)
+      log.info({ type: 'audit', action: 'runtime.apply', from, splits: snapshot.splits, backends: snapshot.backends, ...(skipped.length > 0 ? { skipped } : {}) }, 'runtime changes applied from another instance')
+      events.record('runtime.apply', { from, ...(skipped.length > 0 ? { skipped } : {}) })
+      return skipped
+    },
+    runtimeChanged(action, detail) {
+      for (const l of runtimeListeners) l(action, detail)
+    },
+    onRuntimeChange(listener) {
+      runtimeListeners.add(listener)
+      return () => runtimeListeners.delete(listener)
+    },
+    addDependency(name, probe) {
+      dependencies.set(name, probe)
+    },
+    async deepHealth() {
+      const checks: Record<string, DependencyStatus> = { pools: poolsHealth(pools!) }
+      const asked = await Promise.all([...dependencies].map(async ([name, probe]) => [name, await probe().catch((err: Error) => ({ ok: false, error: err.message }))] as const))
+      for (const [name, status] of asked) checks[name] = status
+      return { ok: Object.values(checks).every((c) => c.ok), checks }
+    },
     get state() {
       return state
     },
@@ -487,6 +544,32 @@ function carryRuntimeSplits(
     }
   }
   return { kept, dropped }
+}
+
+/** The pools' part of the deep health check: each pool has a backend that may take traffic. */
+function poolsHealth(pools: PoolRegistry): DependencyStatus {
+  const out: Record<string, { available: number; total: number }> = {}
+  let ok = true
+  for (const p of pools.all()) {
+    const available = p.backends.filter((b) => b.healthy && b.breaker.state !== 'open' && b.state !== 'disabled').length
+    out[p.name] = { available, total: p.backends.length }
+    if (available === 0) ok = false
+  }
+  return { ok, pools: out }
+}
+
+/** PING over an ioredis client (typed loosely: the core names no client library), bounded by 1 s. */
+async function pingRedis(client: unknown): Promise<DependencyStatus> {
+  const redis = client as { status?: string; ping?: () => Promise<string> }
+  if (redis.status !== 'ready' || redis.ping === undefined) return { ok: false, status: redis.status ?? 'unknown' }
+  const started = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([redis.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('PING timed out after 1s')), 1000)))])
+    return { ok: true, latencyMs: Math.round((performance.now() - started) * 100) / 100 }
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function sameWeights(a: SplitSelector, b: SplitSelector): boolean {

@@ -271,6 +271,24 @@ export interface StreamSettings {
   readonly clientHelloTimeout: number
 }
 
+/** `configSource.etcd`: the configuration beyond the local file lives at `key` in etcd. */
+export interface EtcdSourceSettings {
+  readonly endpoints: readonly string[]
+  readonly key: string
+  /** Runtime changes (split weights, backend states) shared by every instance. */
+  readonly runtimeKey: string
+  readonly username?: string
+  readonly password?: string
+  /** Absolute paths (resolved against the file). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string }
+  /** ms allowed for one etcd call. */
+  readonly dialTimeout: number
+}
+
+export interface ConfigSourceSettings {
+  readonly etcd: EtcdSourceSettings
+}
+
 export interface GatewaySettings {
   readonly server: ServerSettings
   readonly admin: AdminSettings | false
@@ -285,6 +303,8 @@ export interface GatewaySettings {
   readonly routes: readonly RouteSettings[]
   /** Layer-4 listeners, in file order. */
   readonly streams: readonly StreamSettings[]
+  /** Where the rest of the configuration lives (etcd), when not all in this file. */
+  readonly configSource?: ConfigSourceSettings
   /** Absolute path of the file this came from, when it came from a file. */
   readonly source?: string
 }

@@ -4,6 +4,7 @@
  * an earlier one found problems, so a user sees them all at once; a later stage's problem at a
  * place an earlier stage already reported is dropped, because it is the same mistake seen twice.
  */
+import { normalizeConfigSource } from './normalize-config-source.js'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type {
@@ -138,6 +139,8 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
     streams: normalizeStreams(raw['streams'], { pools, server, admin }, ctx),
   }
   checkPoolLayers(raw['routes'], pools, ctx)
+  const configSource = normalizeConfigSource(asObject(raw['configSource']), source, ctx)
+  if (configSource !== undefined) settings.configSource = configSource
   if (jwt !== undefined) settings.jwt = jwt
   if (source !== undefined) settings.source = resolve(source)
   return settings

@@ -247,6 +247,35 @@ const Log = Strict(
   'Logging: the gateway log (pino JSON lines) and the access log. Changes apply after a restart.',
 )
 
+const EtcdSource = Strict(
+  {
+    endpoints: Type.Array(Type.String({ minLength: 1, description: 'http://host:port or https://host:port' }), {
+      minItems: 1,
+      description: 'etcd v3 endpoints (the gRPC client port, 2379 by default).',
+    }),
+    key: Type.Optional(Type.String({ minLength: 1, description: 'The key holding the configuration (JSON or YAML). Default /switchyard/config.' })),
+    runtimeKey: Type.Optional(
+      Type.String({ minLength: 1, description: 'The key holding runtime changes (split weights, backend states) shared by every instance. Default <key>/runtime.' }),
+    ),
+    username: Type.Optional(Type.String({ minLength: 1, description: 'etcd user (with password).' })),
+    password: Type.Optional(Type.String({ minLength: 1, description: 'etcd password; use ${ENV}.' })),
+    tls: Type.Optional(
+      Strict(
+        {
+          ca: Type.Optional(FilePath('CA bundle (PEM) that signs the etcd servers.')),
+          cert: Type.Optional(FilePath('Client certificate (PEM) for mutual TLS.')),
+          key: Type.Optional(FilePath('Client key (PEM) for mutual TLS.')),
+        },
+        'TLS to etcd (https:// endpoints).',
+      ),
+    ),
+    dialTimeout: Type.Optional(Duration('Time allowed for one etcd call (a get, a put). Default 3s.')),
+  },
+  'Configuration from etcd: the local file keeps server, admin, log and configSource; the value at key holds the rest.',
+)
+
+const ConfigSource = Strict({ etcd: EtcdSource }, 'Where the configuration beyond this file lives.')
+
 const Backend = Type.Union(
   [
     Type.String({ minLength: 1, description: 'Backend origin, e.g. http://127.0.0.1:9001 (weight 1); for streams tcp://host:port, udp://host:port or host:port.' }),
@@ -637,6 +666,7 @@ export const GatewayFileSchema = Strict(
     rateLimit: Type.Optional(RateLimitStore),
     cache: Type.Optional(CacheStore),
     log: Type.Optional(Log),
+    configSource: Type.Optional(ConfigSource),
     pools: Type.Optional(Type.Record(Type.String(), Pool, { description: 'Pools of backends by name.' })),
     routes: Type.Optional(Type.Array(Route, { description: 'Routes, checked in order; the first match wins.' })),
     streams: Type.Optional(Type.Array(Stream, { description: 'Layer-4 listeners (TCP, UDP, TLS passthrough by SNI) over the same pools.' })),
