@@ -32,10 +32,10 @@ describe('deep health check', () => {
       pools: { live: { backends: [up.url] }, dead: { backends: ['http://127.0.0.1:1'], healthCheck: { path: '/health', interval: '50ms', unhealthyThreshold: 1 } } },
       routes: [{ name: 'r', match: { path: '/' }, pool: 'live' }],
     })
-    const r = await waitFor(async () => {
+    const r = (await waitFor(async () => {
       const d = await deep()
       return d.status === 503 ? d : undefined
-    }, 5_000, 25, 'the dead pool reported')
+    }, 5_000, 25, 'the dead pool reported'))!
     expect(r.status).toBe(503)
     expect(r.body).toMatchObject({ status: 'degraded', checks: { pools: { ok: false, pools: { live: { available: 1, total: 1 }, dead: { available: 0, total: 1 } } } } })
     // The plain liveness check is unchanged.
