@@ -153,19 +153,26 @@ export function parseCacheTags(value: string | readonly string[] | undefined): r
   return out
 }
 
-/** An age so large that no lifetime covers it: what an invalid Age header means. */
-export const UNKNOWN_AGE = Number.MAX_SAFE_INTEGER
+/**
+ * The Age field's value in seconds (RFC 9111 §5.1), or undefined when it is to be ignored.
+ * Age is a singleton, but a list-based value (`0, 7200`, or two field lines) SHOULD be read by
+ * its first member, the rest discarded; a first member that is not a non-negative integer
+ * (`abc`, `-7200`, `7200.0`, `7200;foo=bar`) makes the cache ignore the field (as if absent).
+ * Values past 2^31 are read as 2^31 (§1.2.2).
+ */
+export function ageSeconds(value: string | readonly string[] | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const text = typeof value === 'string' ? value : value[0]
+  if (text === undefined) return undefined
+  const comma = text.indexOf(',')
+  const first = (comma === -1 ? text : text.slice(0, comma)).trim()
+  if (!DIGITS.test(first)) return undefined
+  return Math.min(Number(first), 2147483648)
+}
 
-/** §4.2.3 corrected_initial_age, in ms (UNKNOWN_AGE when the Age header is invalid). */
+/** §4.2.3 corrected_initial_age, in ms. */
 export function initialAge(headers: IncomingHttpHeaders, requestTime: number, responseTime: number): number {
-  const ageText = fieldValue(headers.age)?.trim()
-  let ageValue = 0
-  if (ageText !== undefined) {
-    // §5.1: Age is one delta-seconds. Anything else (a list, a second line, a sign, a fraction,
-    // parameters) is invalid, and a response whose age cannot be known is treated as stale.
-    if (!DIGITS.test(ageText)) return UNKNOWN_AGE
-    ageValue = Math.min(Number(ageText), 2147483648) * 1000
-  }
+  const ageValue = (ageSeconds(headers.age) ?? 0) * 1000
   const date = parseHttpDate(headers.date)
   const apparentAge = Number.isFinite(date) ? Math.max(0, responseTime - date) : 0
   const responseDelay = Math.max(0, responseTime - requestTime)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { requestDirectives } from '../../src/cache/cache-control.js'
-import { currentAge, decideStore, evaluate, initialAge, mayServeStaleOnError, UNKNOWN_AGE, type CacheRules, type FreshnessFacts } from '../../src/cache/policy.js'
+import { ageSeconds, currentAge, decideStore, evaluate, initialAge, mayServeStaleOnError, type CacheRules, type FreshnessFacts } from '../../src/cache/policy.js'
 
 const T0 = Date.parse('2026-01-01T00:00:00Z')
 const rules: CacheRules = { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0, maxEntrySize: 1 << 20 }
@@ -20,14 +20,33 @@ describe('age (RFC 9111 §4.2.3)', () => {
     expect(initialAge({ age: '10' }, T0, T0 + 500)).toBe(10_500)
     expect(initialAge({ date: new Date(T0 - 20_000).toUTCString() }, T0, T0)).toBe(20_000)
   })
-  it('treats an invalid Age (non-numeric, negative, fraction, list, parameters) as unknown, so the entry is stale', () => {
-    for (const age of ['junk', '-10', '10.0', '0, 0', '10;x=1']) expect(initialAge({ age }, T0, T0), age).toBe(UNKNOWN_AGE)
-    expect(initialAge({ age: ['0', '0'] as unknown as string }, T0, T0)).toBe(UNKNOWN_AGE)
+  it('reads a list-valued Age by its first member (one line or several), as RFC 9111 §5.1 says', () => {
+    expect(ageSeconds('0, 7200')).toBe(0)
+    expect(ageSeconds('7200, 0')).toBe(7200)
+    expect(ageSeconds(['0', '7200'])).toBe(0)
+    expect(ageSeconds(['7200', '0'])).toBe(7200)
+    expect(ageSeconds(['3600', '3600'])).toBe(3600)
+    expect(initialAge({ age: ['7200', '0'] as unknown as string }, T0, T0)).toBe(7_200_000)
+    expect(initialAge({ age: '0, 0' }, T0, T0)).toBe(0)
+  })
+  it('ignores an invalid Age (non-numeric, negative, fraction, parameters) as if absent', () => {
+    for (const age of ['junk', '-7200', '7200.0', '7200;foo=bar', '', ' , 5']) expect(ageSeconds(age), age).toBeUndefined()
+    for (const age of ['abc', '-7200', '7200.0']) {
+      const d = decideStore(
+        { method: 'GET', requestHeaders: {}, status: 200, responseHeaders: { 'cache-control': 'max-age=3600', age }, requestTime: T0, responseTime: T0 },
+        rules,
+      )
+      expect(d.store && evaluate(d.freshness, none, T0 + 1000), age).toBe('fresh')
+    }
+  })
+  it('caps Age at 2^31 seconds, so a huge Age is stale, not an overflow', () => {
+    expect(ageSeconds('2147483647')).toBe(2147483647)
+    expect(ageSeconds('99999999999999')).toBe(2147483648)
     const d = decideStore(
-      { method: 'GET', requestHeaders: {}, status: 200, responseHeaders: { 'cache-control': 'max-age=3600', age: '0, 0' }, requestTime: T0, responseTime: T0 },
+      { method: 'GET', requestHeaders: {}, status: 200, responseHeaders: { 'cache-control': 'max-age=3600', age: '2147483649', etag: '"e"' }, requestTime: T0, responseTime: T0 },
       rules,
     )
-    expect(d).toEqual({ store: false, reason: 'no-freshness' })
+    expect(d.store && evaluate(d.freshness, none, T0)).toBe('revalidate')
   })
   it('grows with resident time on an injected clock', () => {
     const f = facts('max-age=60')
