@@ -19,6 +19,11 @@ const PRAGMA_NO_CACHE = /(?:^|,)\s*no-cache\s*(?:,|$)/i
 // §1.2.2: a delta-seconds larger than the greatest integer a recipient can represent is 2^31.
 const DELTA_MAX = 2147483648
 
+/** Whether a directive takes delta-seconds (RFC 9111 §1.2.2). */
+export function isDeltaSeconds(name: string): boolean {
+  return DELTA_SECONDS.has(name)
+}
+
 /** One header value as a string: repeated field lines are combined with ", " (RFC 9110 §5.3). */
 export function fieldValue(v: string | readonly string[] | undefined): string | undefined {
   if (v === undefined) return undefined

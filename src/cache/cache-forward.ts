@@ -10,7 +10,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import type { Counter } from 'prom-client'
-import { ERR_UPSTREAM_RESET, errorBody } from '../errors.js'
+import { ERR_NO_BACKEND, ERR_UPSTREAM_CONNECT, ERR_UPSTREAM_RESET, errorBody } from '../errors.js'
 import type { ProxyRequest } from '../proxy/request.js'
 import type { Forward, ForwardMiddleware, ForwardOptions, UpstreamResponse } from '../proxy/types.js'
 import type { RequestContext } from '../request-context.js'
@@ -34,10 +34,18 @@ import {
 } from './policy.js'
 import { singleRange } from './range.js'
 import { announceSurrogate, ensurePool, sameOriginTarget, upstreamHeader } from './request-view.js'
-import { clientView, discard, entryResponse, MEMBER, storedHeaders, withStatus } from './responses.js'
+import { clientView, discard, entryResponse, HIDDEN, MEMBER, storedHeaders, withStatus } from './responses.js'
+import { CDN_CACHE_CONTROL, targetList } from './targeted.js'
 import type { CacheEntry, CacheStore } from './store.js'
 
 /** Values of `result` in switchyard_cache_requests_total and of ctx.cacheResult. */
+
+/**
+ * The gateway's own errors that mean the origin could not be reached at all (RFC 9111 §4.2.4
+ * "disconnected"): refused, reset or closed before a response, no backend available. A timeout
+ * or an invalid response is not: the origin is there, and may be working on it.
+ */
+const DISCONNECTED: ReadonlySet<string> = new Set([new ERR_UPSTREAM_CONNECT().code, new ERR_UPSTREAM_RESET().code, new ERR_NO_BACKEND('').code])
 
 /** Client validators dropped from a cache fill (RFC 9110 §13.1.2, §13.1.3). */
 const CLIENT_CONDITIONALS = ['if-none-match', 'if-modified-since'] as const
@@ -72,6 +80,10 @@ export interface CacheMiddleware {
 /** Per route, computed once: the policy inputs and how long coalesced requests wait. */
 interface RouteCache {
   readonly rules: CacheRules
+  /** Response fields never shown to clients (HIDDEN plus our RFC 9213 targeted field). */
+  readonly hidden: readonly string[]
+  /** Keep Set-Cookie in stored entries (cache.storeSetCookie). */
+  readonly keepSetCookie: boolean
   /** The slowest pool's response timeout: longer, and followers would wait on a lost cause. */
   readonly coalesceMs: number
 }
@@ -121,7 +133,21 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
         const p = state.pools.get(t.pool)
         if (p) coalesceMs = Math.max(coalesceMs, p.settings.timeouts.response)
       }
-      rc = { rules: { ttl: c.ttl, staleWhileRevalidate: c.staleWhileRevalidate, staleIfError: c.staleIfError, maxEntrySize: deps.maxEntrySize }, coalesceMs }
+      const own = state.settings.cache.targetedField.toLowerCase()
+      rc = {
+        rules: {
+          ttl: c.ttl,
+          staleWhileRevalidate: c.staleWhileRevalidate,
+          staleIfError: c.staleIfError,
+          staleIfDisconnected: c.staleIfDisconnected,
+          maxEntrySize: deps.maxEntrySize,
+          targets: targetList(own),
+          storeSetCookie: c.storeSetCookie,
+        },
+        hidden: own === CDN_CACHE_CONTROL ? HIDDEN : Object.freeze([...HIDDEN, own]),
+        keepSetCookie: c.storeSetCookie,
+        coalesceMs,
+      }
       routeCaches.set(route, rc)
     }
     return rc
@@ -156,7 +182,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   }
 
   function answer(j: Job, entry: CacheEntry, status: string, ageMs?: number): UpstreamResponse {
-    return entryResponse(entry, j.request.method, j.request.headers, status, now(), ageMs)
+    return entryResponse(entry, j.request.method, j.request.headers, status, now(), j.rc.hidden, ageMs)
   }
 
   const middleware: ForwardMiddleware = (next: Forward): Forward =>
@@ -283,10 +309,11 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       // RFC 5861 "error": the gateway's own 502/503/504 (connect error, reset, timeout, every
       // backend and fallback down), never a client-side failure.
       const status = (err as { statusCode?: number }).statusCode
-      if (plan.previous !== undefined && (status === undefined || status >= 500) && mayServeStaleOnError(plan.previous.freshness, now())) {
+      const disconnected = DISCONNECTED.has((err as { code?: string }).code ?? '')
+      if (plan.previous !== undefined && (status === undefined || status >= 500) && mayServeStaleOnError(plan.previous.freshness, now(), disconnected)) {
         count(j, 'stale-if-error')
         log.info({ reqId: ctx.id, route: j.route.name, err: (err as Error).message }, 'serving stale entry: upstream failed')
-        return answer(j, plan.previous, 'fwd=stale; detail=stale-if-error')
+        return answer(j, plan.previous, mayServeStaleOnError(plan.previous.freshness, now()) ? 'fwd=stale; detail=stale-if-error' : 'fwd=stale; detail=disconnected')
       }
       count(j, 'miss')
       // The proxy writes the error answer, copying headers it knows from ctx.responseHeaders.
@@ -306,7 +333,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     const decision = decideStore({ method: 'GET', requestHeaders: request.headers, status: res.statusCode, responseHeaders: res.headers, requestTime, responseTime }, j.rc.rules)
     if (!decision.store) {
       if (plan.previous !== undefined) void safeDelete(plan.previous.key, ctx)
-      return withStatus(clientView(res, j.head), `${status}; detail=${decision.reason}`)
+      return withStatus(clientView(res, j.head, j.rc.hidden), `${status}; detail=${decision.reason}`)
     }
     let collected
     try {
@@ -320,7 +347,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     if (!collected.complete) {
       // Too large to store: the client gets it streamed; a HEAD wants none of it.
       if (j.head) collected.stream.destroy()
-      return withStatus(clientView({ ...res, body: j.head ? null : collected.stream }, j.head), `${status}; detail=too-large`)
+      return withStatus(clientView({ ...res, body: j.head ? null : collected.stream }, j.head, j.rc.hidden), `${status}; detail=too-large`)
     }
     const entry: CacheEntry = {
       key: j.keyFor(decision.vary),
@@ -329,7 +356,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       tags: decision.tags,
       vary: decision.vary,
       status: res.statusCode,
-      headers: storedHeaders(res.headers),
+      headers: storedHeaders(res.headers, j.rc.keepSetCookie),
       body: collected.body,
       freshness: decision.freshness,
     }
@@ -343,7 +370,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       log.warn({ reqId: ctx.id, err: (err as Error).message }, 'cache store failed; response not stored')
     }
     if (outcome === 'stored') plan.onStored?.(entry)
-    const out = clientView({ statusCode: res.statusCode, headers: res.headers, body: j.head ? null : collected.body }, false)
+    const out = clientView({ statusCode: res.statusCode, headers: res.headers, body: j.head ? null : collected.body }, false, j.rc.hidden)
     if (!j.head) out.headers['content-length'] = String(collected.body.length)
     return withStatus(out, `${status}; ${outcome}`)
   }
@@ -406,7 +433,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
         return
       }
       await store.set(
-        { ...entry, tags: decision.tags, status: res.statusCode, headers: storedHeaders(res.headers), body: collected.body, freshness: decision.freshness },
+        { ...entry, tags: decision.tags, status: res.statusCode, headers: storedHeaders(res.headers, j.rc.keepSetCookie), body: collected.body, freshness: decision.freshness },
         decision.retainMs,
       )
     }
@@ -417,7 +444,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
 
   /** The entry updated by a matching 304 (§3.2), or undefined when it may no longer be stored. */
   function refreshedEntry(j: Job, entry: CacheEntry, res: UpstreamResponse, requestTime: number, responseTime: number): { entry: CacheEntry; retainMs: number } | undefined {
-    const headers = storedHeaders(updatedHeaders(entry.headers, res.headers) as IncomingHttpHeaders)
+    const headers = storedHeaders(updatedHeaders(entry.headers, res.headers) as IncomingHttpHeaders, j.rc.keepSetCookie)
     // A 304 carries no body, so its Content-Length must not veto the stored one.
     const decision = decideStore(
       {

@@ -21,6 +21,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import CachePolicy from 'http-cache-semantics'
 import { deltaMs, fieldValue, INVALID, parseCacheControl, type Directives, type RequestDirectives } from './cache-control.js'
 import { parseHttpDate } from './http-date.js'
+import { DEFAULT_TARGET_LIST, targetedDirectives } from './targeted.js'
 
 /** The route's cache settings plus the global entry bound, normalised (ms, bytes). */
 export interface CacheRules {
@@ -28,7 +29,20 @@ export interface CacheRules {
   readonly ttl: number
   readonly staleWhileRevalidate: number
   readonly staleIfError: number
+  /**
+   * How long past its lifetime a stale entry may be served while the origin cannot be reached
+   * at all (RFC 9111 §4.2.4 "disconnected"). Default 0 here; the route default is 1 minute.
+   */
+  readonly staleIfDisconnected?: number
   readonly maxEntrySize: number
+  /**
+   * RFC 9213 target list, lower-cased, most specific first: the first field on it with a valid
+   * value replaces Cache-Control and Expires for this cache. Default: Switchyard-Cache-Control,
+   * CDN-Cache-Control.
+   */
+  readonly targets?: readonly string[]
+  /** Store (and replay) responses carrying Set-Cookie (`cache.storeSetCookie`). Default false. */
+  readonly storeSetCookie?: boolean
 }
 
 /**
@@ -50,6 +64,8 @@ export interface FreshnessFacts {
   readonly staleWhileRevalidate: number
   /** How long past the lifetime a stale entry may be served when the origin fails. */
   readonly staleIfError: number
+  /** How long past the lifetime it may be served when the origin cannot be reached (§4.2.4); absent = 0. */
+  readonly staleIfDisconnected?: number
   /** Never serve stale (must-revalidate, proxy-revalidate, no-cache): a failure is a 504. */
   readonly mustRevalidate: boolean
 }
@@ -191,25 +207,30 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
   // Non-final, partial (no range support) and 304 (it updates, never creates) are not stored.
   if (status < 200 || status > 599 || status === 206 || status === 304) return { store: false, reason: 'status' }
   const res = ex.responseHeaders
-  if (res['set-cookie'] !== undefined) return { store: false, reason: 'set-cookie' }
+  if (res['set-cookie'] !== undefined && rules.storeSetCookie !== true) return { store: false, reason: 'set-cookie' }
   const vary = parseVary(res.vary)
   if (vary === '*') return { store: false, reason: 'vary-star' }
   const length = res['content-length'] !== undefined ? Number(res['content-length']) : undefined
   if (length !== undefined && length > rules.maxEntrySize) return { store: false, reason: 'too-large' }
 
-  // Surrogate-Control (W3C Edge Architecture) directives aimed at this gateway override
-  // Cache-Control and Expires, which then speak only to caches downstream of us.
-  const sc = surrogateDirectives(res['surrogate-control'])
-  if (sc?.has('no-store')) return { store: false, reason: 'no-store' }
-  let cc = parseCacheControl(res['cache-control'])
-  let useExpires = res.expires !== undefined
-  const scMaxAge = sc?.get('max-age')
-  if (scMaxAge !== undefined) {
-    const [fresh, stale] = typeof scMaxAge === 'string' ? scMaxAge.split('+') : ['0']
-    const surrogate = new Map<string, string | true>([['max-age', fresh && DIGITS.test(fresh) ? fresh : INVALID]])
-    if (stale !== undefined && DIGITS.test(stale)) surrogate.set('stale-if-error', stale)
-    cc = surrogate
-    useExpires = false
+  // RFC 9213: a valid targeted field (ours, then CDN-Cache-Control) replaces Cache-Control and
+  // Expires for this cache (§2.1). Else Surrogate-Control (W3C Edge Architecture) directives
+  // aimed at this gateway do. Either way Cache-Control then speaks to caches downstream only.
+  let cc = targetedDirectives(res, rules.targets ?? DEFAULT_TARGET_LIST)
+  let useExpires = false
+  if (cc === undefined) {
+    const sc = surrogateDirectives(res['surrogate-control'])
+    if (sc?.has('no-store')) return { store: false, reason: 'no-store' }
+    cc = parseCacheControl(res['cache-control'])
+    useExpires = res.expires !== undefined
+    const scMaxAge = sc?.get('max-age')
+    if (scMaxAge !== undefined) {
+      const [fresh, stale] = typeof scMaxAge === 'string' ? scMaxAge.split('+') : ['0']
+      const surrogate = new Map<string, string | true>([['max-age', fresh && DIGITS.test(fresh) ? fresh : INVALID]])
+      if (stale !== undefined && DIGITS.test(stale)) surrogate.set('stale-if-error', stale)
+      cc = surrogate
+      useExpires = false
+    }
   }
   const understood = LIBRARY_UNDERSTOOD.has(status)
   let noStore = cc.has('no-store')
@@ -258,18 +279,25 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
   // own explicit stale-* directives next to it do (the common CDN pattern).
   let swr = 0
   let sie = 0
+  let sid = 0
   if (!mustRevalidate) {
     const impliedNoStale = cc.has('s-maxage')
     swr = deltaMs(cc, 'stale-while-revalidate') ?? (impliedNoStale ? 0 : rules.staleWhileRevalidate)
     sie = deltaMs(cc, 'stale-if-error') ?? (impliedNoStale ? 0 : rules.staleIfError)
+    // §4.2.4 lets a cache serve stale while disconnected from the origin, unless a directive
+    // forbids it (must-revalidate, proxy-revalidate, no-cache, s-maxage); an origin's own
+    // stale-if-error covers disconnection too.
+    sid = Math.max(sie, impliedNoStale ? 0 : (rules.staleIfDisconnected ?? 0))
   }
 
   const age = initialAge(res, ex.requestTime, ex.responseTime)
   const hasValidator = res.etag !== undefined || res['last-modified'] !== undefined
   const remaining = Math.max(0, lifetime - age)
-  const window = Math.max(swr, sie)
-  const usefulFor = remaining + Math.max(0, Math.min(window, lifetime + window - age))
+  const usefulFor = remaining + staleUse(Math.max(swr, sie), lifetime, age)
   if (usefulFor <= 0 && !hasValidator) return { store: false, reason: 'no-freshness' }
+  // The disconnected window keeps what is stored anyway a little longer; it never makes an
+  // otherwise useless response worth storing.
+  const keepFor = Math.max(usefulFor, remaining + staleUse(sid, lifetime, age))
 
   return {
     store: true,
@@ -281,12 +309,18 @@ export function decideStore(ex: Exchange, rules: CacheRules): StoreDecision {
       heuristic,
       staleWhileRevalidate: swr,
       staleIfError: sie,
+      staleIfDisconnected: sid,
       mustRevalidate,
     },
     vary,
     tags: parseCacheTags(res['cache-tag']),
-    retainMs: usefulFor + (hasValidator ? VALIDATOR_GRACE_MS : MAX_STALE_GRACE_MS),
+    retainMs: keepFor + (hasValidator ? VALIDATOR_GRACE_MS : MAX_STALE_GRACE_MS),
   }
+}
+
+/** How much of a stale window past `lifetime` is still ahead of a response `age` old. */
+function staleUse(window: number, lifetime: number, age: number): number {
+  return Math.max(0, Math.min(window, lifetime + window - age))
 }
 
 /** The token this gateway answers to in `Surrogate-Control: max-age=60;switchyard`. */
@@ -391,10 +425,15 @@ export function evaluate(f: FreshnessFacts, req: RequestDirectives, now: number)
   return 'revalidate'
 }
 
-/** RFC 5861 §4 / §4.2.4: may this entry be served because the origin failed? */
-export function mayServeStaleOnError(f: FreshnessFacts, now: number): boolean {
+/**
+ * RFC 5861 §4 / RFC 9111 §4.2.4: may this entry be served because the origin failed? An origin
+ * that could not be reached at all (`disconnected`: connection refused or reset, no backend
+ * available) allows the longer of stale-if-error and stale-if-disconnected.
+ */
+export function mayServeStaleOnError(f: FreshnessFacts, now: number, disconnected = false): boolean {
   if (f.mustRevalidate) return false
-  return currentAge(f, now) < f.lifetime + f.staleIfError
+  const window = disconnected ? Math.max(f.staleIfError, f.staleIfDisconnected ?? 0) : f.staleIfError
+  return currentAge(f, now) < f.lifetime + window
 }
 
 /** Conditional request headers to validate a stored response (§4.3.1). Empty when it has no validator. */

@@ -11,18 +11,21 @@ import type { CacheEntry } from './store.js'
 /** This cache's member name in `Cache-Status`. */
 export const MEMBER = 'switchyard'
 
-// Response fields never stored: Age is recomputed on every use, Set-Cookie is never stored.
-const NOT_STORED = new Set(['age', 'set-cookie'])
-// Stored (a 304 refresh re-reads them) but never shown to clients: purge tags and surrogate
-// controls are instructions to this gateway (CDNs strip them too).
-const HIDDEN = ['cache-tag', 'surrogate-control'] as const
+// Stored (a 304 refresh re-reads them) but never shown to clients: purge tags, surrogate
+// controls and our own RFC 9213 targeted field are instructions to this gateway (CDNs strip
+// them too). The route adds its targeted field's name (cache.targetedField).
+export const HIDDEN: readonly string[] = Object.freeze(['cache-tag', 'surrogate-control'])
 
-/** The upstream's response fields as an entry stores them. */
-export function storedHeaders(h: IncomingHttpHeaders): Record<string, string | readonly string[]> {
+/**
+ * The upstream's response fields as an entry stores them: Age is recomputed on every use;
+ * Set-Cookie is dropped unless the route stores such responses (cache.storeSetCookie).
+ */
+export function storedHeaders(h: IncomingHttpHeaders, keepSetCookie = false): Record<string, string | readonly string[]> {
   const out: Record<string, string | readonly string[]> = {}
   for (const name in h) {
     const v = h[name]
-    if (v !== undefined && !NOT_STORED.has(name)) out[name] = v
+    if (v === undefined || name === 'age' || (name === 'set-cookie' && !keepSetCookie)) continue
+    out[name] = v
   }
   return out
 }
@@ -31,7 +34,15 @@ export function storedHeaders(h: IncomingHttpHeaders): Record<string, string | r
  * A stored entry as the answer to a request at `now`: `Age`, `Cache-Status`, no body for HEAD,
  * and a 304 with the RFC 9110 §15.4.5 fields when the client's conditional matches.
  */
-export function entryResponse(entry: CacheEntry, method: string, requestHeaders: IncomingHttpHeaders, status: string, now: number, ageMs?: number): UpstreamResponse {
+export function entryResponse(
+  entry: CacheEntry,
+  method: string,
+  requestHeaders: IncomingHttpHeaders,
+  status: string,
+  now: number,
+  hidden: readonly string[] = HIDDEN,
+  ageMs?: number,
+): UpstreamResponse {
   const age = String(Math.floor((ageMs ?? currentAge(entry.freshness, now)) / 1000))
   if (clientNotModified(entry.headers, requestHeaders, entry.freshness.responseTime)) {
     const h: IncomingHttpHeaders = {}
@@ -44,7 +55,7 @@ export function entryResponse(entry: CacheEntry, method: string, requestHeaders:
     return { statusCode: 304, headers: h, body: null }
   }
   const h = { ...(entry.headers as IncomingHttpHeaders) }
-  for (const name of HIDDEN) delete h[name]
+  for (const name of hidden) delete h[name]
   h.age = age
   h['cache-status'] = appendStatus(h['cache-status'], status)
   const bodiless = entry.status === 204 || entry.status === 304
@@ -53,10 +64,10 @@ export function entryResponse(entry: CacheEntry, method: string, requestHeaders:
 }
 
 /** An upstream response for the client: gateway-only fields removed, no body for HEAD. */
-export function clientView(res: UpstreamResponse, head: boolean): UpstreamResponse {
-  if (res.headers['cache-tag'] === undefined && res.headers['surrogate-control'] === undefined && !head) return res
+export function clientView(res: UpstreamResponse, head: boolean, hidden: readonly string[] = HIDDEN): UpstreamResponse {
+  if (!head && !hidden.some((name) => res.headers[name] !== undefined)) return res
   const headers = { ...res.headers }
-  for (const name of HIDDEN) delete headers[name]
+  for (const name of hidden) delete headers[name]
   if (head) discard(res)
   return { statusCode: res.statusCode, headers, body: head ? null : res.body }
 }

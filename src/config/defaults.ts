@@ -27,7 +27,7 @@ export const DEFAULTS = {
   admin: { host: '127.0.0.1', port: 9901, token: '' },
   jwt: { clockTolerance: 0 },
   store: { store: 'memory', redis: 'redis://127.0.0.1:6379' },
-  cache: { maxSize: 64 * MB, maxEntrySize: 1 * MB },
+  cache: { maxSize: 64 * MB, maxEntrySize: 1 * MB, targetedField: 'Switchyard-Cache-Control' },
   log: { level: 'info', access: { enabled: true, sample: 1 } },
   pool: {
     algorithm: 'round-robin',
@@ -76,7 +76,7 @@ export const DEFAULTS = {
   route: {
     stickyCookieTtl: 30 * 24 * 60 * MINUTE,
     rateLimit: { key: 'ip', onStoreError: 'allow' },
-    cache: { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0 },
+    cache: { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0, staleIfDisconnected: MINUTE, storeSetCookie: false },
     mirror: { percent: 100, maxBodySize: 1 * MB },
     websocket: false,
   },

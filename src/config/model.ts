@@ -77,6 +77,8 @@ export interface StoreSettings {
 export interface CacheSettings extends StoreSettings {
   readonly maxSize: number
   readonly maxEntrySize: number
+  /** The gateway's own RFC 9213 targeted cache-control field (as configured; matched case-insensitively). */
+  readonly targetedField: string
 }
 
 export interface HealthCheckSettings {
@@ -206,6 +208,10 @@ export interface RouteCacheSettings {
   readonly ttl: number // 0 = only what upstream headers allow
   readonly staleWhileRevalidate: number
   readonly staleIfError: number
+  /** Serve stale this long past freshness while the origin cannot be reached (RFC 9111 §4.2.4). */
+  readonly staleIfDisconnected: number
+  /** Store and replay responses carrying Set-Cookie (off: one client's cookie must never reach another). */
+  readonly storeSetCookie: boolean
 }
 
 export interface HeaderRewriteSettings {

@@ -123,6 +123,8 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
       ttl: asDuration(cache['ttl'], d.cache.ttl),
       staleWhileRevalidate: asDuration(cache['staleWhileRevalidate'], d.cache.staleWhileRevalidate),
       staleIfError: asDuration(cache['staleIfError'], d.cache.staleIfError),
+      staleIfDisconnected: asDuration(cache['staleIfDisconnected'], d.cache.staleIfDisconnected),
+      storeSetCookie: asBoolean(cache['storeSetCookie'], d.cache.storeSetCookie),
     }
   }
 

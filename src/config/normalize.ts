@@ -41,6 +41,7 @@ import {
   type FileReference,
   type RawObject,
 } from './read.js'
+import { RESERVED_TARGETED_FIELDS } from '../cache/targeted.js'
 import { GatewayFileSchema, JWT_ALGORITHMS, LOG_LEVELS } from './schema.js'
 import { validateDocument } from './validate.js'
 
@@ -305,12 +306,20 @@ function isRedisUrl(text: string): boolean {
   }
 }
 
+// RFC 9110 §5.1 field-name (token).
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
 function normalizeCache(raw: RawObject, ctx: NormalizeContext): CacheSettings {
   const d = DEFAULTS.cache
   const cache: CacheSettings = {
     ...normalizeStore(raw, 'cache', ctx),
     maxSize: asSize(raw['maxSize'], d.maxSize),
     maxEntrySize: asSize(raw['maxEntrySize'], d.maxEntrySize),
+    targetedField: asString(raw['targetedField']) ?? d.targetedField,
+  }
+  // RFC 9213 §2: a field name (token) of our own, not one that already means something else.
+  if (!FIELD_NAME.test(cache.targetedField) || RESERVED_TARGETED_FIELDS.has(cache.targetedField.toLowerCase())) {
+    ctx.problem('cache.targetedField', `"${cache.targetedField}" is not usable as our targeted field: a header field name other than ${[...RESERVED_TARGETED_FIELDS].join(', ')}`)
   }
   if (cache.maxEntrySize > cache.maxSize) ctx.problem('cache.maxEntrySize', `must not exceed cache.maxSize (${cache.maxSize} bytes)`)
   return cache

@@ -209,6 +209,13 @@ const CacheStore = Strict(
     maxEntrySize: Type.Optional(
       Size('Larger responses are streamed through, not stored. Default 1mb.'),
     ),
+    targetedField: Type.Optional(
+      Type.String({
+        pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+        description:
+          "This gateway's own RFC 9213 targeted cache-control field: it, then CDN-Cache-Control, replaces Cache-Control for the gateway's cache; never sent to clients. Default Switchyard-Cache-Control.",
+      }),
+    ),
   },
   'The response cache store.',
 )
@@ -589,6 +596,12 @@ const Route = Strict(
           ttl: Type.Optional(Duration('Freshness when the upstream gives none. Default 0.')),
           staleWhileRevalidate: Type.Optional(Duration('Serve stale while refreshing (RFC 5861). Default 0.')),
           staleIfError: Type.Optional(Duration('Serve stale when the upstream fails (RFC 5861). Default 0.')),
+          staleIfDisconnected: Type.Optional(
+            Duration('Serve stale while the upstream cannot be reached at all (RFC 9111 §4.2.4), unless a directive forbids it. Default 1m; 0 disables.'),
+          ),
+          storeSetCookie: Type.Optional(
+            Type.Boolean({ description: 'Store and replay responses that carry Set-Cookie. Default false (never stored).' }),
+          ),
         },
         'Response caching (GET and HEAD; RFC 9111 shared-cache rules).',
       ),

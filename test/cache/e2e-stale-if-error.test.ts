@@ -78,7 +78,10 @@ describe('cache: stale-if-error', () => {
   })
 
   it('answers the gateway error when no stale window allows it', async () => {
-    rig = await cacheRig((req, res) => reply(res, req, 200, { ...STALE_ON_ARRIVAL, etag: '"x"' }, 'good'), { pool: { retry: { attempts: 0 } } })
+    rig = await cacheRig((req, res) => reply(res, req, 200, { ...STALE_ON_ARRIVAL, etag: '"x"' }, 'good'), {
+      cache: { staleIfDisconnected: 0 },
+      pool: { retry: { attempts: 0 } },
+    })
     await rig.get('/n')
     await rig.up.close()
     const r = await rig.get('/n')

@@ -21,7 +21,7 @@ describe('defaults', () => {
       },
       admin: { host: '127.0.0.1', port: 9901, token: '' },
       rateLimit: { store: 'memory', redis: 'redis://127.0.0.1:6379' },
-      cache: { store: 'memory', redis: 'redis://127.0.0.1:6379', maxSize: 64 * 1024 * 1024, maxEntrySize: 1024 * 1024 },
+      cache: { store: 'memory', redis: 'redis://127.0.0.1:6379', maxSize: 64 * 1024 * 1024, maxEntrySize: 1024 * 1024, targetedField: 'Switchyard-Cache-Control' },
       log: { level: 'info', access: { enabled: true, sample: 1 } },
       pools: [],
       routes: [],
@@ -129,7 +129,7 @@ describe('defaults', () => {
     )
     expect(settings.routes[0]).toMatchObject({
       jwt: { required: true, claims: {}, forwardClaims: {} },
-      cache: { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0 },
+      cache: { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0, staleIfDisconnected: 60_000, storeSetCookie: false },
       rateLimit: { max: 5, window: 1000, key: { kind: 'ip' }, onStoreError: 'allow' },
       mirror: { pool: 's', percent: 100, maxBodySize: 1024 * 1024 },
     })
