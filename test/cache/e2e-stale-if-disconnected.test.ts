@@ -15,7 +15,7 @@ const NO_RETRY = { retry: { attempts: 0 } }
 describe('cache: stale while disconnected (RFC 9111 §4.2.4), on by default', () => {
   it('with `cache: {}` serves a stale entry when the origin resets the connection', async () => {
     let drop = false
-    rig = await cacheRig((req, res) => (drop ? res.socket?.destroy() : reply(res, req, 200, STALE_BY_1S, 'last good')), { pool: NO_RETRY })
+    rig = await cacheRig((req, res) => (drop ? void res.socket?.destroy() : reply(res, req, 200, STALE_BY_1S, 'last good')), { pool: NO_RETRY })
     expect((await rig.get('/r')).headers['cache-status']).toBe('switchyard; fwd=miss; stored')
     drop = true
     const r = await rig.get('/r')
@@ -34,7 +34,7 @@ describe('cache: stale while disconnected (RFC 9111 §4.2.4), on by default', ()
   for (const cc of ['must-revalidate', 'proxy-revalidate', 'no-cache', 's-maxage=60']) {
     it(`never past ${cc}: the client gets the gateway's 502`, async () => {
       let drop = false
-      rig = await cacheRig((req, res) => (drop ? res.socket?.destroy() : reply(res, req, 200, { 'cache-control': `max-age=60, ${cc}`, age: '61', etag: '"v"' }, 'x')), {
+      rig = await cacheRig((req, res) => (drop ? void res.socket?.destroy() : reply(res, req, 200, { 'cache-control': `max-age=60, ${cc}`, age: '61', etag: '"v"' }, 'x')), {
         pool: NO_RETRY,
       })
       await rig.get('/m')
