@@ -89,6 +89,7 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
         return tunnelUpgrade(request, ctx)
       }
       const pipeline = ctx.state.pipelines[ctx.route!.index]!
+      ctx.interim = reply.raw
       const res = await pipeline.forward(request, ctx)
       // From here the answer is written straight to Node's response: one header object, one
       // writeHead, the body piped. onResponse hooks still run when it finishes.

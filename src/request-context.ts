@@ -3,6 +3,7 @@
  * Created in the request-context plugin's onRequest hook; read by every later stage and by
  * the access log.
  */
+import type { InterimSink } from './proxy/interim.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { CompiledRoute } from './routing/types.js'
 
@@ -47,4 +48,9 @@ export interface RequestContext {
   traceId?: string
   /** Headers the gateway adds to the client response after upstream headers (they win). */
   responseHeaders: Record<string, string | string[]> | undefined
+  /**
+   * Where the upstream's interim (1xx) responses go: the client's response, set by the
+   * data-plane adapter before the forward (src/proxy/interim.ts). Unset: they are dropped.
+   */
+  interim?: InterimSink
 }

@@ -409,7 +409,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     const run = async (): Promise<void> => {
       announceSurrogate(request, ctx)
       const requestTime = now()
-      const res = await j.next(request, ctx, { method: 'GET', noBody: true, extraHeaders: validationHeaders(entry.headers) })
+      const res = await j.next(request, ctx, { purpose: 'revalidate', method: 'GET', noBody: true, extraHeaders: validationHeaders(entry.headers) })
       const responseTime = now()
       if (res.statusCode === 304) {
         discard(res)

@@ -22,6 +22,7 @@ import { endLeaseWhenDone, runAttempt } from './attempt.js'
 import { decidePool } from './decision.js'
 import { buildUpstreamHeaders, compileHeaderPlan, filterResponseHeaders, type HeaderPlan } from './headers.js'
 import type { ProxyRequest } from './request.js'
+import { relayInterim } from './interim.js'
 import { hasBody, NO_BODY, prepareBody, type RequestBody } from './request-body.js'
 import type { Transport, TransportResponse } from './transport.js'
 import type { Forward, ForwardOptions, UpstreamResponse } from './types.js'
@@ -161,6 +162,11 @@ export function createForward(deps: ForwardDeps): Forward {
       budgetRetries = 0
     }
     const timeouts = (pool: Pool) => pool.settings.timeouts.response
+    // 1xx from the upstream go to the client that waits for this exchange (RFC 9110 §15.2);
+    // the gateway's own background requests drop them.
+    const sink = ctx.interim
+    const purpose = options?.purpose ?? 'client'
+    const onInfo = sink !== undefined && (purpose === 'client' || purpose === 'fill') ? (info: { statusCode: number; headers: Record<string, string | string[]> }) => relayInterim(sink, info.statusCode, info.headers) : undefined
 
     try {
       outer: for (const step of chainSteps(pools, ctx.pool, keys, () => attempted)) {
@@ -201,7 +207,7 @@ export function createForward(deps: ForwardDeps): Forward {
           const result = await runAttempt(
             transport,
             lease,
-            { method, path, headers, body: body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null, signal: abort, responseTimeout: timeouts(pool) },
+            { method, path, headers, body: body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null, signal: abort, responseTimeout: timeouts(pool), onInfo },
             gone,
           )
           if (!result.ok) {

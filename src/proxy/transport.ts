@@ -22,6 +22,8 @@ export interface TransportRequest {
   readonly signal?: AbortSignal | EventEmitter
   /** Time allowed for the response headers, and between body chunks (ms). */
   readonly responseTimeout: number
+  /** Called for each interim (1xx) response before the final one (src/proxy/interim.ts). */
+  readonly onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void
 }
 
 export interface TransportResponse {

@@ -35,6 +35,7 @@ export const undiciHttp1: Transport = {
       signal: r.signal,
       headersTimeout: r.responseTimeout,
       bodyTimeout: r.responseTimeout,
+      onInfo: r.onInfo,
     }) as unknown as Promise<TransportResponse>
   },
 }
