@@ -37,6 +37,16 @@ describe('cache: what is never stored', () => {
     expect(rig.hits('/login')).toBe(2)
   })
 
+  it('stores and replays Set-Cookie when the route sets storeSetCookie (the suite\'s headers-store-Set-Cookie)', async () => {
+    let n = 0
+    rig = await cacheRig((req, res) => reply(res, req, 200, { 'cache-control': 'max-age=60', 'set-cookie': `a=${++n}` }, 'x'), { cache: { storeSetCookie: true } })
+    expect((await rig.get('/sc')).headers['cache-status']).toBe('switchyard; fwd=miss; stored')
+    const b = await rig.get('/sc')
+    expect(b.headers['cache-status']).toBe('switchyard; hit')
+    expect(b.headers['set-cookie']).toBe('a=1')
+    expect(rig.hits('/sc')).toBe(1)
+  })
+
   it('does not store private, no-store or Vary: * responses, nor non-GET methods', async () => {
     rig = await cacheRig((req, res) => {
       const cc = req.url === '/p' ? 'private, max-age=60' : req.url === '/s' ? 'no-store' : 'max-age=60'

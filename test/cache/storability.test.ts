@@ -51,6 +51,13 @@ describe('what a shared cache stores (RFC 9111 §3)', () => {
     expect(decideStore(ex({ ...cc, vary: 'accept, *' }), rules)).toEqual({ store: false, reason: 'vary-star' })
   })
 
+  it('stores Set-Cookie responses only when the route opts in (cache.storeSetCookie), and then by the usual rules', () => {
+    const withCookie = { 'cache-control': 'max-age=60', 'set-cookie': ['a=1'] }
+    expect(decideStore(ex(withCookie), { ...rules, storeSetCookie: true }).store).toBe(true)
+    expect(decideStore(ex({ ...withCookie, 'cache-control': 'private, max-age=60' }), { ...rules, storeSetCookie: true })).toEqual({ store: false, reason: 'private' })
+    expect(decideStore(ex(withCookie), { ...rules, storeSetCookie: false })).toEqual({ store: false, reason: 'set-cookie' })
+  })
+
   it('refuses a response to an authorized request unless public, s-maxage or must-revalidate allow it (§3.5)', () => {
     const auth = { requestHeaders: { authorization: 'Bearer x' } }
     expect(decideStore(ex({ 'cache-control': 'max-age=60' }, auth), rules)).toEqual({ store: false, reason: 'authorization' })
