@@ -55,6 +55,17 @@ describe('age (RFC 9111 §4.2.3)', () => {
 })
 
 describe('reuse decisions', () => {
+  it('revalidates an immutable response once past its freshness (RFC 8246 grants no extra lifetime)', () => {
+    const f = facts('max-age=2, immutable')
+    expect(evaluate(f, none, T0 + 1_000)).toBe('fresh')
+    expect(evaluate(f, none, T0 + 3_000)).toBe('revalidate')
+  })
+
+  it('as a shared cache, takes s-maxage over max-age in either order (§5.2.2.10)', () => {
+    expect(evaluate(facts('s-maxage=3600, max-age=1'), none, T0 + 2_000)).toBe('fresh')
+    expect(evaluate(facts('max-age=3600, s-maxage=1'), none, T0 + 2_000)).toBe('revalidate')
+  })
+
   it('serves fresh entries and revalidates stale ones', () => {
     const f = facts('max-age=60')
     expect(evaluate(f, none, T0 + 59_000)).toBe('fresh')
