@@ -43,6 +43,10 @@ export interface AdminPort {
   readonly reloadHistory: readonly AdminReloadRecord[]
   /** `GET /health?deep=1`: every dependency's connectivity (pools, Redis, etcd). */
   deepHealth?(): Promise<{ readonly ok: boolean; readonly checks: Record<string, { readonly ok: boolean }> }>
+  /** `GET /metrics` when it is not `metrics.registry` alone (several worker threads). */
+  readonly metricsText?: () => Promise<{ readonly contentType: string; readonly body: string }>
+  /** `GET /api/workers`. */
+  workers?(): Promise<readonly { readonly id: number; readonly threadId: number; readonly requests: number; readonly eventLoopLagMs: number; readonly heapUsedBytes: number; readonly restarts: number }[]>
   /** A runtime change was made through the admin API (a fleet's sync publishes it). */
   runtimeChanged?(action: string, detail: Record<string, unknown>): void
 }

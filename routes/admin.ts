@@ -64,10 +64,19 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
   })
 
   app.get('/metrics', async (_req, reply) => {
+    // With worker threads: one view of the whole process (counters summed, histograms merged).
+    if (gateway.metricsText !== undefined) {
+      const m = await gateway.metricsText()
+      reply.type(m.contentType)
+      return m.body
+    }
     const body = await gateway.metrics.registry.metrics()
     reply.type(gateway.metrics.registry.contentType)
     return body
   })
+
+  // SPEC §5: each worker thread of the process (one line without `server.workers`).
+  app.get('/api/workers', async () => (gateway.workers !== undefined ? gateway.workers() : []))
 
   // The SPEC's shape; the registry keeps it in one place.
   app.get('/api/pools', async () => gateway.pools.snapshot())

@@ -26,6 +26,9 @@ import { compileRouteTable } from './routing/route-table.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { RouteTable } from './routing/types.js'
 import { createPoolRegistry, type ManagedPoolRegistry, type PoolRegistry } from './upstream/index.js'
+import type { UpstreamEvent } from './upstream/types.js'
+import { sharedMemoryStoreHandle } from './ratelimit/shared-memory-store.js'
+import { threadView } from './workers/thread-view.js'
 import accessLogPlugin from '../plugins/access-log.js'
 import proxyPlugin from '../plugins/proxy.js'
 import requestContextPlugin from '../plugins/request-context.js'
@@ -63,6 +66,30 @@ export interface GatewayOptions {
    * passes one that reads the local file and the etcd key.
    */
   readonly loadConfig?: () => Promise<unknown>
+  /**
+   * Run as one worker thread of a multi-thread gateway (src/workers/): listeners bound with
+   * SO_REUSEPORT beside the other workers', no health checks of its own (the main thread probes
+   * once for the process and sends verdicts), rate-limit budgets in the shared memory.
+   */
+  readonly worker?: { readonly sharedRateLimit?: SharedArrayBuffer }
+  /** false: bind no data listener (the main thread of a multi-thread gateway: admin, health checks, reloads). */
+  readonly dataPlane?: boolean
+  /** Every upstream event (health, circuit transitions, ...) as the registry reports it. */
+  readonly onUpstreamEvent?: (e: UpstreamEvent) => void
+  /** What `GET /metrics` answers, when not this gateway's own registry (the whole process of workers). */
+  readonly metricsText?: () => Promise<{ readonly contentType: string; readonly body: string }>
+  /** `GET /api/workers`; default: this thread alone. */
+  readonly workers?: () => Promise<readonly WorkerView[]>
+}
+
+/** One worker thread as `GET /api/workers` shows it (SPEC §5). */
+export interface WorkerView {
+  readonly id: number
+  readonly threadId: number
+  readonly requests: number
+  readonly eventLoopLagMs: number
+  readonly heapUsedBytes: number
+  readonly restarts: number
 }
 
 /** One dependency's answer to the deep health check (`GET /health?deep=1`). */
@@ -119,6 +146,10 @@ export interface Gateway {
   addDependency(name: string, probe: () => Promise<DependencyStatus>): void
   /** `GET /health?deep=1`: every dependency's connectivity. */
   deepHealth(): Promise<{ readonly ok: boolean; readonly checks: Record<string, DependencyStatus> }>
+  /** `GET /metrics` when it is not this gateway's registry alone (several worker threads). */
+  readonly metricsText?: () => Promise<{ readonly contentType: string; readonly body: string }>
+  /** `GET /api/workers`. */
+  workers(): Promise<readonly WorkerView[]>
 }
 
 export interface ReloadRecord {
@@ -235,6 +266,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   pools = createPoolRegistry(settings.pools, {
     logger: log,
     onEvent: (e) => {
+      options.onUpstreamEvent?.(e)
       metrics.upstreamEvents.inc({ pool: e.pool, event: e.type })
       recordUpstreamEvent(events, e)
     },
@@ -259,7 +291,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
 
   // Built once per gateway; prepared and compiled per route with every configuration.
   const transport = undiciHttp1
-  const builtIns = { rateLimitStore: createRateLimitStore(settings.rateLimit) }
+  const shared = options.worker?.sharedRateLimit
+  const builtIns = { rateLimitStore: shared !== undefined && settings.rateLimit.store === 'memory' ? sharedMemoryStoreHandle(shared) : createRateLimitStore(settings.rateLimit) }
   const features: readonly Feature[] = [
     ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore }),
     ...(options.features ?? []),
@@ -350,6 +383,11 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   if (rateLimitStore.kind === 'redis') dependencies.set('redis', () => pingRedis(rateLimitStore.redis))
 
   const gateway: Gateway = {
+    ...(options.metricsText !== undefined ? { metricsText: options.metricsText } : {}),
+    async workers() {
+      if (options.workers !== undefined) return options.workers()
+      return [await threadView(0, 0, metrics)]
+    },
     runtimeSnapshot() {
       return takeRuntimeSnapshot(state.routes, compiledSplits, pools!)
     },
@@ -419,20 +457,24 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       const s = state.settings
       try {
         for (const f of features) await f.start?.()
-        const tls = s.server.tls
+        const tls = options.dataPlane === false ? undefined : s.server.tls
+        const reusePort = options.worker !== undefined
         if (tls) {
           try {
-            tlsListener = await startTlsListener({ handle, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
+            tlsListener = await startTlsListener({ handle, reusePort, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
           } catch (err) {
             throw ListenError.from(err, 'tls', s.server.host, tls.port)
           }
         }
-        try {
-          await app.listen({ host: s.server.host, port: s.server.port })
-        } catch (err) {
-          throw ListenError.from(err, 'http', s.server.host, s.server.port)
+        if (options.dataPlane !== false) {
+          try {
+            // SO_REUSEPORT: every worker thread binds the same port; the kernel spreads connections.
+            await app.listen({ host: s.server.host, port: s.server.port, ...(reusePort ? { reusePort: true } : {}) } as { host: string; port: number })
+          } catch (err) {
+            throw ListenError.from(err, 'http', s.server.host, s.server.port)
+          }
+          url = urlOf(app.server.address() as AddressInfo, 'http')
         }
-        url = urlOf(app.server.address() as AddressInfo, 'http')
         if (gateway.admin) {
           const a = s.admin as Exclude<typeof s.admin, false>
           try {
@@ -453,7 +495,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         await closing
         throw err
       }
-      pools!.start()
+      // A worker's backends get their health verdicts from the main thread's one checker.
+      if (options.worker === undefined) pools!.start()
       serving = true
       log.info({ url, httpsUrl: tlsListener?.url, adminUrl, node: process.version }, 'switchyard listening')
     },
@@ -464,7 +507,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         // Unready first, still serving: outer balancers (Kubernetes endpoints, a VIP's health
         // check) need this long to stop sending before the listeners close.
         const delay = state.settings.server.shutdownDelay
-        if (serving && delay > 0) {
+        if (serving && delay > 0 && options.worker === undefined) {
           log.info({ shutdownDelay: delay }, 'unready; closing the listeners after shutdownDelay')
           await new Promise((resolve) => setTimeout(resolve, delay))
         }

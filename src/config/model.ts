@@ -42,7 +42,8 @@ export interface ServerSettings {
   /** Time between going unready (`GET /ready` 503) and closing the listeners on shutdown. */
   readonly shutdownDelay: number
   readonly maxConnections: number
-  readonly workers: 1
+  /** Worker threads sharing the listeners; `auto`: one per available core (resolved at start, src/workers/cores.ts). */
+  readonly workers: number | 'auto'
   /** Largest request header block in bytes (431 above it). */
   readonly maxHeaderSize: number
   /** Longest request target in bytes (414 above it). */

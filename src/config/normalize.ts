@@ -149,9 +149,6 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
 
 function normalizeServer(raw: RawObject, ctx: NormalizeContext): ServerSettings {
   const d = DEFAULTS.server
-  if (raw['workers'] !== undefined && raw['workers'] !== 1) {
-    ctx.problem('server.workers', 'must be 1 (the only value available; "auto", one process per core, is planned)')
-  }
   const trustedProxies: string[] = []
   asArray(raw['trustedProxies']).forEach((entry, i) => {
     if (typeof entry !== 'string') return
@@ -168,7 +165,7 @@ function normalizeServer(raw: RawObject, ctx: NormalizeContext): ServerSettings 
     shutdownTimeout: asDuration(raw['shutdownTimeout'], d.shutdownTimeout),
     shutdownDelay: asDuration(raw['shutdownDelay'], d.shutdownDelay),
     maxConnections: asInteger(raw['maxConnections'], d.maxConnections),
-    workers: 1,
+    workers: raw['workers'] === 'auto' ? 'auto' : asInteger(raw['workers'], d.workers as number),
     maxHeaderSize: asSize(raw['maxHeaderSize'], d.maxHeaderSize),
     maxUrlLength: asSize(raw['maxUrlLength'], d.maxUrlLength),
   }

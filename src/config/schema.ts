@@ -140,11 +140,10 @@ const Server = Strict(
       Type.Integer({ minimum: 1, description: 'Most client connections held open at once. Default 10000.' }),
     ),
     workers: Type.Optional(
-      Type.Unsafe<1 | 'auto'>({
-        type: ['integer', 'string'],
-        enum: [1, 'auto'],
-        description: 'Worker processes. Only 1 is available; "auto" (one per core) is planned. Default 1.',
-        errorMessage: 'must be 1 (the only value available; "auto", one process per core, is planned)',
+      Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {
+        description:
+          'Worker threads sharing the listeners (SO_REUSEPORT), with one set of rate-limit budgets, circuit and health verdicts for the process. "auto": one per core available to the process (cgroup limits respected). Default 1.',
+        errorMessage: 'must be a whole number from 1 to 256, or "auto"',
       }),
     ),
     maxHeaderSize: Type.Optional(Size('Largest request header block; larger requests get 431. Default 16kb.')),

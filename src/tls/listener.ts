@@ -36,6 +36,8 @@ export interface TlsListenerOptions {
   readonly handle: GatewayHandle
   /** Builds another data-plane app over the same handle: buildDataPlane(internal, 'https', undefined, extra). */
   readonly build: (extra: Record<string, unknown>) => Promise<FastifyInstance>
+  /** Bind with SO_REUSEPORT (one listener per worker thread on the same port). */
+  readonly reusePort?: boolean
   /** Overrides for tests; defaults ROTATION_DEBOUNCE_MS / ROTATION_POLL_MS. */
   readonly rotation?: { readonly debounceMs?: number; readonly pollMs?: number; readonly fsWatch?: boolean }
 }
@@ -247,7 +249,7 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
     return running
   }
 
-  await app.listen({ host: serverSettings.host, port: settings.port })
+  await app.listen({ host: serverSettings.host, port: settings.port, ...(opts.reusePort ? { reusePort: true } : {}) } as { host: string; port: number })
   const addr = server.address() as AddressInfo
   const url = urlOf(addr)
   publish(current)

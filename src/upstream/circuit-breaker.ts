@@ -55,6 +55,11 @@ export interface ManagedBreaker extends CircuitBreaker {
   admitLastResort(): number
   /** Open or half-open: out of full rotation because of failures (counts against the ejection cap). */
   readonly ejected: boolean
+  /**
+   * Take the state another worker thread's breaker of the same backend moved to (src/workers/),
+   * without reporting it as this breaker's own transition: one verdict per backend per process.
+   */
+  mirror?(to: CircuitState, openFor?: number): void
 }
 
 /** The breaker of a pool without `circuitBreaker` settings: always closed. */
@@ -241,6 +246,21 @@ export class ConsecutiveFailureBreaker implements ManagedBreaker {
   #currentTicket(): number {
     this.#advance()
     return this.#epoch * 2 + (this.#state === 'half-open' ? 1 : 0)
+  }
+
+  mirror(to: CircuitState, openFor?: number): void {
+    if (to === this.#state) return
+    this.#state = to
+    this.#epoch++
+    this.#failures = 0
+    this.#clearRate()
+    if (to === 'open') {
+      this.#ejections = Math.max(1, this.#ejections + 1)
+      this.#openFor = openFor ?? this.#settings.openDuration
+      this.#openedAt = this.#clock.now()
+    }
+    if (to === 'closed') this.#closedAt = this.#clock.now()
+    if (to === 'half-open') this.#permits = Math.max(1, this.#settings.halfOpenRequests)
   }
 
   /** Open reads as half-open once openDuration has passed; the transition happens on that read. */
