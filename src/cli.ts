@@ -13,6 +13,9 @@ import { defaultConfigPath, packageVersion } from './package-root.js'
 import { startDemoUpstreams, type RunningDemo } from './demo-upstreams.js'
 import { cliCommands } from './cli-commands.js'
 import { ListenError } from './listen-error.js'
+import { createSupervisor, type Supervisor } from './workers/supervisor.js'
+import { resolveWorkerCount } from './workers/cores.js'
+import { readLocalDocument } from './config-source/compose.js'
 import { prepareEtcdStart, type EtcdStart } from './config-source/etcd-sync.js'
 import { EtcdUnavailableError } from './config-source/etcd-source.js'
 import type { ParsedArgs } from './cli-types.js'
@@ -102,8 +105,48 @@ async function listenOrExplain(gateway: Gateway, log: Logger, err: (s: string) =
   }
 }
 
+/** `start` with several worker threads: the main thread supervises, the workers serve. */
+async function runWorkers(path: string, local: GatewaySettings, count: number, log: Logger, err: (s: string) => void): Promise<number> {
+  let supervisor: Supervisor
+  let etcd: EtcdStart | undefined
+  try {
+    if (local.configSource !== undefined) etcd = await prepareEtcdStart(path, local)
+    const load = etcd ? async () => (await etcd!.loadConfig()) as Record<string, unknown> : () => readLocalDocument(path)
+    supervisor = await createSupervisor({ document: await load(), count, configPath: path, logger: log, loadDocument: load })
+  } catch (e) {
+    await etcd?.close()
+    if (e instanceof ConfigError) {
+      for (const line of e.lines()) err(line)
+      return 1
+    }
+    if (e instanceof EtcdUnavailableError) {
+      err(`switchyard: cannot start: ${e.message}`)
+      return 1
+    }
+    throw e
+  }
+  try {
+    await supervisor.listen()
+  } catch (e) {
+    await etcd?.close()
+    err(`switchyard: ${(e as Error).message}`)
+    return 1
+  }
+  await etcd?.attach(supervisor.syncTarget, log)
+  return runGateway(supervisor, log, etcd ? () => etcd!.close() : undefined)
+}
+
+/**
+ * SIGHUP's default action ends the process: one that arrives while the gateway is still
+ * starting (worker threads binding, etcd being read) must not kill it. Ignored until
+ * runGateway installs the reload handler.
+ */
+function ignoreEarlySighup(): void {
+  process.stderr.write('switchyard: SIGHUP during start-up ignored (nothing to reload yet)\n')
+}
+
 /** Run until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the exit code. */
-async function runGateway(gateway: Gateway, log: Logger, onStop?: () => Promise<void>): Promise<number> {
+async function runGateway(gateway: Pick<Gateway, 'reload' | 'close' | 'settings'>, log: Logger, onStop?: () => Promise<void>): Promise<number> {
   return await new Promise<number>((resolveExit) => {
     const reload = (): void => {
       void gateway.reload().then((r) => {
@@ -125,6 +168,7 @@ async function runGateway(gateway: Gateway, log: Logger, onStop?: () => Promise<
         )
     }
     process.on('SIGHUP', reload)
+    process.off('SIGHUP', ignoreEarlySighup)
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
@@ -165,10 +209,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'start': {
       const path = resolve(args.config ?? defaultConfigPath)
+      process.on('SIGHUP', ignoreEarlySighup)
       const loaded = await loadWithLogger(path, err)
       if (loaded === undefined) return 1
       const { settings, log } = loaded
       warnIfOldNode(log)
+      // server.workers > 1: worker threads share the listeners (src/workers/supervisor.ts).
+      const count = resolveWorkerCount(settings.server.workers)
+      if (count > 1) return runWorkers(path, settings, count, log, err)
       let gateway: Gateway
       // With configSource.etcd the local file holds what this instance needs to start; the
       // rest is read from etcd (one line and exit 1 when it cannot be: nothing to serve yet).

@@ -498,7 +498,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       // A worker's backends get their health verdicts from the main thread's one checker.
       if (options.worker === undefined) pools!.start()
       serving = true
-      log.info({ url, httpsUrl: tlsListener?.url, adminUrl, node: process.version }, 'switchyard listening')
+      if (options.dataPlane === false) log.info({ adminUrl, node: process.version }, 'main thread ready: admin and health checks (worker threads serve the data listeners)')
+      else log.info({ url, httpsUrl: tlsListener?.url, adminUrl, node: process.version }, 'switchyard listening')
     },
     reload,
     close() {
@@ -650,9 +651,10 @@ function warnOnListenerChanges(prev: GatewaySettings, next: GatewaySettings, log
   if (
     a.host !== b.host ||
     a.port !== b.port ||
+    a.workers !== b.workers ||
     JSON.stringify(prev.admin) !== JSON.stringify(next.admin) ||
     (a.tls === undefined) !== (b.tls === undefined)
   ) {
-    log.warn('listeners changed (server.host/port, admin, or server.tls added/removed): they apply after a restart')
+    log.warn('listeners changed (server.host/port, server.workers, admin, or server.tls added/removed): they apply after a restart')
   }
 }

@@ -26,6 +26,7 @@ import { createSharedRateLimitMemory } from '../ratelimit/shared-memory-store.js
 import type { UpstreamEvent } from '../upstream/types.js'
 import type { FromWorker, ToWorker, WorkerStart } from './messages.js'
 import { threadView } from './thread-view.js'
+import type { SyncedGateway } from '../config-source/etcd-sync.js'
 
 /** Series the main thread owns for the process (health, circuits, reloads, the process itself); everything else is summed over workers. */
 const MAIN_OWNED = /^(process_|nodejs_|switchyard_(backend_up|backend_healthy|circuit_state|config_|build_info))/
@@ -59,6 +60,8 @@ export interface Supervisor {
   readonly gateway: Gateway
   readonly url: string
   readonly settings: Gateway['settings']
+  /** What a fleet's etcd sync drives: the main gateway, with runtime changes applied in every worker too. */
+  readonly syncTarget: SyncedGateway
   /** The live worker threads (tests end one to see it replaced). */
   readonly threads: readonly (Worker | undefined)[]
   listen(): Promise<void>
@@ -130,7 +133,8 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
         if (b.breaker.state !== 'closed') post(slot, { type: 'circuit', pool: p.name, backend: b.origin, to: b.breaker.state, openFor: (b.breaker as { openFor?: number }).openFor })
       }
     }
-    post(slot, { type: 'runtime', snapshot: g.runtimeSnapshot(), from: 'main' })
+    const runtime = g.runtimeSnapshot()
+    if (Object.keys(runtime.splits).length > 0 || Object.keys(runtime.backends).length > 0) post(slot, { type: 'runtime', snapshot: runtime, from: 'main' })
   }
 
   const spawn = (slot: Slot): Promise<void> => {
@@ -237,8 +241,20 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
   g.onRuntimeChange(() => broadcast({ type: 'runtime', snapshot: g.runtimeSnapshot(), from: 'main' }))
 
   const url = `http://${settings.server.host === '0.0.0.0' ? '127.0.0.1' : settings.server.host}:${server.port as number}`
+  const syncTarget: SyncedGateway = {
+    reload: () => g.reload(),
+    runtimeSnapshot: () => g.runtimeSnapshot(),
+    applyRuntime(snapshot, from) {
+      const skipped = g.applyRuntime(snapshot, from)
+      broadcast({ type: 'runtime', snapshot, from })
+      return skipped
+    },
+    onRuntimeChange: (l) => g.onRuntimeChange(l),
+    addDependency: (name, probe) => g.addDependency(name, probe),
+  }
   return {
     gateway: g,
+    syncTarget,
     url,
     get settings() {
       return g.settings

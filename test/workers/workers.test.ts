@@ -77,4 +77,98 @@ describe('server.workers: 2', () => {
     expect(statuses.filter((x) => x === 429).length).toBe(20)
     expect(Math.min(...(await workerRequests(s)))).toBeGreaterThan(0)
   })
+
+  it('probes each backend from one health checker for the process, and every worker follows its verdict', async () => {
+    let probes = 0
+    let healthy = true
+    ups = [
+      await startUpstream('a'),
+      await startUpstream('b', (req, res) => {
+        if (req.url === '/health') {
+          probes++
+          res.writeHead(healthy ? 200 : 503).end()
+          return
+        }
+        res.writeHead(200, { 'x-upstream': 'b' }).end('b')
+      }),
+    ]
+    const s = await start(base([ups[0]!.url, ups[1]!.url], { pools: { main: { backends: [ups[0]!.url, ups[1]!.url], healthCheck: { path: '/health', interval: '100ms', unhealthyThreshold: 1, healthyThreshold: 1 } } } }))
+    const before = probes
+    await new Promise((r) => setTimeout(r, 1000))
+    // One checker at 100 ms: about 10 probes a second, not one set per worker.
+    expect(probes - before).toBeLessThanOrEqual(13)
+    expect(probes - before).toBeGreaterThanOrEqual(5)
+    healthy = false
+    await waitFor(async () => (await request(`${s.gateway.adminUrl}/api/pools`).then((r) => r.body.json()) as { backends: { url: string; healthy: boolean }[] }[])[0]!.backends[1]!.healthy === false, 3000, 20, 'the verdict')
+    // Every worker now skips b.
+    for (let i = 0; i < 20; i++) expect((await fresh(`${s.url}/x`)).upstream).toBe('a')
+  })
+
+  it('opens a circuit for the process: failures seen by one worker stop traffic to the backend from the other', async () => {
+    let hitsB = 0
+    ups = [
+      await startUpstream('a'),
+      await startUpstream('b', (_req, res) => {
+        hitsB++
+        res.writeHead(500, { 'x-upstream': 'b' }).end('broken')
+      }),
+    ]
+    const s = await start(
+      base([ups[0]!.url, ups[1]!.url], {
+        pools: { main: { backends: [ups[0]!.url, ups[1]!.url], circuitBreaker: { consecutiveFailures: 3, openDuration: '1m' }, retry: { attempts: 0 } } },
+      }),
+    )
+    // One keep-alive connection: one worker sees every failure.
+    const one = new Agent({ connections: 1, pipelining: 1 })
+    agents.push(one)
+    for (let i = 0; hitsB < 3 && i < 20; i++) await (await request(`${s.url}/x`, { dispatcher: one })).body.text()
+    expect(hitsB).toBe(3)
+    await waitFor(async () => (await request(`${s.gateway.adminUrl}/api/pools`).then((r) => r.body.json()) as { backends: { circuit: string }[] }[])[0]!.backends[1]!.circuit === 'open', 3000, 20, 'the circuit opened for the process')
+    // Fresh connections land on both workers: none of them sends to b any more.
+    for (let i = 0; i < 20; i++) expect((await fresh(`${s.url}/x`)).upstream).toBe('a')
+    expect(hitsB).toBe(3)
+    expect(Math.min(...(await workerRequests(s)))).toBeGreaterThan(0)
+  })
+
+  it('reloads every worker with one validated document, and refuses a bad one for all', async () => {
+    ups = [await startUpstream('a'), await startUpstream('b')]
+    const s = await start(base([ups[0]!.url]))
+    const ok = await s.reload(base([ups[1]!.url]))
+    expect(ok.ok).toBe(true)
+    for (let i = 0; i < 20; i++) expect((await fresh(`${s.url}/x`)).upstream).toBe('b')
+    const bad = await s.reload({ ...base([ups[0]!.url]), routes: [{ name: 'all', match: { path: '/' }, pool: 'nowhere' }] })
+    expect(bad.ok).toBe(false)
+    for (let i = 0; i < 10; i++) expect((await fresh(`${s.url}/x`)).upstream).toBe('b')
+    expect(Math.min(...(await workerRequests(s)))).toBeGreaterThan(0)
+  })
+
+  it('replaces a worker that dies, while the other keeps serving', async () => {
+    ups = [await startUpstream('a')]
+    const s = await start(base([ups[0]!.url]))
+    // Find which worker a kept-alive connection lands on, then end the other one.
+    const kept = new Agent({ connections: 1, pipelining: 1 })
+    agents.push(kept)
+    const ask = async () => {
+      const res = await request(`${s.url}/x`, { dispatcher: kept })
+      await res.body.text()
+      return res.statusCode
+    }
+    const before = await workerRequests(s)
+    expect(await ask()).toBe(200)
+    const after = await workerRequests(s)
+    const mine = after.findIndex((n, i) => n > before[i]!)
+    const other = 1 - mine
+    const dying = s.threads[other]!
+    await dying.terminate()
+    for (let i = 0; i < 20; i++) expect(await ask()).toBe(200)
+    await waitFor(async () => {
+      const views = (await (await request(`${s.gateway.adminUrl}/api/workers`)).body.json()) as { id: number; restarts: number; threadId: number }[]
+      return views[other]!.restarts === 1 && views[other]!.threadId !== dying.threadId && views[other]!.threadId > 0
+    }, 10_000, 50, 'the replacement worker')
+    // The replacement serves too.
+    await waitFor(async () => {
+      for (let i = 0; i < 10; i++) expect((await fresh(`${s.url}/x`)).status).toBe(200)
+      return (await workerRequests(s))[other]! > 0
+    }, 10_000, 50, 'traffic on the replacement')
+  })
 })
