@@ -68,9 +68,9 @@ function spawnPinned(cmd, args, opts) {
   return haveTaskset ? spawn('taskset', ['-c', '1', cmd, ...args], opts) : spawn(cmd, args, opts)
 }
 
-async function start(kind, upstream, env = {}) {
+async function start(kind, upstream, env = {}, pin = true) {
   const port = await freePort()
-  const child = spawnPinned(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  const child = (pin ? spawnPinned : spawn)(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   children.push(child)
   await new Promise((resolve, reject) => {
     let out = ''
@@ -152,6 +152,15 @@ async function main() {
   for (const extra of (await import('./extra-rows.js')).extraRows(upstream, gwConfig)) {
     const started = await start('switchyard', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) })
     targets.push({ name: extra.name, accessLog: extra.config.log.access.file, headers: extra.headers, ...started })
+  }
+  // server.workers: the same plain route on 1 and on 2 worker threads, neither pinned (a
+  // pinned process has one core whatever its threads). The load generator shares the cores.
+  if (cpus().length >= 2 && process.env.BENCH_WORKERS_ROWS !== '0') {
+    for (const n of [1, 2]) {
+      const cfg = gwConfig({})
+      const started = await start('switchyard-workers', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(cfg), SWITCHYARD_BENCH_WORKERS: String(n) }, false)
+      targets.push({ name: `switchyard plain route, workers: ${n} (unpinned)`, accessLog: cfg.log.access.file, ...started })
+    }
   }
   // Other work on the machine skews every row: the 1-minute load average before and after says
   // how busy it was (this run alone accounts for about 2).

@@ -65,6 +65,20 @@ async function main() {
       ready()
       break
     }
+    case 'switchyard-workers': {
+      // server.workers: N worker threads on one port (SO_REUSEPORT), the main thread supervising.
+      const { createSupervisor } = await import('../dist/src/workers/supervisor.js')
+      const { createGatewayLogger } = await import('../dist/src/log/logger.js')
+      const { normalizeConfig } = await import('../dist/src/index.js')
+      const config = JSON.parse(process.env.SWITCHYARD_BENCH_CONFIG)
+      config.server = { ...config.server, host: '127.0.0.1', port }
+      const count = Number(process.env.SWITCHYARD_BENCH_WORKERS ?? 2)
+      const sup = await createSupervisor({ document: config, count, logger: createGatewayLogger(normalizeConfig(config).log).logger })
+      await sup.listen()
+      process.on('SIGTERM', () => void sup.close().then(() => process.exit(0)))
+      ready()
+      break
+    }
     default:
       throw new Error(`unknown target ${kind}`)
   }

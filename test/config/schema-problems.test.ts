@@ -1,3 +1,4 @@
+import { normalizeConfig } from '../../src/config/index.js'
 import { describe, expect, test } from 'vitest'
 import { linesOfObject, linesOfYaml } from './problem-lines.js'
 
@@ -77,13 +78,11 @@ describe('type and value messages', () => {
     expect(linesOfObject('just a string')).toEqual(['(root): must be a mapping of keys to values'])
   })
 
-  test('workers accepts only 1; "auto" is refused as planned', () => {
-    expect(linesOfYaml('server: { workers: auto }')).toEqual([
-      'server.workers: must be 1 (the only value available; "auto", one process per core, is planned)',
-    ])
-    expect(linesOfYaml('server: { workers: 4 }')).toEqual([
-      'server.workers: must be 1 (the only value available; "auto", one process per core, is planned)',
-    ])
+  test('workers is a whole number from 1 to 256, or "auto"', () => {
+    expect(normalizeConfig({ server: { workers: 'auto' } }).server.workers).toBe('auto')
+    expect(normalizeConfig({ server: { workers: 4 } }).server.workers).toBe(4)
+    expect(linesOfYaml('server: { workers: 0 }')).toEqual(['server.workers: must be a whole number from 1 to 256, or "auto"'])
+    expect(linesOfYaml('server: { workers: many }')).toEqual(['server.workers: must be a whole number from 1 to 256, or "auto"'])
   })
 })
 

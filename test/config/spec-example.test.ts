@@ -11,7 +11,7 @@ const SPEC_EXAMPLE = `server:
   requestTimeout: 60s
   shutdownTimeout: 30s
   maxConnections: 10000
-  workers: 1               # planned: "auto" = one process per core; until it exists, \`check\` refuses other values
+  workers: 1               # or auto: one worker thread per core, sharing the listeners
   tls:                     # optional: TLS termination on a second listener
     port: 8443
     minVersion: TLSv1.2
