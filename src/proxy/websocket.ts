@@ -15,7 +15,8 @@
 import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
-import { isIP } from 'node:net'
+import { isIP, type Socket } from 'node:net'
+import { DEFAULTS } from '../config/defaults.js'
 import { rawErrorResponse } from '../errors.js'
 import { answerAndClose, guardSocket } from '../net/edge-socket.js'
 import type { RequestContext } from '../request-context.js'
@@ -44,6 +45,9 @@ export function isUpgrade(request: ProxyRequest): boolean {
 function refuse(socket: Duplex, status: number, message: string): void {
   answerAndClose(socket, rawErrorResponse(status, message))
 }
+
+/** A tunnel's idle timeout when the route gives none (routes built without the config loader). */
+const DEFAULT_WEBSOCKET_IDLE_TIMEOUT = DEFAULTS.route.websocketIdleTimeout
 
 /** RFC 6455 §4.1: the only protocol the gateway tunnels. Anything else (h2c, TLS/1.2) could smuggle a second request past the route. */
 const WEBSOCKET = /^websocket$/i
@@ -93,7 +97,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     port: url.port || (url.protocol === 'https:' ? 443 : 80),
     method: 'GET',
     path: ctx.query === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.query}`,
-    headers: { ...headers, host: url.host },
+    headers: { ...headers, host: route.settings.passHost === true && request.headers.host !== undefined ? request.headers.host : url.host },
     timeout: pool.settings.timeouts.connect,
     // Same trust as the pool's HTTP connections: its CA, its servername (never an IP literal as SNI).
     ...(url.protocol === 'https:'
@@ -156,6 +160,14 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     client.on('error', finish)
     upstream.on('close', finish)
     client.on('close', finish)
+    // An idle tunnel holds two sockets and a connection slot forever: close both sides after
+    // idleTimeout with no bytes either way (a socket's timer restarts on reads and writes, and
+    // either socket sees every byte of the tunnel, in one direction or the other).
+    const idle = route.settings.websocketIdleTimeout ?? DEFAULT_WEBSOCKET_IDLE_TIMEOUT
+    if (idle > 0) {
+      ;(client as Socket).setTimeout?.(idle, finish)
+      upstream.setTimeout(idle, finish)
+    }
     upstream.pipe(client)
     client.pipe(upstream)
   })
