@@ -4,6 +4,7 @@
  * plane so it can bind to loopback and never be reachable by clients of the gateway.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { adminRefusal } from '../src/admin-guard.js'
 import { bearerToken, tokenMatches } from '../src/admin-token.js'
 import { errorBody } from '../src/errors.js'
 import type { AdminContext, AdminPort } from './admin-port.js'
@@ -32,6 +33,24 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
   // Token on everything but GET /health (probes from orchestrators carry no secrets).
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const admin = gateway.state.settings.admin
+    // Host, Origin and Content-Type first, token or not: DNS rebinding and cross-site calls (src/admin-guard.ts).
+    if (admin !== false) {
+      const h = request.headers
+      const refusal = adminRefusal(
+        {
+          method: request.method,
+          host: h.host,
+          origin: h.origin,
+          contentType: h['content-type'],
+          hasBody: h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0'),
+        },
+        admin,
+      )
+      if (refusal !== undefined) {
+        reply.code(refusal.status).type('application/json; charset=utf-8').send(errorBody(refusal.status, refusal.message))
+        return reply
+      }
+    }
     const token = admin === false ? '' : admin.token
     if (token === '') return
     if (request.method === 'GET' && (request.url === '/health' || request.url === '/health?deep=1')) {

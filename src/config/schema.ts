@@ -167,7 +167,7 @@ const Admin = Strict(
     allowedHosts: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         description:
-          'Host header values (name or name:port) the admin listener answers to besides its own address, localhost, 127.0.0.1 and [::1] (DNS-rebinding defence). Default: none.',
+          'Host header values (name or name:port) the admin listener answers to besides its own address, IP literals and localhost names (DNS-rebinding defence; others get 421); also the Origins it accepts besides its own. Default: none.',
       }),
     ),
   },
