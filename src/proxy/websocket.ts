@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream'
 import { isIP, type Socket } from 'node:net'
 import { DEFAULTS } from '../config/defaults.js'
 import { rawErrorResponse } from '../errors.js'
-import { answerAndClose, guardSocket } from '../net/edge-socket.js'
+import { answerAndClose, ERROR_ANSWER_GRACE_MS, guardSocket } from '../net/edge-socket.js'
 import type { RequestContext } from '../request-context.js'
 import { firstLease } from '../upstream/pool-chain.js'
 import { decidePool } from './decision.js'
@@ -65,6 +65,10 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
   if (!route.settings.websocket) return refuse(client, 400, `route "${route.name}" does not accept WebSocket upgrades`)
   const upgrade = request.headers.upgrade
   if (typeof upgrade !== 'string' || !WEBSOCKET.test(upgrade.trim())) return refuse(client, 400, 'only Upgrade: websocket is tunnelled')
+  // RFC 6455 §4.1: the opening handshake is an HTTP/1.1 GET. The tunnel sends GET upstream, so
+  // a PUT or PATCH here would reach the backend as a request the client never sent; an
+  // HTTP/1.0 request has no Upgrade (RFC 9110 §7.8).
+  if (request.method !== 'GET' || raw.httpVersion !== '1.1') return refuse(client, 400, 'a WebSocket handshake is an HTTP/1.1 GET')
 
   decidePool(request, ctx)
   const target = firstLease(ctx.state.pools, ctx.pool, keyInputOf(request, ctx))
@@ -133,9 +137,15 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     }
     lines.push('connection: close', '', '')
     client.write(lines.join('\r\n'))
+    // The upstream may reset mid-answer: end the client too. And like every error answer, the
+    // relayed refusal must not hold the socket after it is written (edge-socket.ts).
+    res.on('error', () => client.destroy())
+    res.on('end', () => setTimeout(() => client.destroy(), ERROR_ANSWER_GRACE_MS).unref())
     res.pipe(client)
   })
   upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
+    // Node hands the upgraded upstream socket over without an error handler, as on the client side.
+    guardSocket(upstream)
     if (done) return upstream.destroy()
     done = true
     ctx.upstreamMs = performance.now() - started

@@ -36,6 +36,13 @@ describe('only Upgrade: websocket is tunnelled', () => {
     expect(up!.requests).toHaveLength(0)
   })
 
+  it.each(['PUT', 'PATCH', 'POST'])('a %s with Upgrade: websocket is refused, never sent upstream as a GET', async (method) => {
+    const port = await start()
+    const answer = await rawExchange(port, `${method} /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+    expect(statusOf(answer)).toBe(400)
+    expect(up!.requests).toHaveLength(0)
+  })
+
   it('Upgrade: h2c without Connection: Upgrade is an ordinary request: the header is stripped', async () => {
     const port = await start()
     const answer = await rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: close\r\n\r\n')
