@@ -140,6 +140,8 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     // The upstream may reset mid-answer: end the client too. And like every error answer, the
     // relayed refusal must not hold the socket after it is written (edge-socket.ts).
     res.on('error', () => client.destroy())
+    // And a client gone mid-answer must not leave the upstream connection open behind it.
+    client.once('close', () => upstreamReq.destroy())
     res.on('end', () => setTimeout(() => client.destroy(), ERROR_ANSWER_GRACE_MS).unref())
     res.pipe(client)
   })

@@ -43,7 +43,9 @@ describe('pipelining', () => {
 
   it('a client that pipelines hundreds of requests and never reads is not read further', async () => {
     const big = Buffer.alloc(64 * 1024, 'x')
-    up = await startUpstream('a', (_req, res) => res.end(big))
+    up = await startUpstream('a', (_req, res) => {
+      res.end(big)
+    })
     gw = await startGateway(simpleConfig([up.url]))
     const s = net.connect(Number(new URL(gw.url).port), '127.0.0.1')
     s.on('error', () => {})
