@@ -17,6 +17,7 @@ import '../src/gateway-handle.js'
 import { routePlan } from '../src/proxy/forward.js'
 import { mergeHeaders, writeResponse } from '../src/proxy/respond.js'
 import { isUpgrade, markUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
+import { continueIfExpected } from '../src/net/expect-continue.js'
 import { kContext } from '../src/request-context.js'
 
 /** Route `upgrade` events of the app's server through the app (hooks run), as http-proxy does. */
@@ -90,6 +91,8 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
       }
       const pipeline = ctx.state.pipelines[ctx.route!.index]!
       ctx.interim = reply.raw
+      // Every check passed: now the body is wanted (RFC 9110 §10.1.1).
+      continueIfExpected(request.raw, reply.raw)
       const res = await pipeline.forward(request, ctx)
       // From here the answer is written straight to Node's response: one header object, one
       // writeHead, the body piped. onResponse hooks still run when it finishes.

@@ -4,7 +4,8 @@
  * plane so it can bind to loopback and never be reachable by clients of the gateway.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { bearerToken, tokenMatches } from '../src/admin-token.js'
+import { adminRefusal } from '../src/admin-guard.js'
+import { bearerToken, generatedAdminToken, tokenMatches } from '../src/admin-token.js'
 import { errorBody } from '../src/errors.js'
 import type { AdminContext, AdminPort } from './admin-port.js'
 import { adminFeatures } from './features.js'
@@ -29,10 +30,35 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
     reply.code(404).type('application/json; charset=utf-8').send(errorBody(404, `no admin endpoint ${req.method} ${req.url.split('?')[0]}`))
   })
 
+  // An admin bound beyond loopback with no token configured gets one for this run, printed once.
+  const initial = gateway.state.settings.admin
+  const generated = initial === false || initial.token !== '' ? '' : generatedAdminToken(initial.host)
+  if (generated !== '') {
+    gateway.log.warn({ type: 'audit', action: 'admin-token-generated', adminToken: generated }, `admin.host ${(initial as { host: string }).host} is not loopback and admin.token is empty: generated a token for this run (Authorization: Bearer ${generated}); set admin.token to choose one`)
+  }
+
   // Token on everything but GET /health (probes from orchestrators carry no secrets).
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const admin = gateway.state.settings.admin
-    const token = admin === false ? '' : admin.token
+    // Host, Origin and Content-Type first, token or not: DNS rebinding and cross-site calls (src/admin-guard.ts).
+    if (admin !== false) {
+      const h = request.headers
+      const refusal = adminRefusal(
+        {
+          method: request.method,
+          host: h.host,
+          origin: h.origin,
+          contentType: h['content-type'],
+          hasBody: h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0'),
+        },
+        admin,
+      )
+      if (refusal !== undefined) {
+        reply.code(refusal.status).type('application/json; charset=utf-8').send(errorBody(refusal.status, refusal.message))
+        return reply
+      }
+    }
+    const token = admin === false ? '' : admin.token !== '' ? admin.token : generated
     if (token === '') return
     if (request.method === 'GET' && (request.url === '/health' || request.url === '/health?deep=1')) {
       // The deep check answers without a token too (probes carry none), but names its

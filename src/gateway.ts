@@ -15,6 +15,7 @@ import { ConfigError, loadConfigFile, normalizeConfig } from './config/index.js'
 import type { GatewaySettings, ServerSettings } from './config/model.js'
 import { rawErrorResponse } from './errors.js'
 import { answerAndClose, guardSocket, refuseConnect } from './net/edge-socket.js'
+import { deferContinue } from './net/expect-continue.js'
 import type { GatewayHandle } from './gateway-handle.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { compileTrustedProxies } from './net/client-ip.js'
@@ -193,6 +194,8 @@ export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
     s.maxConnections = server.maxConnections
     // CONNECT asks for a tunnel to anywhere: a gateway is not a forward proxy.
     refuseConnect(s, CONNECT_REFUSED)
+    // Expect: 100-continue is answered only once the request passed its checks (net/expect-continue.ts).
+    deferContinue(s, handler as unknown as Parameters<typeof deferContinue>[1])
     return s as unknown as ReturnType<FastifyServerFactory>
   }
 }

@@ -79,5 +79,6 @@ export const DEFAULTS = {
     cache: { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0, staleIfDisconnected: MINUTE, storeSetCookie: false },
     mirror: { percent: 100, maxBodySize: 1 * MB },
     websocket: false,
+    websocketIdleTimeout: 10 * MINUTE,
   },
 } as const

@@ -234,6 +234,10 @@ export interface RouteSettings {
   readonly cache?: RouteCacheSettings
   readonly mirror?: { readonly pool: string; readonly percent: number; readonly maxBodySize: number }
   readonly websocket: boolean
+  /** Set when `websocket` is on: a tunnel idle (no bytes either way) this long is closed (ms). */
+  readonly websocketIdleTimeout?: number
+  /** Present (true) when the client's Host is sent upstream instead of the backend's authority. */
+  readonly passHost?: true
   readonly headers: { readonly request: HeaderRewriteSettings; readonly response: HeaderRewriteSettings }
 }
 

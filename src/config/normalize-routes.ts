@@ -66,12 +66,15 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
     match,
     split: normalizeSplit(raw, path, env, ctx),
     stickyCookie: { ttl: asDuration(asObject(raw['stickyCookie'])?.['ttl'], d.stickyCookieTtl) },
-    websocket: asBoolean(raw['websocket'], d.websocket),
+    websocket: asObject(raw['websocket']) !== undefined || asBoolean(raw['websocket'], d.websocket),
     headers: {
       request: normalizeRewrite(asObject(asObject(raw['headers'])?.['request']), childPath(childPath(path, 'headers'), 'request'), ctx),
       response: normalizeRewrite(asObject(asObject(raw['headers'])?.['response']), childPath(childPath(path, 'headers'), 'response'), ctx),
     },
   }
+
+  if (route.websocket) route.websocketIdleTimeout = asDuration(asObject(raw['websocket'])?.['idleTimeout'], d.websocketIdleTimeout)
+  if (raw['passHost'] === true) route.passHost = true
 
   const rewritePrefix = asString(raw['rewritePrefix'])
   if (rewritePrefix !== undefined) {

@@ -166,7 +166,7 @@ const Admin = Strict(
     allowedHosts: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         description:
-          'Host header values (name or name:port) the admin listener answers to besides its own address, localhost, 127.0.0.1 and [::1] (DNS-rebinding defence). Default: none.',
+          'Host header values (name or name:port) the admin listener answers to besides its own address, IP literals and localhost names (DNS-rebinding defence; others get 421); also the Origins it accepts besides its own. Default: none.',
       }),
     ),
   },
@@ -617,7 +617,25 @@ const Route = Strict(
         'Shadow traffic.',
       ),
     ),
-    websocket: Type.Optional(Type.Boolean({ description: 'Proxy WebSocket upgrades. Default false.' })),
+    websocket: Type.Optional(
+      Type.Union([
+        Type.Boolean({ description: 'Proxy WebSocket upgrades. Default false.' }),
+        Strict(
+          {
+            idleTimeout: Type.Optional(
+              Duration('A tunnel with no bytes either way for this long is closed, both sides; 0 never. Default 10m.'),
+            ),
+          },
+          'Proxy WebSocket upgrades, with these settings.',
+        ),
+      ], { description: 'Proxy WebSocket upgrades (only Upgrade: websocket): true, or the tunnel settings. Default false.' }),
+    ),
+    passHost: Type.Optional(
+      Type.Boolean({
+        description:
+          "Send the client's Host upstream instead of the backend's own authority (NGINX `proxy_set_header Host $host`). Default false.",
+      }),
+    ),
     headers: Type.Optional(
       Strict(
         { request: Type.Optional(HeaderRewrite), response: Type.Optional(HeaderRewrite) },

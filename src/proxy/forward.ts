@@ -20,6 +20,8 @@ import { keyValueOf, type KeyInput } from '../routing/key-value.js'
 import { chainSteps, leaseFor } from '../upstream/pool-chain.js'
 import { endLeaseWhenDone, runAttempt } from './attempt.js'
 import { decidePool } from './decision.js'
+import type { IncomingHttpHeaders } from 'node:http'
+import { clientOrigin, rewriteRedirects } from './redirect-rewrite.js'
 import { buildUpstreamHeaders, compileHeaderPlan, filterResponseHeaders, type HeaderPlan } from './headers.js'
 import type { ProxyRequest } from './request.js'
 import { relayInterim } from './interim.js'
@@ -130,6 +132,8 @@ export function createForward(deps: ForwardDeps): Forward {
       extra: options?.extraHeaders,
       drop: options?.dropHeaders,
     })
+    // passHost: the client's Host goes upstream (its validity was checked on entry).
+    if (route.settings.passHost === true && request.headers.host !== undefined) headers.host = request.headers.host
     if (body.kind === 'buffer') headers['content-length'] = String(body.data.length)
     else if (body.kind === 'stream' && request.headers['content-length'] !== undefined) headers['content-length'] = request.headers['content-length']
     const path = ctx.query === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.query}`
@@ -259,6 +263,10 @@ export function createForward(deps: ForwardDeps): Forward {
 
     function finish(res: TransportResponse, outcome: 'success' | 'failure' | 'done', lease: Lease | undefined, ms: number, pool: Pool, backend: Backend): UpstreamResponse {
       const headersOut = filterResponseHeaders(plan.headers, res.headers) as UpstreamResponse['headers']
+      // A redirect naming the backend's own origin is pointed at the client-facing one.
+      if (headersOut.location !== undefined || headersOut.refresh !== undefined) {
+        rewriteRedirects(headersOut as IncomingHttpHeaders, backend.url, clientOrigin(ctx.protocol, request.headers.host))
+      }
       const sticky = pool.settings.stickySession
       if (sticky !== undefined && readCookie(request.headers.cookie, sticky.cookie) !== backend.stickyToken) {
         appendSetCookie((ctx.responseHeaders ??= {}), serializeCookie(sticky.cookie, backend.stickyToken, sticky.ttl, ctx.protocol === 'https'))

@@ -15,9 +15,10 @@
 import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
-import { isIP } from 'node:net'
+import { isIP, type Socket } from 'node:net'
+import { DEFAULTS } from '../config/defaults.js'
 import { rawErrorResponse } from '../errors.js'
-import { answerAndClose, guardSocket } from '../net/edge-socket.js'
+import { answerAndClose, ERROR_ANSWER_GRACE_MS, guardSocket } from '../net/edge-socket.js'
 import type { RequestContext } from '../request-context.js'
 import { firstLease } from '../upstream/pool-chain.js'
 import { decidePool } from './decision.js'
@@ -45,6 +46,9 @@ function refuse(socket: Duplex, status: number, message: string): void {
   answerAndClose(socket, rawErrorResponse(status, message))
 }
 
+/** A tunnel's idle timeout when the route gives none (routes built without the config loader). */
+const DEFAULT_WEBSOCKET_IDLE_TIMEOUT = DEFAULTS.route.websocketIdleTimeout
+
 /** RFC 6455 §4.1: the only protocol the gateway tunnels. Anything else (h2c, TLS/1.2) could smuggle a second request past the route. */
 const WEBSOCKET = /^websocket$/i
 
@@ -61,6 +65,10 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
   if (!route.settings.websocket) return refuse(client, 400, `route "${route.name}" does not accept WebSocket upgrades`)
   const upgrade = request.headers.upgrade
   if (typeof upgrade !== 'string' || !WEBSOCKET.test(upgrade.trim())) return refuse(client, 400, 'only Upgrade: websocket is tunnelled')
+  // RFC 6455 §4.1: the opening handshake is an HTTP/1.1 GET. The tunnel sends GET upstream, so
+  // a PUT or PATCH here would reach the backend as a request the client never sent; an
+  // HTTP/1.0 request has no Upgrade (RFC 9110 §7.8).
+  if (request.method !== 'GET' || raw.httpVersion !== '1.1') return refuse(client, 400, 'a WebSocket handshake is an HTTP/1.1 GET')
 
   decidePool(request, ctx)
   const target = firstLease(ctx.state.pools, ctx.pool, keyInputOf(request, ctx))
@@ -93,7 +101,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     port: url.port || (url.protocol === 'https:' ? 443 : 80),
     method: 'GET',
     path: ctx.query === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.query}`,
-    headers: { ...headers, host: url.host },
+    headers: { ...headers, host: route.settings.passHost === true && request.headers.host !== undefined ? request.headers.host : url.host },
     timeout: pool.settings.timeouts.connect,
     // Same trust as the pool's HTTP connections: its CA, its servername (never an IP literal as SNI).
     ...(url.protocol === 'https:'
@@ -129,9 +137,17 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     }
     lines.push('connection: close', '', '')
     client.write(lines.join('\r\n'))
+    // The upstream may reset mid-answer: end the client too. And like every error answer, the
+    // relayed refusal must not hold the socket after it is written (edge-socket.ts).
+    res.on('error', () => client.destroy())
+    // And a client gone mid-answer must not leave the upstream connection open behind it.
+    client.once('close', () => upstreamReq.destroy())
+    res.on('end', () => setTimeout(() => client.destroy(), ERROR_ANSWER_GRACE_MS).unref())
     res.pipe(client)
   })
   upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
+    // Node hands the upgraded upstream socket over without an error handler, as on the client side.
+    guardSocket(upstream)
     if (done) return upstream.destroy()
     done = true
     ctx.upstreamMs = performance.now() - started
@@ -156,6 +172,14 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     client.on('error', finish)
     upstream.on('close', finish)
     client.on('close', finish)
+    // An idle tunnel holds two sockets and a connection slot forever: close both sides after
+    // idleTimeout with no bytes either way (a socket's timer restarts on reads and writes, and
+    // either socket sees every byte of the tunnel, in one direction or the other).
+    const idle = route.settings.websocketIdleTimeout ?? DEFAULT_WEBSOCKET_IDLE_TIMEOUT
+    if (idle > 0) {
+      ;(client as Socket).setTimeout?.(idle, finish)
+      upstream.setTimeout(idle, finish)
+    }
     upstream.pipe(client)
     client.pipe(upstream)
   })

@@ -19,6 +19,7 @@ import type { ServerSettings } from '../config/model.js'
 import type { Duplex } from 'node:stream'
 import { errorBody, rawErrorResponse } from '../errors.js'
 import { answerAndClose } from '../net/edge-socket.js'
+import { deferContinue } from '../net/expect-continue.js'
 import { dropClientCertHeaders } from './client-cert.js'
 
 /**
@@ -119,6 +120,8 @@ export function secureServerFactory(o: SecureServerOptions): FastifyServerFactor
         answerAndClose(target, rawErrorResponse(405, 'CONNECT is not supported', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n'))
       }
     })
+    // Expect: 100-continue is answered only once the request passed its checks (net/expect-continue.ts).
+    deferContinue(server as unknown as Parameters<typeof deferContinue>[0], wrapped)
     server.maxConnections = s.maxConnections
     return server as unknown as ReturnType<FastifyServerFactory>
   }
