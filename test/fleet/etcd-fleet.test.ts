@@ -82,7 +82,7 @@ async function push(text: string): Promise<{ code: number | null; out: string }>
   return cli(['config', 'push', '-c', file, '--etcd', etcd.url, '--key', KEY])
 }
 
-describe.runIf(run)('a fleet configured from etcd', () => {
+describe.runIf(run)('a fleet configured from etcd', { timeout: 45_000 }, () => {
   beforeAll(async () => {
     expect(existsSync(join(root, 'dist/src/cli.js')), 'dist/ missing: npm test builds it (pretest)').toBe(true)
     etcd = await startEtcd()

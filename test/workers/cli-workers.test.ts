@@ -21,7 +21,7 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-describe('switchyard start with server.workers: 2', () => {
+describe('switchyard start with server.workers: 2', { timeout: 45_000 }, () => {
   it('serves from both workers, reloads both on SIGHUP and drains on SIGTERM', async () => {
     ups = [await startUpstream('a'), await startUpstream('b')]
     const port = await freePort()

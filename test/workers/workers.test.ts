@@ -52,7 +52,7 @@ async function workerRequests(s: Supervisor): Promise<number[]> {
   return ((await res.body.json()) as { requests: number }[]).map((w) => w.requests)
 }
 
-describe('server.workers: 2', () => {
+describe('server.workers: 2', { timeout: 45_000 }, () => {
   it('spreads connections over both workers and counts them once in /metrics and /api/workers', async () => {
     ups = [await startUpstream('a')]
     const s = await start(base([ups[0]!.url]))
