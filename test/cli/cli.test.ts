@@ -113,14 +113,15 @@ routes:
     expect(r.stderr).toContain('routes[0].pool')
   })
 
-  it('demo starts the demo upstreams and the gateway, prints URLs and curl lines, and answers', async () => {
+  // Three processes' worth of start-up (upstreams, gateway, admin): slow on a loaded machine.
+  it('demo starts the demo upstreams and the gateway, prints URLs and curl lines, and answers', { timeout: 45_000 }, async () => {
     const port = await freePort()
     const adminPort = await freePort()
     child = spawn(process.execPath, [bin, 'demo'], { env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_ADMIN_PORT: String(adminPort) }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout!.on('data', (d) => (out += d))
     child.stderr!.on('data', (d) => (out += d))
-    await waitFor(() => out.includes('Ctrl-C'), 15_000, 50, 'demo banner')
+    await waitFor(() => out.includes('Ctrl-C'), 35_000, 50, 'demo banner')
     expect(out).toContain(`http://127.0.0.1:${port}`)
     expect(out).toContain(`dashboard: http://127.0.0.1:${adminPort}/`)
     expect(out).toMatch(/curl -i .*\/api\/users/)
