@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import type { GatewayHandle } from '../src/gateway-handle.js'
 import type { GatewayMetrics } from '../src/metrics.js'
 import type { RuntimeState } from '../src/runtime-state.js'
+import type { StreamSnapshot } from '../src/streams/stream-env.js'
 import type { ManagedPoolRegistry } from '../src/upstream/types.js'
 
 /** The outcome of `POST /api/reload`. */
@@ -35,6 +36,8 @@ export interface AdminPort {
   readonly metrics: Pick<GatewayMetrics, 'registry' | 'requests' | 'duration'>
   /** `GET /api/pools`. */
   readonly pools: Pick<ManagedPoolRegistry, 'snapshot'>
+  /** `GET /api/streams`. */
+  readonly streams: { snapshot(): readonly StreamSnapshot[] }
   /** The data plane's handle: the key under which its cache service is registered (cache purge). */
   readonly app: { readonly switchyard: GatewayHandle }
   /** `POST /api/reload`: re-read the configuration file. */

@@ -107,6 +107,9 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
   // The SPEC's shape; the registry keeps it in one place.
   app.get('/api/pools', async () => gateway.pools.snapshot())
 
+  // Layer-4 listeners: settings, open connections per pool, bytes in and out (docs/streams.md).
+  app.get('/api/streams', async () => gateway.streams.snapshot())
+
   app.post('/api/reload', async (_req, reply) => {
     const result = await gateway.reload()
     ctx.audit('reload', { ok: result.ok })

@@ -45,6 +45,7 @@ import { withWeights } from './routing/split.js'
 import { applyRuntimeSnapshot, takeRuntimeSnapshot, type RuntimeSnapshot } from './runtime-changes.js'
 import { dirname, resolve as resolvePath } from 'node:path'
 import type { CompiledRoute, SplitSelector } from './routing/types.js'
+import { StreamManager } from './streams/stream-manager.js'
 
 export interface GatewayOptions {
   /** The file to re-read on reload (SIGHUP, POST /api/reload). */
@@ -108,6 +109,8 @@ export interface Gateway {
   readonly admin: FastifyInstance | undefined
   readonly metrics: GatewayMetrics
   readonly pools: ManagedPoolRegistry
+  /** The layer-4 listeners (`streams:`, `GET /api/streams`). */
+  readonly streams: StreamManager
   readonly log: Logger
   /** Bound URLs, after listen(). */
   readonly url: string
@@ -275,6 +278,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     },
   })
   let trust = compileTrustedProxies(settings.server.trustedProxies)
+  const streams = new StreamManager({ pools, metrics, log, settings: () => state.settings, trust: () => trust })
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
   const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
 
@@ -330,6 +334,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     let commitTls: (() => void) | undefined
     let compiled: { prepared: PreparedFeatures; pipelines: Pipelines } | undefined
     let controlled: ControlledBackend[] = []
+    let preparedStreams: Awaited<ReturnType<StreamManager['prepare']>> | undefined
     try {
       const raw = source ?? (options.loadConfig !== undefined ? await options.loadConfig() : undefined)
       if (raw !== undefined) next = isSettings(raw) ? raw : normalizeConfig(raw, { env, source: options.configPath, ...(options.configPath ? { baseDir: dirname(resolvePath(options.configPath)) } : {}) })
@@ -339,10 +344,12 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       compiled = await compileFor(next, routes, state.settings)
       commitTls = await tlsListener?.prepare(next)
       controlled = controlledBackends(pools!)
+      preparedStreams = await streams.prepare(next)
       // Last, because it changes live state: it either applies whole or throws having changed nothing.
       pools!.reconcile(next.pools)
     } catch (err) {
       compiled?.prepared.discard()
+      await preparedStreams?.discard()
       const listed = (err as { problems?: unknown }).problems
       const problems =
         err instanceof ConfigError
@@ -366,6 +373,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     state = { version: prev.version + 1, settings: next, routes, pools: pools!, pipelines: compiled!.pipelines }
     compiled!.prepared.commit()
     commitTls?.()
+    preparedStreams!.commit()
     trust = compileTrustedProxies(next.server.trustedProxies)
     for (const l of reloadListeners) l(state, prev)
     metrics.reloads.inc({ result: 'applied' })
@@ -426,6 +434,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     admin: undefined,
     metrics,
     pools,
+    streams,
     log,
     get url() {
       return url
@@ -487,11 +496,12 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
           }
           adminUrl = urlOf(gateway.admin.server.address() as AddressInfo, 'http')
         }
+        await streams.start(s.streams)
       } catch (err) {
         // Nothing half-started stays behind: a listener that bound is closed again, so the
         // process can exit instead of serving without its admin (or its TLS) listener.
         closing ??= (async () => {
-          await Promise.allSettled([app.close(), tlsListener?.close(), gateway.admin?.close()])
+          await Promise.allSettled([app.close(), tlsListener?.close(), gateway.admin?.close(), streams.close(0)])
           for (const f of [...features].reverse()) await Promise.resolve(f.close?.()).catch(() => {})
           await pools!.close()
         })()
@@ -527,7 +537,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         const sweep = setInterval(() => app.server.closeIdleConnections?.(), 100)
         sweep.unref()
         try {
-          await Promise.all([app.close(), tlsListener?.close()])
+          await Promise.all([app.close(), tlsListener?.close(), streams.close(timeout)])
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)

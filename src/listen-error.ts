@@ -5,7 +5,7 @@
  */
 
 /** Which listener: the plain data plane, the TLS one, or the admin API. */
-export type ListenerName = 'http' | 'tls' | 'admin'
+export type ListenerName = 'http' | 'tls' | 'admin' | `stream ${string}`
 
 const REASONS: Readonly<Record<string, string>> = {
   EADDRINUSE: 'address already in use',

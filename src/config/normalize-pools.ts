@@ -86,7 +86,7 @@ function normalizePool(name: string, raw: RawObject, path: string, ctx: Normaliz
   }
 
   const healthCheck = asObject(raw['healthCheck'])
-  if (healthCheck !== undefined) pool.healthCheck = normalizeHealthCheck(healthCheck, childPath(path, 'healthCheck'), ctx)
+  if (healthCheck !== undefined) pool.healthCheck = normalizeHealthCheck(healthCheck, childPath(path, 'healthCheck'), ctx, layer4 !== undefined)
 
   const breaker = normalizeCircuitBreaker(raw['circuitBreaker'])
   if (breaker !== undefined) pool.circuitBreaker = breaker
@@ -277,7 +277,8 @@ function normalizeTimeouts(raw: RawObject, retry: RetrySettings): PoolSettings['
   }
 }
 
-function normalizeHealthCheck(raw: RawObject, path: string, ctx: NormalizeContext): HealthCheckSettings {
+/** `layer4`: a pool of tcp://, udp:// or host:port backends, whose checks default to `type: tcp` (a connect). */
+function normalizeHealthCheck(raw: RawObject, path: string, ctx: NormalizeContext, layer4 = false): HealthCheckSettings {
   const d = DEFAULTS.healthCheck
   const probePath = asString(raw['path']) ?? d.path
   if (!probePath.startsWith('/')) ctx.problem(childPath(path, 'path'), 'must start with "/"')
@@ -293,7 +294,7 @@ function normalizeHealthCheck(raw: RawObject, path: string, ctx: NormalizeContex
   for (const [name, value] of Object.entries(asObject(raw['headers']) ?? {})) if (typeof value === 'string') headers[name.toLowerCase()] = value
   const host = asString(raw['host'])
   return {
-    type: raw['type'] === 'tcp' ? 'tcp' : 'http',
+    type: raw['type'] === 'tcp' || (layer4 && raw['type'] === undefined) ? 'tcp' : 'http',
     method: (asString(raw['method']) ?? d.method).toUpperCase(),
     headers,
     ...(host !== undefined && { host }),

@@ -10,9 +10,19 @@ import type { KeyInput } from '../routing/key-value.js'
 import { chainSteps, leaseFor } from '../upstream/pool-chain.js'
 import type { Backend, Lease, Pool, PoolRegistry } from '../upstream/types.js'
 
-export interface Connected {
-  readonly socket: net.Socket
+/** Something a try connected: a TCP socket, or a UDP session's socket. */
+export interface Disposable {
+  destroy(): void
+}
+
+export interface Connected<T extends Disposable = net.Socket> {
+  readonly socket: T
   readonly pool: Pool
+  /**
+   * Held for the connection's lifetime (end it with 'cancel' when the connection closes): it
+   * counts the connection in flight for least-connections and P2C, and a reload that removes
+   * the backend waits for it. The breaker was already told that the connect succeeded.
+   */
   readonly lease: Lease
   readonly backend: Backend
   readonly attempts: number
@@ -68,17 +78,30 @@ export function connectTcp(backend: Backend): Promise<net.Socket> {
 }
 
 /**
+ * The lease a connection holds after its connect: a last-resort lease (the breaker ignores its
+ * cancel), so the connect's own lease can settle the breaker at once. A long-lived connection
+ * must not keep a half-open breaker waiting for its verdict for hours.
+ */
+function holdLease(pool: Pool, backend: Backend, connectLease: Lease, connectMs: number): Lease {
+  const hold = pool.acquireLastResort(backend)
+  if (hold === null) return connectLease // a draining backend: keep the connect lease instead
+  connectLease.end('success', connectMs)
+  return hold
+}
+
+/**
  * Connects to the first backend along the chain of `first` that accepts. Tries per pool:
  * 1 + `retry.attempts` when `retry.on` lists `connect-error` (else 1), each retry asked of the
- * pool's retry budget.
+ * pool's retry budget. The connect phase counts as one request in flight on each pool it tries
+ * (the budget is a share of those), and its retries are released when it leaves the pool.
  */
-export async function connectThroughChain(
+export async function connectThroughChain<T extends Disposable = net.Socket>(
   pools: PoolRegistry,
   first: string,
   clientIp: string,
   hooks: ConnectHooks = {},
-  connect: (backend: Backend) => Promise<net.Socket> = connectTcp,
-): Promise<Connected | ConnectFailed> {
+  connect: (backend: Backend) => Promise<T> = connectTcp as unknown as (backend: Backend) => Promise<T>,
+): Promise<Connected<T> | ConnectFailed> {
   const input = streamKeyInput(clientIp)
   let attempts = 0
   let tried = false
@@ -87,33 +110,39 @@ export async function connectThroughChain(
     const retry = pool.settings.retry
     const allowed = 1 + (retry.on.includes('connect-error') ? retry.attempts : 0)
     let here = 0
-    for (const backend of step.candidates) {
-      if (here >= allowed) break
-      if (here > 0) {
-        if (!pool.tryRetry()) break
-        // A connect retry is over as soon as it is decided: the budget bounds retries in flight.
-        pool.releaseRetries(1)
-      }
-      const lease = leaseFor(step, backend)
-      if (lease === null) continue
-      here++
-      attempts++
-      tried = true
-      const started = performance.now()
-      try {
-        const socket = await connect(backend)
-        const connectMs = performance.now() - started
-        if (hooks.aborted?.()) {
-          socket.destroy()
-          lease.end('cancel', connectMs)
-          return { error: 'aborted', attempts, pool: pools.get(first) }
+    let retries = 0
+    pool.recordRequest()
+    try {
+      for (const backend of step.candidates) {
+        if (here >= allowed) break
+        if (here > 0) {
+          if (!pool.tryRetry()) break
+          retries++
         }
-        return { socket, pool, lease, backend, attempts, lastResort: step.lastResort, connectMs }
-      } catch (err) {
-        lease.end('failure', performance.now() - started, 'connect-error')
-        hooks.onFailure?.(pool, backend, err as Error)
-        if (hooks.aborted?.()) return { error: 'aborted', attempts, pool: pools.get(first) }
+        const lease = leaseFor(step, backend)
+        if (lease === null) continue
+        here++
+        attempts++
+        tried = true
+        const started = performance.now()
+        try {
+          const socket = await connect(backend)
+          const connectMs = performance.now() - started
+          if (hooks.aborted?.()) {
+            socket.destroy()
+            lease.end('cancel', connectMs)
+            return { error: 'aborted', attempts, pool: pools.get(first) }
+          }
+          return { socket, pool, lease: holdLease(pool, backend, lease, connectMs), backend, attempts, lastResort: step.lastResort, connectMs }
+        } catch (err) {
+          lease.end('failure', performance.now() - started, 'connect-error')
+          hooks.onFailure?.(pool, backend, err as Error)
+          if (hooks.aborted?.()) return { error: 'aborted', attempts, pool: pools.get(first) }
+        }
       }
+    } finally {
+      pool.endRequest()
+      if (retries > 0) pool.releaseRetries(retries)
     }
   }
   return { error: tried ? 'connect-failed' : 'no-backend', attempts, pool: pools.get(first) }

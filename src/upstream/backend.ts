@@ -252,7 +252,8 @@ export class UpstreamBackend implements Backend {
    * saturated pool (which would mark a merely busy backend down).
    */
   get probeDispatcher(): Client {
-    this.#probe ??= new Client(this.origin, { pipelining: 1, connect: connectOptions(this.#dispatcherConfig) })
+    // A layer-4 backend probed with `type: http` speaks HTTP on its address.
+    this.#probe ??= new Client(this.url.protocol === 'tcp:' || this.url.protocol === 'udp:' ? `http://${this.url.host}` : this.origin, { pipelining: 1, connect: connectOptions(this.#dispatcherConfig) })
     return this.#probe
   }
 

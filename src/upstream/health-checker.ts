@@ -11,6 +11,7 @@
  *
  * For resource-based pools the probe also reads `{"load": 0..1}` from a JSON body.
  */
+import net from 'node:net'
 import type { HealthCheckSettings, PoolSettings } from '../config/model.js'
 import type { UpstreamBackend } from './backend.js'
 import type { HealthChecker } from './types.js'
@@ -57,8 +58,31 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }):
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/**
+ * A `type: tcp` probe: the backend accepts a TCP connection (closed at once, nothing sent).
+ * The default for layer-4 pools; for a udp:// backend it checks a TCP listener on the same port.
+ */
+export function probeTcp(url: URL, signal: AbortSignal): Promise<ProbeResult> {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    const done = (result: ProbeResult): void => {
+      signal.removeEventListener('abort', onAbort)
+      socket.destroy()
+      resolve(result)
+    }
+    const onAbort = (): void => done({ ok: false, reason: 'timeout' })
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    socket.once('connect', () => done({ ok: true, reason: 'connected' }))
+    socket.once('error', (err) => done({ ok: false, reason: describeError(err) }))
+  })
+}
+
 /** One probe of one backend; never throws. */
 export async function probeBackend(backend: UpstreamBackend, hc: HealthCheckSettings, readLoad: boolean, signal: AbortSignal): Promise<ProbeResult> {
+  if (hc.type === 'tcp') return probeTcp(backend.url, signal)
   try {
     const res = await backend.probeDispatcher.request({
       method: 'GET',
