@@ -81,6 +81,8 @@ export interface StreamSnapshot {
   readonly failed: number
   readonly bytesIn: number
   readonly bytesOut: number
+  /** Bytes the gateway holds for open connections now (socket buffers both ways; UDP: queued datagrams). */
+  readonly bufferedBytes: number
   /** Open connections per pool. */
   readonly pools: Readonly<Record<string, number>>
   /** False once removed by a reload, while its last connections finish. */

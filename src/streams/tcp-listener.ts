@@ -113,10 +113,12 @@ export class TcpStreamListener {
   snapshot(): StreamSnapshot {
     let bytesIn = this.totals.bytesIn
     let bytesOut = this.totals.bytesOut
+    let bufferedBytes = 0
     const pools: Record<string, number> = {}
     for (const c of this.connections) {
       bytesIn += c.client.bytesRead
       bytesOut += c.client.bytesWritten
+      bufferedBytes += c.client.writableLength + c.client.readableLength + (c.backend === undefined ? 0 : c.backend.writableLength + c.backend.readableLength)
       if (c.pool !== undefined) pools[c.pool] = (pools[c.pool] ?? 0) + 1
     }
     const a = this.address
@@ -129,6 +131,7 @@ export class TcpStreamListener {
       failed: this.totals.failed,
       bytesIn,
       bytesOut,
+      bufferedBytes,
       pools,
       configured: this.configured,
     }

@@ -138,10 +138,12 @@ export class UdpStreamListener {
   snapshot(): StreamSnapshot {
     let bytesIn = this.totals.bytesIn
     let bytesOut = this.totals.bytesOut
+    let bufferedBytes = 0
     const pools: Record<string, number> = {}
     for (const s of this.sessions.values()) {
       bytesIn += s.bytesIn
       bytesOut += s.bytesOut
+      for (const m of s.queue) bufferedBytes += m.length
       if (s.pool !== undefined) pools[s.pool] = (pools[s.pool] ?? 0) + 1
     }
     const a = this.address
@@ -154,6 +156,7 @@ export class UdpStreamListener {
       failed: this.totals.failed,
       bytesIn,
       bytesOut,
+      bufferedBytes,
       pools,
       configured: this.configured,
     }

@@ -129,3 +129,14 @@ export async function greeting(port: number): Promise<string> {
     c.socket.destroy()
   }
 }
+
+/** Polls `read` until `ok` holds (a few ms apart), or fails with the last value. */
+export async function until<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 3000): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = await read()
+    if (ok(v)) return v
+    if (Date.now() > end) throw new Error(`condition not reached; last value ${JSON.stringify(v)}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

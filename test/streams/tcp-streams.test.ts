@@ -6,7 +6,7 @@ import net from 'node:net'
 import { afterEach, describe, expect, test } from 'vitest'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { parseProxyHeader, proxyV2 } from '../../src/streams/proxy-protocol.js'
-import { connectClient, deadPort, greeting, streamPort, tcpBackend, type TcpBackend } from './helpers.js'
+import { connectClient, deadPort, greeting, streamPort, tcpBackend, until, type TcpBackend } from './helpers.js'
 
 const cleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -27,16 +27,6 @@ async function gateway(config: Record<string, unknown>): Promise<StartedGateway>
 
 function streamLines(gw: StartedGateway): Record<string, unknown>[] {
   return gw.logs.filter((l) => l['type'] === 'stream')
-}
-
-async function until<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 3000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await read()
-    if (ok(v)) return v
-    if (Date.now() > end) throw new Error(`condition not reached; last value ${JSON.stringify(v)}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 describe('tcp streams', () => {
