@@ -213,6 +213,32 @@ describe('tcp streams', () => {
     expect(await greeting(streamPort(gw, 's'))).toBe('a')
   })
 
+  test('shutdown drains: no new connections, open ones get until shutdownTimeout', async () => {
+    const [a] = await backends('a')
+    const gw = await startGateway({
+      server: { shutdownTimeout: '300ms' },
+      pools: { p: { backends: [a!.url] } },
+      streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }],
+    })
+    const port = streamPort(gw, 's')
+    const open = await connectClient(port)
+    await open.waitFor((t) => t === 'a\n')
+    const closing = gw.close()
+    await until(
+      () => connectClient(port).then(
+        (c) => (c.socket.destroy(), false),
+        () => true,
+      ),
+      (refused) => refused,
+    )
+    // Still spliced while draining.
+    open.socket.write('late')
+    await open.waitFor((t) => t === 'a\nlate')
+    await closing
+    await open.closed
+    expect(gw.logs.filter((l) => l['type'] === 'stream').map((l) => l['reason'])).toContain('shutdown')
+  })
+
   test('GET /api/streams, metrics and health checks of type tcp', async () => {
     const [a] = await backends('a')
     const dead = `tcp://127.0.0.1:${await deadPort()}`
