@@ -25,6 +25,7 @@ const USAGE = `usage:
   switchyard check -c FILE          validate FILE: "ok", or one "path: message" line per problem
   switchyard demo                   demo upstreams + the gateway on config/gateway.yaml
   switchyard explain -c FILE METHOD URL [-H 'name: value']...   how a request would be routed
+  switchyard explain -c FILE --stream NAME [--sni HOST]       where a layer-4 connection would go
   switchyard schema                 print the configuration JSON Schema
   switchyard config push -c FILE --etcd URL [--key K]   validate FILE and publish it to etcd
   switchyard config get --etcd URL [--key K]            print the configuration live in etcd

@@ -1,5 +1,6 @@
 /**
- * `switchyard explain -c FILE METHOD URL [-H 'name: value']... [--claims=JSON] [--ip=ADDR]`:
+ * `switchyard explain -c FILE METHOD URL [-H 'name: value']... [--claims=JSON] [--ip=ADDR]`
+ * (or `--stream NAME [--sni HOST] [--ip ADDR]` for a layer-4 connection, src/explain/stream.ts):
  * the explain answer from a configuration file, offline. No listener is opened and no health
  * check runs, so every backend counts as healthy with a closed circuit: the answer is about the
  * route table, which is what CI wants to pin down.
@@ -14,8 +15,10 @@ import { compileRouteTable } from '../routing/route-table.js'
 import type { RuntimeState } from '../runtime-state.js'
 import { createPoolRegistry } from '../upstream/index.js'
 import { explainRequest, type ExplainInput } from './explain.js'
+import { explainStream } from './stream.js'
 
 const USAGE = "usage: switchyard explain -c FILE METHOD URL [-H 'name: value']... [--claims=JSON] [--ip=ADDR]"
+const STREAM_USAGE = 'usage: switchyard explain -c FILE --stream NAME [--sni HOST] [--ip ADDR]'
 const ABSOLUTE = /^(https?):\/\/([^/?#]*)(.*)$/i
 
 export interface ParsedTarget {
@@ -47,7 +50,56 @@ export function parseHeaderLines(lines: readonly string[]): Record<string, strin
   return out
 }
 
+/** `--name VALUE` or `--name=VALUE` among the positional arguments; the rest stay. */
+function takeOption(positional: string[], name: string): string | undefined {
+  const i = positional.findIndex((p) => p === name || p.startsWith(`${name}=`))
+  if (i < 0) return undefined
+  const p = positional[i]!
+  if (p.length > name.length) {
+    positional.splice(i, 1)
+    return p.slice(name.length + 1)
+  }
+  const value = positional[i + 1] ?? ''
+  positional.splice(i, 2)
+  return value
+}
+
+/** `explain --stream NAME [--sni HOST] [--ip ADDR]`: a layer-4 connection instead of a request. */
+async function explainStreamCommand(args: Parameters<CliCommand>[0], io: Parameters<CliCommand>[1]): Promise<number> {
+  const positional = [...args.positional]
+  const name = takeOption(positional, '--stream')
+  const sni = takeOption(positional, '--sni')
+  const ip = takeOption(positional, '--ip')
+  if (!args.config || !name || positional.length > 0) {
+    io.err(STREAM_USAGE)
+    return 2
+  }
+  let settings
+  try {
+    settings = await loadConfigFile(resolve(args.config))
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const line of e.lines()) io.err(line)
+      return 1
+    }
+    throw e
+  }
+  const pools = createPoolRegistry(settings.pools)
+  try {
+    const answer = explainStream({ settings, pools }, { stream: name, ...(sni ? { sni } : {}), ...(ip ? { clientIp: ip } : {}) })
+    if (answer === undefined) {
+      io.err(`unknown stream "${name}"; configured: ${settings.streams.map((s) => s.name).join(', ') || '(none)'}`)
+      return 2
+    }
+    io.out(JSON.stringify(answer, null, 2))
+    return 0
+  } finally {
+    await pools.close()
+  }
+}
+
 export const explainCommand: CliCommand = async (args, io) => {
+  if (args.positional.some((p) => p === '--stream' || p.startsWith('--stream='))) return explainStreamCommand(args, io)
   const [method, url, ...rest] = args.positional.filter((p) => !p.startsWith('--'))
   if (!args.config || method === undefined || url === undefined || rest.length > 0) {
     io.err(USAGE)

@@ -237,7 +237,7 @@ function explainSplit(route: CompiledRoute, headers: Headers, clientIp: string, 
   return out
 }
 
-function explainPools(state: RuntimeState, first: string, keyInput: KeyInput): { pools: PoolStep[]; backend: ExplainAnswer['backend'] } {
+export function explainPools(state: Pick<RuntimeState, 'pools'>, first: string, keyInput: KeyInput): { pools: PoolStep[]; backend: ExplainAnswer['backend'] } {
   const pools: PoolStep[] = []
   let backend: ExplainAnswer['backend'] = null
   // The same chain walk as the data plane (upstream/pool-chain.ts), without moving balancers:
