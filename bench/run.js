@@ -205,6 +205,8 @@ async function main() {
   lines.push('')
   lines.push(`access-log lines written: ${written.join('; ')}`)
   console.log(lines.join('\n'))
+  // Layer 4 (bench/tcp.js): TCP throughput and connections/s, direct vs a tcp stream.
+  console.log(`\n${(await (await import('./tcp.js')).tcpRows({ pin: haveTaskset })).join('\n')}`)
 }
 
 function countLines(file) {
