@@ -20,7 +20,8 @@ async function backends(...names: string[]): Promise<TcpBackend[]> {
 }
 
 async function gateway(config: Record<string, unknown>): Promise<StartedGateway> {
-  const gw = await startGateway(config)
+  // A failed test may leave a client open: closing must not wait the default 30 s for it.
+  const gw = await startGateway({ ...config, server: { shutdownTimeout: '500ms', ...(config['server'] as object | undefined) } })
   cleanup.push(() => gw.close())
   return gw
 }
@@ -60,6 +61,44 @@ describe('tcp streams', () => {
     )
     expect(lines.slice(-2).map((l) => l['attempts'])).toEqual([1, 1])
     expect(lines.some((l) => l['attempts'] === 2)).toBe(true)
+  })
+
+  test('open connections feed least-connections', async () => {
+    const [a, b] = await backends('a', 'b')
+    const gw = await gateway({ pools: { p: { backends: [a!.url, b!.url], algorithm: 'least-connections' } }, streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }] })
+    const port = streamPort(gw, 's')
+    const first = await connectClient(port)
+    const x = (await first.waitFor((t) => t.endsWith('\n'))).trim()
+    const second = await connectClient(port)
+    const y = (await second.waitFor((t) => t.endsWith('\n'))).trim()
+    expect(y).not.toBe(x)
+    const oneOpen = (): Promise<unknown> =>
+      until(
+        async () => ((await (await fetch(`${gw.adminUrl}/api/streams`)).json()) as { active: number }[])[0]!.active,
+        (n) => n === 1,
+      )
+    first.socket.end()
+    await first.closed
+    await oneOpen()
+    // x holds nothing now, y one connection: x again, twice in a row while y's stays open.
+    expect(await greeting(port)).toBe(x)
+    await oneOpen()
+    expect(await greeting(port)).toBe(x)
+    second.socket.destroy()
+  })
+
+  test('a pool with nothing that connects hands over to its fallback pool', async () => {
+    const [b] = await backends('b')
+    const gw = await gateway({
+      pools: { p: { backends: [`tcp://127.0.0.1:${await deadPort()}`], fallback: 'q' }, q: { backends: [b!.url] } },
+      streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }],
+    })
+    expect(await greeting(streamPort(gw, 's'))).toBe('b')
+    const [line] = await until(
+      () => streamLines(gw),
+      (l) => l.length === 1,
+    )
+    expect(line).toMatchObject({ pool: 'q', attempts: 2 })
   })
 
   test('no backend answers: the client is closed and the line says why', async () => {
