@@ -9,7 +9,7 @@
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerFactory } from 'fastify'
 import http from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { ConfigError, loadConfigFile, normalizeConfig } from './config/index.js'
 import type { GatewaySettings, ServerSettings } from './config/model.js'
@@ -46,6 +46,7 @@ import { applyRuntimeSnapshot, takeRuntimeSnapshot, type RuntimeSnapshot } from 
 import { dirname, resolve as resolvePath } from 'node:path'
 import type { CompiledRoute, SplitSelector } from './routing/types.js'
 import { StreamManager } from './streams/stream-manager.js'
+import { acceptProxyProtocol } from './net/proxy-protocol-accept.js'
 
 export interface GatewayOptions {
   /** The file to re-read on reload (SIGHUP, POST /api/reload). */
@@ -314,7 +315,13 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   let state: RuntimeState = { version: 1, settings, routes: initialRoutes, pools, pipelines: initial.pipelines }
 
   let tlsListener: TlsListener | undefined
-  const app = await buildDataPlane({ handle }, 'http', withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort()))
+  const edgeServer = withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort())
+  // PROXY v1/v2 from trustedProxies (an outer layer-4 balancer) names the real client.
+  const app = await buildDataPlane({ handle }, 'http', (handler, opts) => {
+    const server = edgeServer(handler, opts)
+    acceptProxyProtocol(server as unknown as NetServer, (address) => trust.isTrusted(address), () => state.settings.server.headersTimeout)
+    return server
+  })
   let serving = false
   let draining = false
   let closing: Promise<void> | undefined
