@@ -49,6 +49,13 @@ export const dashboardHtml = `<!doctype html>
     <h2>Pools <span class="hint">health from active checks, circuit from live traffic; p99 to upstream response headers</span></h2>
     <div class="pools" id="pools"></div>
   </section>
+  <section class="panel hidden" id="streams-panel">
+    <h2>Streams <span class="hint">layer-4 listeners; bytes in from clients, out to clients</span></h2>
+    <table>
+      <thead><tr><th>Stream</th><th>Listen</th><th>Pool</th><th class="num">Open</th><th class="num">Accepted</th><th class="num">Refused</th><th class="num">Failed</th><th class="num">In</th><th class="num">Out</th></tr></thead>
+      <tbody id="streams"></tbody>
+    </table>
+  </section>
   <div class="cols">
     <section class="panel">
       <h2>Recent reloads <span class="hint">newest first</span></h2>

@@ -36,6 +36,7 @@ export const dashboardJs = String.raw`
   function replace(id, nodes) { var el = $(id); el.replaceChildren.apply(el, nodes); }
 
   function fmtRate(v) { return v === null || v === undefined ? '\u2013' : (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)); }
+  function fmtBytes(v) { return v >= 1073741824 ? (v / 1073741824).toFixed(1) + ' GiB' : v >= 1048576 ? (v / 1048576).toFixed(1) + ' MiB' : v >= 1024 ? (v / 1024).toFixed(1) + ' KiB' : v + ' B'; }
   function fmtPct(v) { return v === null || v === undefined ? '\u2013' : (v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 1) + '%'; }
   function fmtMs(v) {
     if (v === null || v === undefined) return '\u2013';
@@ -153,6 +154,23 @@ export const dashboardJs = String.raw`
             ]);
           })),
         ]),
+      ]);
+    }));
+
+    var streams = s.streams || [];
+    $('streams-panel').classList.toggle('hidden', streams.length === 0);
+    replace('streams', streams.map(function (st) {
+      var sni = st.sni ? Object.keys(st.sni).map(function (n) { return n + ' \u2192 ' + st.sni[n]; }).join(', ') : '';
+      return h('tr', { 'data-stream': st.name }, [
+        h('td', {}, [h('span', { class: 'name', text: st.name }), ' ', h('span', { class: 'muted', text: st.protocol + (st.configured ? '' : ' (removed, draining)') })]),
+        h('td', { class: 'mono', text: st.listen.host + ':' + st.listen.port }),
+        h('td', { class: 'mono', text: [sni, st.pool ? (sni ? 'default ' : '') + st.pool : ''].filter(Boolean).join('; ') }),
+        h('td', { class: 'num', text: String(st.active) }),
+        h('td', { class: 'num', text: String(st.accepted) }),
+        h('td', { class: 'num', text: String(st.refused) }),
+        h('td', { class: 'num', text: String(st.failed) }),
+        h('td', { class: 'num', text: fmtBytes(st.bytesIn) }),
+        h('td', { class: 'num', text: fmtBytes(st.bytesOut) }),
       ]);
     }));
 

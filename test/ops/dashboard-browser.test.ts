@@ -46,7 +46,9 @@ describe.runIf(haveChromium || inCi)('dashboard in Chromium', () => {
         'shop-v1': { algorithm: 'least-connections', backends: [s1, s2], healthCheck, fallback: 'shop-v2', circuitBreaker: { consecutiveFailures: 3, openDuration: '30s' } },
         'shop-v2': { backends: [canary], healthCheck },
         api: { algorithm: 'weighted-round-robin', backends: [a1, { url: a2, weight: 2 }], healthCheck },
+        db: { backends: [a1!.replace('http://', 'tcp://')] },
       },
+      streams: [{ name: 'db', listen: { port: 0 }, pool: 'db' }],
       routes: [
         {
           name: 'shop',
@@ -112,6 +114,7 @@ describe.runIf(haveChromium || inCi)('dashboard in Chromium', () => {
       await expect.poll(() => row.locator('.health').textContent()).toBe('healthy')
     }
     await expect.poll(() => page.locator('tr[data-route]').count()).toBe(2)
+    await expect.poll(() => page.locator('tr[data-stream="db"]').count()).toBe(1)
     // Rates appear once two snapshots exist.
     await expect.poll(async () => (await page.locator('#t-rate').textContent())?.trim(), { timeout: 8000 }).toMatch(/^\d/)
   })
