@@ -101,6 +101,24 @@ describe('tcp streams', () => {
     expect(line).toMatchObject({ pool: 'q', attempts: 2 })
   })
 
+  test('last resort: a backend whose breaker is open is still tried when nothing else is available', async () => {
+    const port = await deadPort()
+    const gw = await gateway({
+      pools: { p: { backends: [`tcp://127.0.0.1:${port}`], circuitBreaker: { consecutiveFailures: 1, openDuration: '1m' } } },
+      streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }],
+    })
+    const first = await connectClient(streamPort(gw, 's'))
+    await first.closed
+    const circuit = async (): Promise<string> => ((await (await fetch(`${gw.adminUrl}/api/pools`)).json()) as { backends: { circuit: string }[] }[])[0]!.backends[0]!.circuit
+    expect(await circuit()).toBe('open')
+    // The backend comes back on its port: the open breaker alone must not keep it out.
+    const back = net.createServer((s) => s.end('back\n'))
+    await new Promise<void>((r) => back.listen(port, '127.0.0.1', r))
+    cleanup.push(() => new Promise((r) => back.close(r)))
+    expect(await greeting(streamPort(gw, 's'))).toBe('back')
+    expect(await circuit()).toBe('closed')
+  })
+
   test('no backend answers: the client is closed and the line says why', async () => {
     const gw = await gateway({
       pools: { p: { backends: [`tcp://127.0.0.1:${await deadPort()}`] } },
