@@ -84,7 +84,11 @@ function startChild(args, pin) {
     child.stdout.on('data', (d) => {
       out += d
       const m = /ready (\d+) (\d+)/.exec(out)
-      if (m) resolve({ child, a: Number(m[1]), b: Number(m[2]) })
+      if (!m) return
+      // From here on stdout is the gateway's log: drained, not collected.
+      child.stdout.removeAllListeners('data')
+      child.stdout.resume()
+      resolve({ child, a: Number(m[1]), b: Number(m[2]) })
     })
     child.once('exit', (code) => reject(new Error(`bench tcp child exited with ${code}`)))
   })

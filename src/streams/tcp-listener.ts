@@ -26,6 +26,8 @@ import { parseProxyHeader, proxyHeader } from './proxy-protocol.js'
 import { compileSniRouter, type SniRouter } from './sni-router.js'
 import { newTotals, settingsView, type CloseReason, type ListenerTotals, type StreamEnv, type StreamSnapshot } from './stream-env.js'
 
+const EMPTY: Buffer = Buffer.alloc(0)
+
 /** One spliced connection, as the listener tracks it. */
 interface TcpConnection {
   readonly client: net.Socket
@@ -258,18 +260,25 @@ export class TcpStreamListener {
     let size = 0
     let offset = 0 // bytes of a received PROXY header, not forwarded
     let proxyDone = !needProxyHeader
-    let data: Buffer = Buffer.alloc(0)
+    let data: Buffer = EMPTY
     const proceed = (pool: string | undefined): void => {
       clearTimeout(timer)
       client.off('data', onData)
       client.pause()
       const rest = data.subarray(offset)
+      // The closures of this connection outlive the preface: drop what they would keep alive.
+      chunks.length = 0
+      data = EMPTY
       void this.#connect(conn, settings, pool, rest.length > 0 ? [rest] : [], clientIp, clientPort, client.localAddress, client.localPort, callbacks)
     }
     // A trusted peer that sends no PROXY header in time (a server-speaks-first protocol, an
     // outer balancer not configured for it) is served with its own address; a TLS client that
     // sends no ClientHello in time is closed.
-    const timer = setTimeout(() => (needHello ? conn.close('client-hello-timeout') : proceed(router(undefined))), settings.clientHelloTimeout)
+    const timer = setTimeout(() => {
+      if (needHello) conn.close('client-hello-timeout')
+      else if (size > 0) conn.close('bad-proxy-header') // the start of a PROXY header, never finished
+      else proceed(router(undefined))
+    }, settings.clientHelloTimeout)
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk)
       size += chunk.length
