@@ -96,7 +96,7 @@ export async function connectClient(port: number, host = '127.0.0.1'): Promise<C
     socket,
     text,
     closed,
-    waitFor(until, timeoutMs = 3000) {
+    waitFor(until, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
           if (until(text())) {
@@ -131,7 +131,7 @@ export async function greeting(port: number): Promise<string> {
 }
 
 /** Polls `read` until `ok` holds (a few ms apart), or fails with the last value. */
-export async function until<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 3000): Promise<T> {
+export async function until<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await read()

@@ -32,7 +32,7 @@ beforeAll(async () => {
   const d = await tlsBackend('default.example.com', ['default.example.com'])
   gw = await startGateway({
     pools: { pa: { backends: [a] }, pb: { backends: [b] }, pd: { backends: [d] } },
-    streams: [{ name: 'tls', listen: { port: 0 }, sni: { 'a.example.com': 'pa', '*.b.example.com': 'pb' }, pool: 'pd', clientHelloTimeout: '300ms' }],
+    streams: [{ name: 'tls', listen: { port: 0 }, sni: { 'a.example.com': 'pa', '*.b.example.com': 'pb' }, pool: 'pd', clientHelloTimeout: '1s' }],
   })
 })
 

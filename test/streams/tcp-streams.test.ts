@@ -152,7 +152,7 @@ describe('tcp streams', () => {
     const [a] = await backends('a')
     const gw = await gateway({
       pools: { p: { backends: [a!.url] } },
-      streams: [{ name: 's', listen: { port: 0 }, pool: 'p', idleTimeout: '300ms', maxConnections: 1 }],
+      streams: [{ name: 's', listen: { port: 0 }, pool: 'p', idleTimeout: '1s', maxConnections: 1 }],
     })
     const port = streamPort(gw, 's')
     const first = await connectClient(port)
@@ -273,7 +273,7 @@ describe('tcp streams', () => {
   test('shutdown drains: no new connections, open ones get until shutdownTimeout', async () => {
     const [a] = await backends('a')
     const gw = await startGateway({
-      server: { shutdownTimeout: '300ms' },
+      server: { shutdownTimeout: '1500ms' },
       pools: { p: { backends: [a!.url] } },
       streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }],
     })

@@ -81,7 +81,7 @@ describe('udp streams', () => {
     const a = await udpBackend('a')
     const gw = await gateway({
       pools: { dns: { backends: [a] } },
-      streams: [{ name: 'dns', listen: { port: 0 }, protocol: 'udp', pool: 'dns', idleTimeout: '200ms', maxConnections: 1 }],
+      streams: [{ name: 'dns', listen: { port: 0 }, protocol: 'udp', pool: 'dns', idleTimeout: '1s', maxConnections: 1 }],
     })
     const port = streamPort(gw, 'dns')
     const first = await udpClient(port)
