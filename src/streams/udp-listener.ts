@@ -241,8 +241,15 @@ export class UdpStreamListener {
       s.timer?.refresh()
       this.#socket.send(reply, s.port, s.replyTo)
     })
-    // ICMP port unreachable on a connected socket: the backend is not there (any more).
-    up.socket.on('error', () => this.#close(s, 'backend-error'))
+    // ICMP port unreachable on a connected socket: nothing listens there (any more). UDP's only
+    // equivalent of a refused connect, so it counts as one against the backend's breaker.
+    up.socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') {
+        result.pool.acquire(result.backend)?.end('failure', 0, 'connect-error')
+        env.connectFailed?.(settings.name, result.pool, result.backend, err)
+      }
+      this.#close(s, 'backend-error')
+    })
     for (const m of s.queue) up.socket.send(m)
     s.queue.length = 0
   }

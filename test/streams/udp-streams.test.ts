@@ -77,6 +77,31 @@ describe('udp streams', () => {
     expect(metrics).toContain('switchyard_stream_connections_total{stream="dns",pool="dns"} 4')
   })
 
+  test('a backend that answers with ICMP port unreachable counts as refused: its breaker opens', async () => {
+    const live = await udpBackend('live')
+    const probe = dgram.createSocket('udp4')
+    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve))
+    const dead = `udp://127.0.0.1:${probe.address().port}`
+    await new Promise<void>((r) => probe.close(() => r()))
+    const gw = await gateway({
+      pools: { dns: { backends: [dead, live], circuitBreaker: { consecutiveFailures: 1, openDuration: '1m' } } },
+      streams: [{ name: 'dns', listen: { port: 0 }, protocol: 'udp', pool: 'dns' }],
+    })
+    const port = streamPort(gw, 'dns')
+    const circuit = async (): Promise<string | undefined> =>
+      ((await (await fetch(`${gw.adminUrl}/api/pools`)).json()) as { backends: { url: string; circuit: string }[] }[])[0]!.backends.find((b) => b.url === dead)?.circuit
+    // Clients until one lands on the dead backend (round robin: the first or the second).
+    await until(
+      async () => {
+        await (await udpClient(port)).ask('q', 200)
+        return circuit()
+      },
+      (c) => c === 'open',
+    )
+    for (let i = 0; i < 3; i++) expect(await (await udpClient(port)).ask(`after${i}`)).toBe(`live:after${i}`)
+    expect(gw.logs.filter((l) => l['type'] === 'stream').map((l) => l['reason'])).toContain('backend-error')
+  })
+
   test('sessions end when idle and are bounded', async () => {
     const a = await udpBackend('a')
     const gw = await gateway({
