@@ -351,7 +351,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       compiled = await compileFor(next, routes, state.settings)
       commitTls = await tlsListener?.prepare(next)
       controlled = controlledBackends(pools!)
-      preparedStreams = await streams.prepare(next)
+      preparedStreams = options.worker === undefined ? await streams.prepare(next) : undefined
       // Last, because it changes live state: it either applies whole or throws having changed nothing.
       pools!.reconcile(next.pools)
     } catch (err) {
@@ -380,7 +380,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     state = { version: prev.version + 1, settings: next, routes, pools: pools!, pipelines: compiled!.pipelines }
     compiled!.prepared.commit()
     commitTls?.()
-    preparedStreams!.commit()
+    preparedStreams?.commit()
     trust = compileTrustedProxies(next.server.trustedProxies)
     for (const l of reloadListeners) l(state, prev)
     metrics.reloads.inc({ result: 'applied' })
@@ -503,7 +503,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
           }
           adminUrl = urlOf(gateway.admin.server.address() as AddressInfo, 'http')
         }
-        await streams.start(s.streams)
+        // With worker threads, the main thread alone serves the streams (one listener per address).
+        if (options.worker === undefined) await streams.start(s.streams)
       } catch (err) {
         // Nothing half-started stays behind: a listener that bound is closed again, so the
         // process can exit instead of serving without its admin (or its TLS) listener.
@@ -518,8 +519,10 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       // A worker's backends get their health verdicts from the main thread's one checker.
       if (options.worker === undefined) pools!.start()
       serving = true
-      if (options.dataPlane === false) log.info({ adminUrl, node: process.version }, 'main thread ready: admin and health checks (worker threads serve the data listeners)')
-      else log.info({ url, httpsUrl: tlsListener?.url, adminUrl, node: process.version }, 'switchyard listening')
+      const streamAddresses = streams.snapshot().map((x) => `${x.name} ${x.protocol}://${x.listen.host.includes(':') ? `[${x.listen.host}]` : x.listen.host}:${x.listen.port}`)
+      const streamField = streamAddresses.length > 0 ? { streams: streamAddresses } : {}
+      if (options.dataPlane === false) log.info({ adminUrl, ...streamField, node: process.version }, 'main thread ready: admin and health checks (worker threads serve the data listeners)')
+      else log.info({ url, httpsUrl: tlsListener?.url, adminUrl, ...streamField, node: process.version }, 'switchyard listening')
     },
     reload,
     close() {

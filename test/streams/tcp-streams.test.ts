@@ -35,6 +35,7 @@ describe('tcp streams', () => {
     const [a, b] = await backends('a', 'b')
     const gw = await gateway({ pools: { p: { backends: [a!.url, b!.url] } }, streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }] })
     const port = streamPort(gw, 's')
+    expect(gw.logs.find((l) => l['msg'] === 'switchyard listening')?.['streams']).toEqual([`s tcp://127.0.0.1:${port}`])
     const seen: string[] = []
     for (let i = 0; i < 4; i++) seen.push(await greeting(port))
     expect(seen.filter((x) => x === 'a')).toHaveLength(2)
