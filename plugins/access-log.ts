@@ -36,6 +36,18 @@ function acquire(gw: GatewayHandle): AccessLog | undefined {
   return entry.access
 }
 
+/**
+ * The access log of `gw`'s data planes for another writer (the layer-4 streams), held open until
+ * `releaseAccessLog`: streams may drain after the HTTP listeners have closed. Undefined when off.
+ */
+export function holdAccessLog(gw: GatewayHandle): AccessLog | undefined {
+  return acquire(gw)
+}
+
+export function releaseAccessLog(gw: GatewayHandle): Promise<void> {
+  return release(gw)
+}
+
 async function release(gw: GatewayHandle): Promise<void> {
   const entry = shared.get(gw)
   if (entry === undefined || --entry.users > 0) return

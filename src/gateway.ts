@@ -30,7 +30,7 @@ import { createPoolRegistry, type ManagedPoolRegistry, type PoolRegistry } from 
 import type { UpstreamEvent } from './upstream/types.js'
 import { sharedMemoryStoreHandle } from './ratelimit/shared-memory-store.js'
 import { threadView } from './workers/thread-view.js'
-import accessLogPlugin from '../plugins/access-log.js'
+import accessLogPlugin, { holdAccessLog, releaseAccessLog } from '../plugins/access-log.js'
 import proxyPlugin from '../plugins/proxy.js'
 import requestContextPlugin from '../plugins/request-context.js'
 import { buildAdmin } from '../routes/admin.js'
@@ -279,7 +279,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     },
   })
   let trust = compileTrustedProxies(settings.server.trustedProxies)
-  const streams = new StreamManager({ pools, metrics, log, settings: () => state.settings, trust: () => trust })
+  let streamAccess: ReturnType<typeof holdAccessLog>
+  const streams = new StreamManager({ pools, metrics, log, settings: () => state.settings, trust: () => trust, access: () => streamAccess })
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
   const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
 
@@ -322,6 +323,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     acceptProxyProtocol(server as unknown as NetServer, (address) => trust.isTrusted(address), () => state.settings.server.headersTimeout)
     return server
   })
+  // Stream lines go to the same access log as requests, held open until the streams have drained.
+  streamAccess = holdAccessLog(handle)
   let serving = false
   let draining = false
   let closing: Promise<void> | undefined
@@ -509,7 +512,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         // Nothing half-started stays behind: a listener that bound is closed again, so the
         // process can exit instead of serving without its admin (or its TLS) listener.
         closing ??= (async () => {
-          await Promise.allSettled([app.close(), tlsListener?.close(), gateway.admin?.close(), streams.close(0)])
+          await Promise.allSettled([app.close(), tlsListener?.close(), gateway.admin?.close(), streams.close(0).then(() => releaseAccessLog(handle))])
           for (const f of [...features].reverse()) await Promise.resolve(f.close?.()).catch(() => {})
           await pools!.close()
         })()
@@ -547,7 +550,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         const sweep = setInterval(() => app.server.closeIdleConnections?.(), 100)
         sweep.unref()
         try {
-          await Promise.all([app.close(), tlsListener?.close(), streams.close(timeout)])
+          await Promise.all([app.close(), tlsListener?.close(), streams.close(timeout).then(() => releaseAccessLog(handle))])
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)

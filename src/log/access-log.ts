@@ -44,6 +44,11 @@ export interface AccessLog {
   sampled(): boolean
   /** Writes one line for `entry`, unconditionally: call `sampled()` first. */
   write(entry: AccessEntry): void
+  /**
+   * Writes one line of another kind beside the request lines (layer-4 streams: `"type":"stream"`),
+   * shaped the same way; `fields` are JSON members each starting with a comma. Call `sampled()` first.
+   */
+  writeLine(type: string, fields: string, msg: string): void
   /** Writes what is buffered, synchronously (process exit). */
   flushSync(): void
   /** Flushes and closes an owned destination; the sink of someone else is left open. */
@@ -105,6 +110,10 @@ export function createAccessLog(settings: AccessLogSettings, options: AccessLogO
     write(entry) {
       if (closed) return
       sink.write(head + now() + afterTime + formatFields(entry) + ',"msg":"request"}\n')
+    },
+    writeLine(type, fields, msg) {
+      if (closed) return
+      sink.write(head + now() + (options.bindings ?? '') + ',"type":' + str(type) + fields + ',"msg":' + str(msg) + '}\n')
     },
     flushSync: flush,
     close() {

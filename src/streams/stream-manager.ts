@@ -15,6 +15,7 @@ import { ConfigError } from '../config/errors.js'
 import type { GatewaySettings, StreamSettings } from '../config/model.js'
 import { childPath, indexPath } from '../config/paths.js'
 import { ListenError } from '../listen-error.js'
+import type { AccessLog } from '../log/access-log.js'
 import type { GatewayMetrics } from '../metrics.js'
 import { metricsOnce } from '../metrics.js'
 import type { TrustMatcher } from '../net/client-ip.js'
@@ -32,6 +33,11 @@ export interface StreamManagerOptions {
   /** The live settings (access log switch, shutdownTimeout) and trustedProxies. */
   settings(): GatewaySettings
   trust(): TrustMatcher
+  /**
+   * The gateway's access log (`log.access`: its file, or the gateway log), where one line per
+   * closed connection goes; undefined when it is off. Without this option lines go to `log`.
+   */
+  access?(): Pick<AccessLog, 'sampled' | 'writeLine'> | undefined
 }
 
 interface StreamMetrics {
@@ -191,12 +197,7 @@ export class StreamManager {
   #closed(r: ConnectionRecord): void {
     if (r.unreportedIn > 0) this.#metrics.bytes.inc({ stream: r.stream, direction: 'in' }, r.unreportedIn)
     if (r.unreportedOut > 0) this.#metrics.bytes.inc({ stream: r.stream, direction: 'out' }, r.unreportedOut)
-    const access = this.#o.settings().log.access
-    if (!access.enabled || (access.sample < 1 && Math.random() >= access.sample)) return
-    // One line per closed connection, beside the HTTP access lines in the gateway log.
-    this.#o.log.info(
-      {
-        type: 'stream',
+    const line = {
         stream: r.stream,
         protocol: r.protocol,
         client: r.client,
@@ -210,8 +211,17 @@ export class StreamManager {
         connectMs: r.connectMs === undefined ? undefined : Math.round(r.connectMs * 10) / 10,
         durationMs: Math.round(r.durationMs),
         reason: r.reason,
-      },
-      'stream',
-    )
+      }
+    // One line per closed connection, beside the HTTP access lines (same file, same sampling).
+    if (this.#o.access !== undefined) {
+      const access = this.#o.access()
+      if (access === undefined || !access.sampled()) return
+      const json = JSON.stringify(line)
+      access.writeLine('stream', json.length > 2 ? `,${json.slice(1, -1)}` : '', 'stream')
+      return
+    }
+    const settings = this.#o.settings().log.access
+    if (!settings.enabled || (settings.sample < 1 && Math.random() >= settings.sample)) return
+    this.#o.log.info({ type: 'stream', ...line }, 'stream')
   }
 }

@@ -2,7 +2,10 @@
  * TCP streams over real sockets: balancing per connection, connect retries and the breaker,
  * half-close, limits, PROXY protocol both ways, reload and the operations surface.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { parseProxyHeader, proxyV2 } from '../../src/streams/proxy-protocol.js'
@@ -147,6 +150,25 @@ describe('tcp streams', () => {
       (l) => l.length === 1,
     )
     expect(line).toMatchObject({ stream: 's', pool: 'p', backend: a!.url, client: '127.0.0.1', bytesIn: 5, bytesOut: 10, reason: 'client-closed' })
+  })
+
+  test('stream lines go to log.access.file with the request lines', async () => {
+    const [a] = await backends('a')
+    const dir = await mkdtemp(join(tmpdir(), 'sy-stream-log-'))
+    cleanup.push(() => rm(dir, { recursive: true, force: true }))
+    const file = join(dir, 'access.log')
+    const gw = await startGateway({ log: { access: { file } }, pools: { p: { backends: [a!.url] } }, streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }] })
+    const c = await connectClient(streamPort(gw, 's'))
+    c.socket.end('x')
+    await c.closed
+    await until(
+      () => gw.streams.snapshot()[0]!.active,
+      (n) => n === 0,
+    )
+    await gw.close() // flushes the buffered file
+    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toEqual([expect.objectContaining({ level: 30, type: 'stream', msg: 'stream', stream: 's', pool: 'p', bytesIn: 1, bytesOut: 6, reason: 'client-closed' })])
+    expect(streamLines(gw)).toEqual([])
   })
 
   test('idle timeout and maxConnections', async () => {
