@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
+import { startUpstream } from '../helpers/upstream.js'
 import { parseProxyHeader, proxyV2 } from '../../src/streams/proxy-protocol.js'
 import { connectClient, deadPort, greeting, streamPort, tcpBackend, until, type TcpBackend } from './helpers.js'
 
@@ -317,6 +318,27 @@ describe('tcp streams', () => {
     await closing
     await open.closed
     expect(gw.logs.filter((l) => l['type'] === 'stream').map((l) => l['reason'])).toContain('shutdown')
+  })
+
+  test('health checks of type http on a layer-4 pool speak HTTP to the backend address', async () => {
+    const ok = await startUpstream('ok')
+    const sick = await startUpstream('sick', (_req, res) => {
+      res.statusCode = 500
+      res.end()
+    })
+    cleanup.push(() => ok.close(), () => sick.close())
+    const okUrl = ok.url.replace('http://', 'tcp://')
+    const sickUrl = sick.url.replace('http://', 'tcp://')
+    const gw = await gateway({
+      pools: { p: { backends: [okUrl, sickUrl], healthCheck: { type: 'http', path: '/health', interval: '50ms', unhealthyThreshold: 1 } } },
+      streams: [{ name: 's', listen: { port: 0 }, pool: 'p' }],
+    })
+    const health = await until(
+      async () => ((await (await fetch(`${gw.adminUrl}/api/pools`)).json()) as { backends: { url: string; healthy: boolean }[] }[])[0]!.backends,
+      (b) => b.find((x) => x.url === sickUrl)?.healthy === false,
+    )
+    expect(health.find((x) => x.url === okUrl)?.healthy).toBe(true)
+    expect(ok.requests.some((r) => r.url === '/health')).toBe(true)
   })
 
   test('GET /api/streams, metrics and health checks of type tcp', async () => {
