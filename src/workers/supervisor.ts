@@ -29,7 +29,7 @@ import { threadView } from './thread-view.js'
 import type { SyncedGateway } from '../config-source/etcd-sync.js'
 
 /** Series the main thread owns for the process (health, circuits, reloads, the process itself); everything else is summed over workers. */
-const MAIN_OWNED = /^(process_|nodejs_|switchyard_(backend_up|backend_healthy|circuit_state|config_|build_info))/
+const MAIN_OWNED = /^(process_|nodejs_|switchyard_(backend_up|backend_healthy|circuit_state|config_|build_info|stream_))/
 /** The same value in every worker (certificates): the first worker's. */
 const SAME_IN_EVERY_WORKER = /^switchyard_tls_certificate_expiry/
 
