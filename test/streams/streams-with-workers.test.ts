@@ -41,4 +41,4 @@ test('with worker threads the main thread serves the streams', async () => {
   )
   const metrics = await (await fetch(`${admin}/metrics`)).text()
   expect(metrics).toContain('switchyard_stream_connections_total{stream="db",pool="db"} 3')
-})
+}, 45_000) // thread start-up on a loaded machine, as the worker suites allow
