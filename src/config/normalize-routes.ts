@@ -14,6 +14,7 @@ import type {
   SplitTarget,
 } from './model.js'
 import { DEFAULTS } from './defaults.js'
+import { normalizeCanary } from './normalize-canary.js'
 import { parseKeySource, TOKEN } from './key-source.js'
 import { NAME, NAME_RULE } from './names.js'
 import { isWeight } from './normalize-pools.js'
@@ -130,6 +131,9 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
       storeSetCookie: asBoolean(cache['storeSetCookie'], d.cache.storeSetCookie),
     }
   }
+
+  const canary = normalizeCanary(raw['canary'], route.split, childPath(path, 'canary'), ctx)
+  if (canary !== undefined) route.canary = canary
 
   const mirror = asObject(raw['mirror'])
   if (mirror !== undefined) {
