@@ -101,7 +101,10 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   let period = 0
   let started = false
 
-  const isoAt = (t: number): string => new Date(Date.now() - (clock.now() - t)).toISOString()
+  // Clock times (monotonic) shown as wall-clock times, with one fixed offset so a time never
+  // changes between two reads.
+  const epoch = Date.now() - clock.now()
+  const isoAt = (t: number): string => new Date(epoch + t).toISOString()
 
   function applyWeight(e: Entry): void {
     const r = e.compiled

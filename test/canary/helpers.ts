@@ -73,7 +73,7 @@ export async function startWarmCanary(config: Record<string, unknown>, warmup = 
   const plain = { ...config, routes: routes.map(({ canary: _c, ...r }) => ({ ...r, split: [{ pool: 'v1', weight: 1 }, { pool: 'v2', weight: 1 }] })) }
   const gw = await startGateway(plain)
   let n = 0
-  await drive(gw.url, () => ++n > warmup)
+  await drive(gw.url, () => ++n > warmup, { concurrency: 16 })
   const result = await gw.reload(config)
   if (!result.ok) throw new Error(`reload refused: ${result.problems.join('; ')}`)
   return gw
