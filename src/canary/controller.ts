@@ -95,7 +95,7 @@ function tickPeriod(entries: ReadonlyMap<string, Entry>): number {
 export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   const clock = deps.clock ?? monotonic
   const metrics = canaryMetrics(deps.registry)
-  const notify = createNotifier(deps.webhook ?? fetchWebhook, deps.log)
+  const notifier = createNotifier(deps.webhook ?? fetchWebhook, deps.log)
   let entries = new Map<string, Entry>()
   let timer: NodeJS.Timeout | undefined
   let period = 0
@@ -154,7 +154,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
     deps.events.record('canary', detail)
     const level = d.action === 'rolled-back' ? 'warn' : 'info'
     deps.log[level]({ type: 'canary', ...detail }, `canary ${e.route}: ${d.action}${d.reason !== undefined ? ` (${d.reason})` : ''}`)
-    if (e.webhook !== undefined) notify(e.webhook.url, e.webhook.timeout, { time, ...detail })
+    if (e.webhook !== undefined) notifier.send(e.webhook.url, e.webhook.timeout, { time, ...detail })
   }
 
   function tick(): void {
@@ -302,6 +302,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       if (timer !== undefined) clearInterval(timer)
       timer = undefined
       period = 0
+      notifier.close()
     },
   }
 }
