@@ -22,15 +22,18 @@ describe('canary across reloads', () => {
     await drive(gw.url, () => gw!.events.list().some((e) => e.type === 'canary' && e.detail['action'] === 'step'))
     await request(`${gw.adminUrl}/api/canaries/users/pause`, { method: 'POST' }).then((r) => r.body.text())
     const before = (await canaries(gw))[0]!
-    expect(before).toMatchObject({ state: 'paused', step: 2, weight: 40 })
+    // Step 2 at least (another step may pass before the pause lands on a slow machine).
+    expect(before).toMatchObject({ state: 'paused' })
+    expect(before['step']).toBeGreaterThanOrEqual(2)
+    const weight = before['weight'] as number
 
     // The same block (another key of the file changed): the analysis carries on where it was.
     const touched = { ...config, routes: (config['routes'] as Record<string, unknown>[]).map((r) => ({ ...r, headers: { response: { set: { 'x-touched': '1' } } } })) }
     expect((await gw.reload(touched)).ok).toBe(true)
     const after = (await canaries(gw))[0]!
-    expect(after).toMatchObject({ state: 'paused', step: 2, weight: 40, history: before['history'] })
+    expect(after).toMatchObject({ state: 'paused', step: before['step'], weight, history: before['history'] })
     // …and its weights apply to the newly compiled route, whatever the file says.
-    expect(await splitOf(gw)).toEqual({ v1: 60, v2: 40 })
+    expect(await splitOf(gw)).toEqual({ v1: 100 - weight, v2: weight })
     const res = await request(`${gw.url}/x`)
     expect(res.headers['x-touched']).toBe('1')
     await res.body.text()

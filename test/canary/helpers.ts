@@ -26,7 +26,7 @@ export function canaryConfig(baselineUrl: string, candidateUrl: string, canary: 
  * Send requests (`concurrency` at a time) until `done()` holds, failing after `timeoutMs`.
  * Returns how many were sent.
  */
-export async function drive(url: string, done: () => boolean, { concurrency = 8, timeoutMs = 4000 } = {}): Promise<number> {
+export async function drive(url: string, done: () => boolean, { concurrency = 8, timeoutMs = 10_000 } = {}): Promise<number> {
   const deadline = Date.now() + timeoutMs
   let sent = 0
   let failed: Error | undefined
