@@ -8,7 +8,7 @@
  *   status and time once the response has ended. A route without `canary` gets no stage and
  *   pays nothing.
  * - Weights: applied through the route's split selector (`withWeights`, one assignment, as
- *   `PUT /api/routes/:name/split` does). The split's weighted rendezvous hashing keeps sticky
+ *   `PUT /api/routes/:name/split` does), and re-asserted at every tick: the analysis owns them. The split's weighted rendezvous hashing keeps sticky
  *   cohorts monotonic: raising the candidate's weight only moves clients onto it.
  * - Reloads: an unchanged canary block (webhook aside) keeps its analysis, its step and its
  *   weights on the newly compiled route; a changed block starts again at step 1 and says so
@@ -161,6 +161,9 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
     for (const e of entries.values()) {
       const d = e.machine.tick()
       if (d !== undefined) publish(e, d)
+      // The analysis owns its route's weights: a manual PUT /api/routes/:name/split or a
+      // fleet's runtime snapshot (configSource.etcd) is undone here, within one tick.
+      else applyWeight(e)
     }
   }
 

@@ -48,6 +48,18 @@ describe('canary admin actions', () => {
     expect(gw.logs.some((l) => l['type'] === 'audit' && l['action'] === 'canary.promote')).toBe(true)
   })
 
+  it('owns the route weights: a manual split change on a canary route is undone within a tick', async () => {
+    const v1 = await startUpstream('v1')
+    const v2 = await startUpstream('v2')
+    ups.push(v1, v2)
+    gw = await startGateway(canaryConfig(v1.url, v2.url, { steps: [10, 50], interval: '2s' }))
+    const put = await request(`${gw.adminUrl}/api/routes/users/split`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ weights: { v1: 50, v2: 50 } }) })
+    expect(put.statusCode).toBe(200)
+    await put.body.text()
+    // The tick is a tenth of the interval (200 ms here).
+    await waitFor(async () => JSON.stringify(await splitOf(gw!)) === JSON.stringify({ v1: 90, v2: 10 }), 3000, 50, 'the canary weights back')
+  })
+
   it('logs a failing webhook and carries on', async () => {
     const v1 = await startUpstream('v1')
     const v2 = await startUpstream('v2')
