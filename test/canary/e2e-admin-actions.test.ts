@@ -25,7 +25,7 @@ describe('canary admin actions', () => {
       res.writeHead(204).end()
     })
     ups.push(v1, v2, hook)
-    gw = await startGateway(canaryConfig(v1.url, v2.url, { steps: [10, 50], interval: '1m', webhook: { url: `${hook.url}/canary`, timeout: '1s' } }))
+    gw = await startGateway(canaryConfig(v1.url, v2.url, { steps: [10, 50], interval: '1m', webhook: { url: `${hook.url}/canary`, timeout: '10s' } }))
     const [initial] = await canaries(gw)
     expect(initial).toMatchObject({ route: 'users', state: 'progressing', step: 1, steps: [10, 50], weight: 10, baseline: { pool: 'v1', weight: 90, requests: 0 }, candidate: { pool: 'v2', weight: 10 } })
 
@@ -40,7 +40,7 @@ describe('canary admin actions', () => {
 
     const actions = canaryEvents(gw).map((e) => `${e.action}/${e.by}`)
     expect(actions).toEqual(['started/analysis', 'paused/operator', 'resumed/operator', 'promoted/operator', 'rolled-back/operator'])
-    await waitFor(() => hook.requests.length >= 5, 4000, 20, 'five webhook calls')
+    await waitFor(() => hook.requests.length >= 5, 10_000, 20, 'five webhook calls')
     const bodies = hook.requests.map((r) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>)
     expect(hook.requests.every((r) => r.method === 'POST' && r.url === '/canary' && r.headers['content-type'] === 'application/json')).toBe(true)
     expect(bodies.map((b) => b['action']).sort()).toEqual(['paused', 'promoted', 'resumed', 'rolled-back', 'started'])
