@@ -34,11 +34,16 @@ async function exampleOnDemo(): Promise<Record<string, unknown>> {
 
 async function send(n: number, headers: Record<string, string> = {}): Promise<Record<number, number>> {
   const statuses: Record<number, number> = {}
-  for (let i = 0; i < n; i++) {
-    const res = await request(`${gw!.url}/api/users/${i}`, { headers: { 'x-user-id': `user-${i}`, ...headers } })
-    await res.body.text()
-    statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++
+      const res = await request(`${gw!.url}/api/users/${i}`, { headers: { 'x-user-id': `user-${i}`, ...headers } })
+      await res.body.text()
+      statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1
+    }
   }
+  await Promise.all(Array.from({ length: 8 }, worker))
   return statuses
 }
 
