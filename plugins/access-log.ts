@@ -90,7 +90,7 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
     requestsChild(route, pool, status).inc()
     durationChild(route).observe(totalMs / 1000)
     // Canary routes only (a stage set it): the outcome feeds the cohort's window.
-    if (ctx?.observe !== undefined) ctx.observe(ctx.pool, status, totalMs)
+    if (ctx?.observe !== undefined) ctx.observe(ctx, status, totalMs)
     if (access === undefined || !access.sampled()) return
     entry.reqId = ctx?.id
     entry.traceId = ctx?.traceId

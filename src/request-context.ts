@@ -7,8 +7,8 @@ import type { InterimSink } from './proxy/interim.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { CompiledRoute } from './routing/types.js'
 
-/** Receives a finished request's outcome: the split's pool, the status sent, milliseconds since arrival. */
-export type OutcomeObserver = (pool: string | undefined, status: number, ms: number) => void
+/** Receives a finished request's outcome: its context (the split's pool, fallback use), the status sent, milliseconds since arrival. */
+export type OutcomeObserver = (ctx: RequestContext, status: number, ms: number) => void
 
 export const kContext = Symbol('switchyard.context')
 
@@ -58,7 +58,7 @@ export interface RequestContext {
   interim?: InterimSink
   /**
    * Set by a route stage that wants each request's outcome (canary analysis): the access log
-   * calls it once the response has ended, with the pool the split chose. Routes that set none
+   * calls it once the response has ended. Routes that set none
    * pay one property read.
    */
   observe?: OutcomeObserver

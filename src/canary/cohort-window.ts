@@ -35,7 +35,10 @@ function bucketOf(ms: number): number {
 /** What a step's gates look at for one cohort. */
 export interface CohortFigures {
   readonly requests: number
-  /** Answers with status 500-599: upstream 5xx and the gateway's own 502/503/504. */
+  /**
+   * Answers with status 500-599 (upstream 5xx and the gateway's own 502/503/504), and requests
+   * the cohort's pool could not serve (a fallback pool answered them).
+   */
   readonly errors: number
   /** errors / requests; 0 without requests. */
   readonly errorRate: number
@@ -49,9 +52,10 @@ export class CohortWindow {
   #maxMs = 0
   readonly #buckets = new Uint32Array(OVERFLOW + 1)
 
-  record(status: number, ms: number): void {
+  /** `failedOver`: a fallback pool served it, because the cohort's own pool could not: an error. */
+  record(status: number, ms: number, failedOver = false): void {
     this.#requests++
-    if (status >= 500 && status <= 599) this.#errors++
+    if (failedOver || (status >= 500 && status <= 599)) this.#errors++
     if (ms > this.#maxMs) this.#maxMs = ms
     this.#buckets[bucketOf(ms)]!++
   }

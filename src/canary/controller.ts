@@ -4,8 +4,9 @@
  * its decisions, and publishes every decision (event log, log line, metrics, webhook).
  *
  * - Observation: the route's stage (phase `late`, after authentication, so refused requests are
- *   not cohort outcomes) sets `ctx.observe`; the access log calls it with the split's pool,
- *   status and time once the response has ended. A route without `canary` gets no stage and
+ *   not cohort outcomes) sets `ctx.observe`; the access log calls it with the request's context
+ *   (the split's pool, whether a fallback pool served), status and time once the response has
+ *   ended. A route without `canary` gets no stage and
  *   pays nothing.
  * - Weights: applied through the route's split selector (`withWeights`, one assignment, as
  *   `PUT /api/routes/:name/split` does), and re-asserted at every tick: the analysis owns them. The split's weighted rendezvous hashing keeps sticky
@@ -255,9 +256,12 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
           // Bound to this configuration's entry: a request finishing after a reload that
           // restarted the analysis feeds the discarded one, never the new window.
           const machine = e.machine
-          const observe: OutcomeObserver = (pool, status, ms) => {
-            if (pool === candidate) machine.record('candidate', status, ms)
-            else if (pool === baseline) machine.record('baseline', status, ms)
+          // A request its cohort's pool could not serve (a fallback pool answered) is that
+          // cohort's failure, whatever the fallback answered.
+          const observe: OutcomeObserver = (ctx, status, ms) => {
+            const pool = ctx.pool
+            if (pool === candidate) machine.record('candidate', status, ms, ctx.fallbackUsed)
+            else if (pool === baseline) machine.record('baseline', status, ms, ctx.fallbackUsed)
           }
           return {
             stage: {

@@ -121,10 +121,13 @@ export class CanaryMachine {
     return this.#decision('started', 'analysis')
   }
 
-  /** One finished request of the route. Counted only while progressing. */
-  record(cohort: Cohort, status: number, ms: number): void {
+  /**
+   * One finished request of the route. `failedOver`: the cohort's pool could not serve it and a
+   * fallback pool did (an error of the cohort, whatever the status). Counted only while progressing.
+   */
+  record(cohort: Cohort, status: number, ms: number, failedOver = false): void {
     if (this.#state !== 'progressing') return
-    ;(cohort === 'candidate' ? this.#candidate : this.#baseline).record(status, ms)
+    ;(cohort === 'candidate' ? this.#candidate : this.#baseline).record(status, ms, failedOver)
   }
 
   /** The current window's figures. */

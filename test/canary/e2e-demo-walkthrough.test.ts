@@ -50,8 +50,9 @@ async function send(n: number, headers: Record<string, string> = {}): Promise<Re
 describe('the progressive-delivery walkthrough on the demo', () => {
   it('a failing users-v2 (x-demo-fail) is rolled back at its first step', async () => {
     gw = await startGateway(await exampleOnDemo())
-    const statuses = await send(400, { 'x-demo-fail': 'users-v2' })
-    expect(statuses[503]).toBeGreaterThan(0)
+    // users-v2 answers 503; the example gives it users-v1 as fallback, so clients may well see
+    // 200s: v2's requests count as its errors all the same.
+    await send(400, { 'x-demo-fail': 'users-v2' })
     for (let i = 0; i < 40 && canaryEvents(gw).at(-1)?.['state'] !== 'rolled-back'; i++) await send(20, { 'x-demo-fail': 'users-v2' })
     expect(canaryEvents(gw).at(-1)).toMatchObject({ action: 'rolled-back', gate: 'maxErrorRate', step: 1, weight: 0 })
     // Everyone is back on v1.

@@ -68,6 +68,16 @@ describe('canary state machine', () => {
     expect(m.figures().candidate).toMatchObject({ requests: 8, errors: 4 })
   })
 
+  it('counts a request its pool could not serve (a fallback pool answered) as an error of its cohort', () => {
+    const clock = new ManualClock()
+    const m = new CanaryMachine(settings(), clock)
+    m.record('candidate', 200, 1, true)
+    m.record('candidate', 200, 1)
+    m.record('baseline', 200, 1, true)
+    expect(m.figures().candidate).toMatchObject({ requests: 2, errors: 1 })
+    expect(m.figures().baseline).toMatchObject({ requests: 1, errors: 1 })
+  })
+
   it('rolls back a candidate whose p99 is 3× the baseline', () => {
     const clock = new ManualClock()
     const m = new CanaryMachine(settings(), clock)
