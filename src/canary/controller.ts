@@ -160,11 +160,16 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
 
   function tick(): void {
     for (const e of entries.values()) {
-      const d = e.machine.tick()
-      if (d !== undefined) publish(e, d)
-      // The analysis owns its route's weights: a manual PUT /api/routes/:name/split or a
-      // fleet's runtime snapshot (configSource.etcd) is undone here, within one tick.
-      else applyWeight(e)
+      // A timer callback must never throw: one route's trouble is logged, the others go on.
+      try {
+        const d = e.machine.tick()
+        if (d !== undefined) publish(e, d)
+        // The analysis owns its route's weights: a manual PUT /api/routes/:name/split or a
+        // fleet's runtime snapshot (configSource.etcd) is undone here, within one tick.
+        else applyWeight(e)
+      } catch (err) {
+        deps.log.error({ type: 'canary', route: e.route, err }, `canary ${e.route}: tick failed`)
+      }
     }
   }
 
