@@ -58,8 +58,7 @@ export interface RequestContext {
   interim?: InterimSink
   /**
    * Set by a route stage that wants each request's outcome (canary analysis): the access log
-   * calls it once the response has ended. Routes that set none
-   * pay one property read.
+   * calls it once the response has ended. Routes that set none pay one property read.
    */
   observe?: OutcomeObserver
 }
