@@ -89,6 +89,8 @@ async function accessLogPlugin(app: FastifyInstance): Promise<void> {
     const totalMs = ctx ? performance.now() - ctx.startedAt : reply.elapsedTime
     requestsChild(route, pool, status).inc()
     durationChild(route).observe(totalMs / 1000)
+    // Canary routes only (a stage set it): the outcome feeds the cohort's window.
+    if (ctx?.observe !== undefined) ctx.observe(ctx, status, totalMs)
     if (access === undefined || !access.sampled()) return
     entry.reqId = ctx?.id
     entry.traceId = ctx?.traceId

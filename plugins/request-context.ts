@@ -121,6 +121,7 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
       claims: undefined,
       upstreamHeaders: undefined,
       responseHeaders: undefined,
+      observe: undefined,
       responseBytes: undefined,
     }
     request[kContext] = ctx

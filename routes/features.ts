@@ -3,9 +3,10 @@
  */
 import type { AdminFeature } from './admin-port.js'
 import { cacheAdminFeature } from './api-cache.js'
+import { canariesAdminFeature } from './api-canaries.js'
 import { dashboardAdminFeature } from './dashboard.js'
 import { explainAdminFeature } from './api-explain.js'
 import { statsAdminFeature } from './api-stats.js'
 import { routesAdminFeature } from './api-routes.js'
 
-export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, dashboardAdminFeature]
+export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, canariesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, dashboardAdminFeature]

@@ -36,6 +36,14 @@ function handler(name: string): http.RequestListener {
       res.end(JSON.stringify({ status: 'ok', load: Math.min(1, Math.random() * 0.5) }))
       return
     }
+    // Fault injection for walkthroughs (docs/traffic.md, progressive delivery): a request
+    // naming this service (or a prefix of its name) in x-demo-fail gets a 503 from it.
+    const fail = req.headers['x-demo-fail']
+    if (typeof fail === 'string' && fail !== '' && name.startsWith(fail)) {
+      res.writeHead(503, { 'content-type': 'application/json', 'x-served-by': name })
+      res.end(JSON.stringify({ service: name, error: 'failure injected by x-demo-fail' }))
+      return
+    }
     const body = JSON.stringify({
       service: name,
       method: req.method,

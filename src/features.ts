@@ -6,6 +6,7 @@
  *   upstream call (claim-keyed limits run in phase `late`, after the token is verified);
  * - the cache before the mirror: its middleware wraps the mirror's, so cache hits are not
  *   mirrored and only requests that really go upstream are copied.
+ * - the canary last: its stage (phase `late`) only marks the route's requests for analysis.
  * Embedders' features (GatewayOptions.features) come after these.
  */
 import type { Registry } from 'prom-client'
@@ -14,6 +15,8 @@ import type { GatewaySettings } from './config/model.js'
 import { createJwtFeature } from './auth/jwt-feature.js'
 import type { JwtVerifierOptions } from './auth/jwt-verifier.js'
 import { createCacheFeature } from './cache/feature.js'
+import { createCanaryFeature } from './canary/controller.js'
+import type { EventLog } from './events.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { Feature } from './pipeline/feature.js'
 import { createMirrorFeature } from './proxy/mirror.js'
@@ -34,6 +37,8 @@ export interface BuiltInFeatureDeps {
   readonly rateLimitStore: RateLimitStoreHandle
   /** Tuning of the JWT verifier (token size cap, JWKS fetch limits) for embedders and tests. */
   readonly jwtVerifier?: JwtVerifierOptions
+  /** The gateway's event log (canary decisions are recorded there). */
+  readonly events: EventLog
 }
 
 export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
@@ -43,5 +48,6 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createJwtFeature({ log: d.log, registry: d.registry, ...(d.jwtVerifier !== undefined ? { verifier: d.jwtVerifier } : {}) }),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
+    createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner }),
   ]
 }

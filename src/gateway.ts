@@ -303,7 +303,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const shared = options.worker?.sharedRateLimit
   const builtIns = { rateLimitStore: shared !== undefined && settings.rateLimit.store === 'memory' ? sharedMemoryStoreHandle(shared) : createRateLimitStore(settings.rateLimit) }
   const features: readonly Feature[] = [
-    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore }),
+    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore, events }),
     ...(options.features ?? []),
   ]
   const baseForward = createForward({ metrics, transport })

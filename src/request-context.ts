@@ -7,6 +7,9 @@ import type { InterimSink } from './proxy/interim.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { CompiledRoute } from './routing/types.js'
 
+/** Receives a finished request's outcome: its context (the split's pool, fallback use), the status sent, milliseconds since arrival. */
+export type OutcomeObserver = (ctx: RequestContext, status: number, ms: number) => void
+
 export const kContext = Symbol('switchyard.context')
 
 export interface RequestContext {
@@ -53,4 +56,9 @@ export interface RequestContext {
    * data-plane adapter before the forward (src/proxy/interim.ts). Unset: they are dropped.
    */
   interim?: InterimSink
+  /**
+   * Set by a route stage that wants each request's outcome (canary analysis): the access log
+   * calls it once the response has ended. Routes that set none pay one property read.
+   */
+  observe?: OutcomeObserver
 }

@@ -7,6 +7,7 @@
  * network access only to its own origin.
  */
 import { createHash } from 'node:crypto'
+import { canaryJs } from './canary-script.js'
 import { dashboardJs } from './script.js'
 import { dashboardCss } from './style.js'
 
@@ -44,6 +45,11 @@ export const dashboardHtml = `<!doctype html>
       <thead><tr><th>Route</th><th>Split</th><th class="num">Req/s</th><th class="num">Errors</th><th class="num">p99</th><th class="num"></th></tr></thead>
       <tbody id="routes"></tbody>
     </table>
+  </section>
+  <section class="panel hidden" id="canary-panel">
+    <h2>Canaries <span class="hint">progressive delivery: both cohorts per step, over the same window, and each step's decision</span></h2>
+    <div class="pools" id="canaries"></div>
+    <div id="canary-msg" class="msg"></div>
   </section>
   <section class="panel">
     <h2>Pools <span class="hint">health from active checks, circuit from live traffic; p99 to upstream response headers</span></h2>
@@ -99,13 +105,14 @@ export const dashboardHtml = `<!doctype html>
   </form>
 </dialog>
 <script>${dashboardJs}</script>
+<script>${canaryJs}</script>
 </body>
 </html>
 `
 
 export const dashboardCsp = [
   "default-src 'none'",
-  `script-src ${sha256(dashboardJs)}`,
+  `script-src ${sha256(dashboardJs)} ${sha256(canaryJs)}`,
   `style-src ${sha256(dashboardCss)}`,
   "connect-src 'self'",
   "img-src 'self' data:",

@@ -78,6 +78,7 @@ export const DEFAULTS = {
     rateLimit: { key: 'ip', onStoreError: 'allow' },
     cache: { ttl: 0, staleWhileRevalidate: 0, staleIfError: 0, staleIfDisconnected: MINUTE, storeSetCookie: false },
     mirror: { percent: 100, maxBodySize: 1 * MB },
+    canary: { interval: 1 * MINUTE, gates: { minRequests: 100, maxErrorRate: 0.01, maxP99Ratio: 1.5 }, webhookTimeout: 5 * SECOND },
     websocket: false,
     websocketIdleTimeout: 10 * MINUTE,
   },

@@ -220,6 +220,23 @@ export interface HeaderRewriteSettings {
   readonly remove: readonly string[] // lower-cased
 }
 
+/** `routes[].canary`: progressive delivery on a two-pool split (src/canary/). */
+export interface CanarySettings {
+  readonly baseline: string
+  readonly candidate: string
+  /** Candidate weights (percent, 1-100), strictly increasing. */
+  readonly steps: readonly number[]
+  readonly interval: number
+  readonly gates: {
+    readonly minRequests: number
+    readonly maxErrorRate: number
+    readonly maxP99Ratio: number
+    /** Milliseconds; absent: no absolute bound. */
+    readonly maxP99?: number
+  }
+  readonly webhook?: { readonly url: string; readonly timeout: number }
+}
+
 export interface RouteSettings {
   readonly name: string
   readonly match: RouteMatchSettings
@@ -233,6 +250,7 @@ export interface RouteSettings {
   readonly rateLimit?: RouteRateLimitSettings
   readonly cache?: RouteCacheSettings
   readonly mirror?: { readonly pool: string; readonly percent: number; readonly maxBodySize: number }
+  readonly canary?: CanarySettings
   readonly websocket: boolean
   /** Set when `websocket` is on: a tunnel idle (no bytes either way) this long is closed (ms). */
   readonly websocketIdleTimeout?: number

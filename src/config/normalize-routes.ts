@@ -14,6 +14,7 @@ import type {
   SplitTarget,
 } from './model.js'
 import { DEFAULTS } from './defaults.js'
+import { normalizeCanary } from './normalize-canary.js'
 import { parseKeySource, TOKEN } from './key-source.js'
 import { NAME, NAME_RULE } from './names.js'
 import { isWeight } from './normalize-pools.js'
@@ -36,6 +37,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export interface RouteEnvironment {
   readonly pools: ReadonlySet<string>
   readonly jwtConfigured: boolean
+  /** `server.workers` (a canary needs one decision per process). Absent: 1. */
+  readonly workers?: number | 'auto'
 }
 
 export function normalizeRoutes(raw: unknown, env: RouteEnvironment, ctx: NormalizeContext): RouteSettings[] {
@@ -130,6 +133,9 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
       storeSetCookie: asBoolean(cache['storeSetCookie'], d.cache.storeSetCookie),
     }
   }
+
+  const canary = normalizeCanary(raw['canary'], route.split, childPath(path, 'canary'), ctx, env.workers ?? 1)
+  if (canary !== undefined) route.canary = canary
 
   const mirror = asObject(raw['mirror'])
   if (mirror !== undefined) {

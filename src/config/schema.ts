@@ -552,6 +552,47 @@ const HeaderRewrite = Strict(
   'Header changes.',
 )
 
+// Progressive delivery (docs/traffic.md): the gateway moves the candidate's weight step by step
+// and decides each step from both cohorts' numbers.
+const Canary = Strict(
+  {
+    baseline: Type.String({ minLength: 1, description: 'The pool serving today: one of the two pools of the split.' }),
+    candidate: Type.String({ minLength: 1, description: 'The pool being rolled out: the other pool of the split.' }),
+    steps: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), {
+      minItems: 1,
+      description: 'Candidate weight (percent) at each step, strictly increasing, e.g. [5, 25, 50, 100].',
+    }),
+    interval: Type.Optional(Duration('Time per step before its gates are decided. Default 1m.')),
+    gates: Type.Optional(
+      Strict(
+        {
+          minRequests: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Requests each cohort needs in a step before it is decided; fewer extend the step. Default 100.' }),
+          ),
+          maxErrorRate: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 1, description: "Highest share of the candidate's requests answered 5xx (gateway errors included). Default 0.01." }),
+          ),
+          maxP99Ratio: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, description: "Highest candidate p99 / baseline p99 over the same window. Default 1.5." }),
+          ),
+          maxP99: Type.Optional(Duration("Highest candidate p99 latency, whatever the baseline's. Default none.")),
+        },
+        'What each step must pass before the candidate gets more traffic.',
+      ),
+    ),
+    webhook: Type.Optional(
+      Strict(
+        {
+          url: Type.String({ minLength: 1, description: 'http(s) URL receiving a POST (JSON) on every canary decision.' }),
+          timeout: Type.Optional(Duration('How long a notification may take; failures are logged. Default 5s.')),
+        },
+        'Notification of every decision (step, promotion, rollback, pause, resume).',
+      ),
+    ),
+  },
+  'Progressive delivery on a two-pool split: candidate weight raised step by step while its gates pass, rolled back on the first that fails.',
+)
+
 const Route = Strict(
   {
     name: Type.String({ minLength: 1, description: 'Unique route name (labels metrics, logs, admin API).' }),
@@ -617,6 +658,7 @@ const Route = Strict(
         'Shadow traffic.',
       ),
     ),
+    canary: Type.Optional(Canary),
     websocket: Type.Optional(
       Type.Union([
         Type.Boolean({ description: 'Proxy WebSocket upgrades. Default false.' }),
