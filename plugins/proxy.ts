@@ -18,6 +18,8 @@ import { routePlan } from '../src/proxy/forward.js'
 import { mergeHeaders, writeResponse } from '../src/proxy/respond.js'
 import { isUpgrade, markUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
 import { continueIfExpected } from '../src/net/expect-continue.js'
+import { sendGrpcError, writeGrpcResponse } from '../src/proxy/grpc.js'
+import { isGrpc } from '../src/proxy/grpc.js'
 import { kContext } from '../src/request-context.js'
 
 /** Route `upgrade` events of the app's server through the app (hooks run), as http-proxy does. */
@@ -46,6 +48,12 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   let status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500
   // Fastify's own client errors (bad content type, etc.) keep their status; anything else unknown is 500.
   const message = status === 500 ? 'internal error' : e.message
+  // A gRPC client reads the outcome from grpc-status, not from an HTTP status and a JSON body.
+  if (isGrpc(reply.request.headers['content-type'] as string | undefined) && !reply.raw.headersSent) {
+    reply.hijack()
+    sendGrpcError(reply.raw, status, message, reply.request[kContext]?.responseHeaders)
+    return reply
+  }
   if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5')
   // Connection is meaningless (and warned about) in HTTP/2.
   if (status === 413 && reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
@@ -105,7 +113,8 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
       mergeHeaders(headers, ctx.responseHeaders)
       headers['x-request-id'] = ctx.id
       ctx.responseBytes = res.body === null ? undefined : 0
-      writeResponse(reply.raw, res.statusCode, headers, res.body, (n) => (ctx.responseBytes! += n))
+      if (res.grpc !== undefined) writeGrpcResponse(reply.raw, res.statusCode, headers, res.body, res.grpc, (n) => (ctx.responseBytes! += n))
+      else writeResponse(reply.raw, res.statusCode, headers, res.body, (n) => (ctx.responseBytes! += n))
     },
   })
 }

@@ -22,7 +22,7 @@ import { compileTrustedProxies } from './net/client-ip.js'
 import type { Feature } from './pipeline/feature.js'
 import { compilePipelines, prepareFeatures, type Pipelines, type PreparedFeatures } from './pipeline/pipeline.js'
 import { createForward } from './proxy/forward.js'
-import { undiciHttp1 } from './proxy/transports/undici-http1.js'
+import { poolTransport } from './proxy/transports/index.js'
 import { compileRouteTable } from './routing/route-table.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { RouteTable } from './routing/types.js'
@@ -41,6 +41,7 @@ import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import { compileProblems } from './check.js'
 import { createEventLog, recordUpstreamEvent, type EventLog } from './events.js'
 import { ListenError } from './listen-error.js'
+import { withH2c } from './net/h2c.js'
 import { withWeights } from './routing/split.js'
 import { applyRuntimeSnapshot, takeRuntimeSnapshot, type RuntimeSnapshot } from './runtime-changes.js'
 import { dirname, resolve as resolvePath } from 'node:path'
@@ -299,7 +300,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   }
 
   // Built once per gateway; prepared and compiled per route with every configuration.
-  const transport = undiciHttp1
+  const transport = poolTransport
   const shared = options.worker?.sharedRateLimit
   const builtIns = { rateLimitStore: shared !== undefined && settings.rateLimit.store === 'memory' ? sharedMemoryStoreHandle(shared) : createRateLimitStore(settings.rateLimit) }
   const features: readonly Feature[] = [
@@ -316,7 +317,9 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   let state: RuntimeState = { version: 1, settings, routes: initialRoutes, pools, pipelines: initial.pipelines }
 
   let tlsListener: TlsListener | undefined
-  const edgeServer = withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort())
+  const edge = withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort())
+  // server.h2c: HTTP/2 with prior knowledge beside HTTP/1.1 (src/net/h2c.ts), after any PROXY header.
+  const edgeServer = settings.server.h2c === true ? withH2c(edge, settings.server) : edge
   // PROXY v1/v2 from trustedProxies (an outer layer-4 balancer) names the real client.
   const app = await buildDataPlane({ handle }, 'http', (handler, opts) => {
     const server = edgeServer(handler, opts)
@@ -679,8 +682,9 @@ function warnOnListenerChanges(prev: GatewaySettings, next: GatewaySettings, log
     a.port !== b.port ||
     a.workers !== b.workers ||
     JSON.stringify(prev.admin) !== JSON.stringify(next.admin) ||
-    (a.tls === undefined) !== (b.tls === undefined)
+    (a.tls === undefined) !== (b.tls === undefined) ||
+    (a.h2c === true) !== (b.h2c === true)
   ) {
-    log.warn('listeners changed (server.host/port, server.workers, admin, or server.tls added/removed): they apply after a restart')
+    log.warn('listeners changed (server.host/port, server.workers, server.h2c, admin, or server.tls added/removed): they apply after a restart')
   }
 }

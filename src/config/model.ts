@@ -48,6 +48,8 @@ export interface ServerSettings {
   readonly maxHeaderSize: number
   /** Longest request target in bytes (414 above it). */
   readonly maxUrlLength: number
+  /** HTTP/2 with prior knowledge on the plain listener, beside HTTP/1.1 (SPEC §5). */
+  readonly h2c?: boolean
   readonly tls?: TlsSettings
 }
 
@@ -83,8 +85,8 @@ export interface CacheSettings extends StoreSettings {
 }
 
 export interface HealthCheckSettings {
-  /** `http`: a request, verdict from the status; `tcp`: a connection only. */
-  readonly type?: 'http' | 'tcp'
+  /** `http`: a request, verdict from the status; `tcp`: a connection only; `grpc`: grpc.health.v1 Check. */
+  readonly type?: 'http' | 'tcp' | 'grpc'
   readonly path: string
   /** HTTP probes: method (upper-cased), extra headers (names lower-cased) and Host override. */
   readonly method?: string
@@ -109,8 +111,11 @@ export interface CircuitBreakerSettings {
   readonly maxOpenDuration?: number
 }
 
-/** A failure kind, a status code (400-599) or a status class (`4xx`, `5xx`). */
-export type RetryCondition = 'connect-error' | 'reset' | 'timeout' | '4xx' | '5xx' | number
+/** gRPC statuses a pool may retry on (Envoy's retry_on names). */
+export type GrpcRetryCondition = 'cancelled' | 'deadline-exceeded' | 'internal' | 'resource-exhausted' | 'unavailable'
+
+/** A failure kind, a status code (400-599), a status class (`4xx`, `5xx`) or a gRPC status. */
+export type RetryCondition = 'connect-error' | 'reset' | 'timeout' | '4xx' | '5xx' | GrpcRetryCondition | number
 
 export interface RetrySettings {
   readonly attempts: number
@@ -171,6 +176,8 @@ export interface PoolSettings {
    * as tcp:// origins). HTTP routes never use layer-4 pools, and streams never use HTTP pools.
    */
   readonly streamProtocol?: 'tcp' | 'udp' | 'any'
+  /** Upstream protocol of an HTTP pool; absent: HTTP/1.1. `h2`: HTTP/2 over TLS; `h2c`: cleartext, prior knowledge. */
+  readonly protocol?: 'h2' | 'h2c'
 }
 
 export type HeaderMatch =

@@ -25,7 +25,7 @@ import {
   type NormalizeContext,
   type RawObject,
 } from './read.js'
-import { ALGORITHMS, RETRY_CONDITIONS } from './schema.js'
+import { ALGORITHMS, GRPC_RETRY_CONDITIONS, RETRY_CONDITIONS } from './schema.js'
 
 export function normalizePools(raw: unknown, ctx: NormalizeContext): PoolSettings[] {
   const pools: PoolSettings[] = []
@@ -94,6 +94,22 @@ function normalizePool(name: string, raw: RawObject, path: string, ctx: Normaliz
   const fallback = asString(raw['fallback'])
   if (fallback !== undefined) pool.fallback = fallback
   if (layer4 !== undefined) pool.streamProtocol = layer4
+  const protocol = raw['protocol']
+  if (protocol === 'h2' || protocol === 'h2c') {
+    if (layer4 !== undefined) ctx.problem(childPath(path, 'protocol'), `${protocol} needs http:// or https:// backends, not layer-4 ones`)
+    else {
+      // h2 is negotiated by ALPN (RFC 9113 §3.2), h2c is prior knowledge over cleartext (§3.3):
+      // the scheme of every backend must say which.
+      const want = protocol === 'h2' ? 'https:' : 'http:'
+      pool.backends.forEach((b, i) => {
+        if (!b.url.startsWith(want)) ctx.problem(indexPath(childPath(path, 'backends'), i), `protocol ${protocol} needs ${want}// backends (${protocol === 'h2' ? 'h2c for http://' : 'h2 for https://'})`)
+      })
+      pool.protocol = protocol
+    }
+  }
+  if (pool.healthCheck?.type === 'grpc' && pool.protocol === undefined) {
+    ctx.problem(childPath(childPath(path, 'healthCheck'), 'type'), 'grpc health checks need protocol h2 or h2c')
+  }
   return pool
 }
 
@@ -239,6 +255,7 @@ function normalizeRetry(raw: RawObject): RetrySettings {
     ? raw['on'].filter(
         (c): c is RetryCondition =>
           (RETRY_CONDITIONS as readonly unknown[]).includes(c) ||
+          (GRPC_RETRY_CONDITIONS as readonly unknown[]).includes(c) ||
           (typeof c === 'number' && Number.isInteger(c) && c >= 400 && c <= 599),
       )
     : d.on
@@ -294,7 +311,7 @@ function normalizeHealthCheck(raw: RawObject, path: string, ctx: NormalizeContex
   for (const [name, value] of Object.entries(asObject(raw['headers']) ?? {})) if (typeof value === 'string') headers[name.toLowerCase()] = value
   const host = asString(raw['host'])
   return {
-    type: raw['type'] === 'tcp' || (layer4 && raw['type'] === undefined) ? 'tcp' : 'http',
+    type: raw['type'] === 'tcp' || (layer4 && raw['type'] === undefined) ? 'tcp' : raw['type'] === 'grpc' ? 'grpc' : 'http',
     method: (asString(raw['method']) ?? d.method).toUpperCase(),
     headers,
     ...(host !== undefined && { host }),

@@ -169,6 +169,7 @@ function normalizeServer(raw: RawObject, ctx: NormalizeContext): ServerSettings 
     maxHeaderSize: asSize(raw['maxHeaderSize'], d.maxHeaderSize),
     maxUrlLength: asSize(raw['maxUrlLength'], d.maxUrlLength),
   }
+  if (raw['h2c'] === true) server.h2c = true
   const tls = asObject(raw['tls'])
   if (tls !== undefined) {
     server.tls = normalizeTls(tls, ctx)

@@ -38,7 +38,16 @@ export const JWT_ALGORITHMS = [
 
 export const RETRY_CONDITIONS = ['connect-error', 'reset', 'timeout', '4xx', '5xx'] as const
 
-export const HEALTH_CHECK_TYPES = ['http', 'tcp'] as const
+/**
+ * gRPC status codes a pool may retry on (Envoy's `retry_on` names), read from a Trailers-Only
+ * answer's grpc-status: the call failed before any message was sent back.
+ */
+export const GRPC_RETRY_CONDITIONS = ['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'] as const
+
+/** Upstream protocols of an HTTP pool (SPEC §5). */
+export const POOL_PROTOCOLS = ['http1', 'h2', 'h2c'] as const
+
+export const HEALTH_CHECK_TYPES = ['http', 'tcp', 'grpc'] as const
 
 /** pino's levels, lowest first, and `silent` (nothing but the access log, which has no level). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -147,6 +156,9 @@ const Server = Strict(
       }),
     ),
     maxHeaderSize: Type.Optional(Size('Largest request header block; larger requests get 431. Default 16kb.')),
+    h2c: Type.Optional(
+      Type.Boolean({ description: 'HTTP/2 with prior knowledge on the plain listener (gRPC behind an outer TLS terminator); HTTP/1.1 is still served. Upgrade: h2c is never honoured. Default false.' }),
+    ),
     maxUrlLength: Type.Optional(Size('Longest request target; longer requests get 414. Default 8kb.')),
     tls: Type.Optional(ServerTls),
   },
@@ -300,7 +312,7 @@ const Backend = Type.Union(
 
 const HealthCheck = Strict(
   {
-    type: Type.Optional(StringEnum(HEALTH_CHECK_TYPES, 'http: a request, judged by its status; tcp: a connection only. Default http.')),
+    type: Type.Optional(StringEnum(HEALTH_CHECK_TYPES, 'http: a request, judged by its status; tcp: a connection only; grpc: grpc.health.v1.Health/Check (service: path without its leading /, empty for the server), SERVING is healthy (needs protocol h2 or h2c). Default http.')),
     path: Type.Optional(Type.String({ minLength: 1, description: 'Path probed on each backend. Default /health.' })),
     method: Type.Optional(
       Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'HTTP method of the probe. Default GET.' }),
@@ -382,9 +394,10 @@ const CircuitBreaker = Type.Union(
 const RetryOn = Type.Union(
   [
     StringEnum(RETRY_CONDITIONS, 'A failure kind, or a status class (4xx, 5xx).'),
+    StringEnum(GRPC_RETRY_CONDITIONS, 'A gRPC status (from a Trailers-Only answer): retried whatever the method, when the request body is replayable.'),
     Type.Integer({ minimum: 400, maximum: 599, description: 'An upstream status code (400-599).' }),
   ],
-  { errorMessage: 'must be connect-error, reset, timeout, 4xx, 5xx or a status code 400-599' },
+  { errorMessage: 'must be connect-error, reset, timeout, 4xx, 5xx, a gRPC status (cancelled, deadline-exceeded, internal, resource-exhausted, unavailable) or a status code 400-599' },
 )
 
 const Retry = Strict(
@@ -475,6 +488,9 @@ const Pool = Strict(
       Type.Integer({ minimum: 0, description: 'Requests that may wait per backend for a free connection; more try another backend, or get 503. Default 1024.' }),
     ),
     queueTimeout: Type.Optional(Duration('Longest wait for a free connection to a backend. Default: timeouts.connect.')),
+    protocol: Type.Optional(
+      StringEnum(POOL_PROTOCOLS, 'Upstream protocol: http1 (HTTP/1.1), h2 (HTTP/2 over TLS, https:// backends) or h2c (HTTP/2 with prior knowledge, http:// backends). gRPC needs h2 or h2c. Default http1.'),
+    ),
   },
   'A pool of backends.',
 )

@@ -29,6 +29,9 @@ import { hasBody, NO_BODY, prepareBody, type RequestBody } from './request-body.
 import type { Transport, TransportResponse } from './transport.js'
 import type { Forward, ForwardOptions, UpstreamResponse } from './types.js'
 import { gatewayErrorFor, type AttemptFailure } from './upstream-errors.js'
+import { formatGrpcTimeout, grpcRetryCondition, isGrpc, parseGrpcTimeout, ReplayRecorder } from './grpc.js'
+import { ERR_UPSTREAM_TIMEOUT } from '../errors.js'
+import { REPLAY_BUFFER_LIMIT } from './request-body.js'
 
 /** RFC 9110 §9.2.2. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY'])
@@ -72,9 +75,12 @@ export function keyValue(source: KeySource, request: ProxyRequest, ctx: RequestC
   return keyValueOf(source, keyInputOf(request, ctx))
 }
 
-function mayRetry(f: AttemptFailure | { kind: 'status'; status: number }, retry: PoolSettings['retry'], idempotent: boolean, replayable: boolean): boolean {
+function mayRetry(f: AttemptFailure | { kind: 'status'; status: number } | { kind: 'grpc' }, retry: PoolSettings['retry'], idempotent: boolean, replayable: boolean): boolean {
   if (f.kind === 'cancel' || f.kind === 'client-body') return false
   if (f.kind === 'connect-error') return retry.on.includes('connect-error')
+  // A gRPC status the pool lists (already checked when the answer was held): any method,
+  // since the operator marked it safe (gRPC calls are all POST), as long as the body replays.
+  if (f.kind === 'grpc') return replayable
   if (!idempotent || !replayable) return false
   if (f.kind === 'status') return retry.on.includes((f as { status: number }).status)
   return retry.on.includes(f.kind)
@@ -96,6 +102,8 @@ interface HeldResponse {
   readonly backend: Backend
   readonly pool: Pool
   readonly ms: number
+  /** Held for a retryable gRPC status (Trailers-Only), not an HTTP status. */
+  readonly grpc?: boolean
 }
 
 export function createForward(deps: ForwardDeps): Forward {
@@ -116,7 +124,18 @@ export function createForward(deps: ForwardDeps): Forward {
     const idempotent = IDEMPOTENT.has(method)
     // Most requests carry no body: no promise to wait for then.
     const body = options?.noBody || !hasBody(request.raw) ? NO_BODY : await requestBodyOf(request, ctx)
-    const replayable = body.kind !== 'stream'
+    let replayable = body.kind !== 'stream'
+    // gRPC (docs/protocols.md): a streamed body recorded while small enough to resend, and the
+    // call's deadline (grpc-timeout) as an absolute time, capped per pool by its response timeout.
+    const grpc = isGrpc(request.headers['content-type'])
+    let recorder: ReplayRecorder | undefined
+    let grpcTimeout: number | undefined
+    let startedAt = 0
+    if (grpc) {
+      if (body.kind === 'stream') recorder = new ReplayRecorder(body.stream, REPLAY_BUFFER_LIMIT)
+      grpcTimeout = parseGrpcTimeout(request.headers['grpc-timeout'])
+      startedAt = performance.now()
+    }
 
     // Decided by the pipeline before the chain; here only for callers that skip it (unit tests).
     decidePool(request, ctx)
@@ -150,6 +169,7 @@ export function createForward(deps: ForwardDeps): Forward {
     request.raw.socket.once('close', onClose)
 
     let lastFailure: AttemptFailure | undefined
+    let grpcDeadline: number | undefined
     let held: HeldResponse | undefined
     let previousPool: string | undefined
     let attempted = false
@@ -188,7 +208,12 @@ export function createForward(deps: ForwardDeps): Forward {
         for (const backend of step.candidates) {
           if (attemptsHere >= maxAttempts) break
           if (attempted) {
-            const f = held !== undefined ? { kind: 'status' as const, status: held.res.statusCode } : lastFailure!
+            if (recorder !== undefined) {
+              // A gRPC body still streaming (or too big) cannot be sent again, whatever failed.
+              replayable = recorder.replay() !== null
+              if (!replayable) break outer
+            }
+            const f = held !== undefined ? (held.grpc ? { kind: 'grpc' as const } : { kind: 'status' as const, status: held.res.statusCode }) : lastFailure!
             if (!mayRetry(f, retry, idempotent, replayable)) break outer
             if (attemptsHere > 0) {
               if (!pool.tryRetry()) break
@@ -208,10 +233,29 @@ export function createForward(deps: ForwardDeps): Forward {
           ctx.attempts++
           ctx.backend = backend.origin
           ctx.servedByPool = pool.name
+          let responseTimeout = timeouts(pool)
+          let sendBody: Buffer | import('node:stream').Readable | null = body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null
+          let deadlineAt: number | undefined
+          if (grpc) {
+            if (recorder !== undefined) sendBody = ctx.attempts > 1 ? recorder.replay() : recorder.stream
+            if (grpcTimeout !== undefined) {
+              // The client's deadline, capped by this pool's response timeout (the route's).
+              const remaining = Math.min(grpcTimeout, responseTimeout) - (performance.now() - startedAt)
+              if (remaining <= 0) {
+                lease.end('cancel', 0)
+                throw new ERR_UPSTREAM_TIMEOUT()
+              }
+              headers['grpc-timeout'] = formatGrpcTimeout(remaining)
+              responseTimeout = Math.ceil(remaining)
+              deadlineAt = Date.now() + remaining
+            }
+          }
           const result = await runAttempt(
             transport,
             lease,
-            { method, path, headers, body: body.kind === 'buffer' ? body.data : body.kind === 'stream' ? body.stream : null, signal: abort, responseTimeout: timeouts(pool), onInfo },
+            grpc
+              ? { method, path, headers, body: sendBody, signal: abort, responseTimeout, bodyTimeout: 0, trailers: true, onInfo }
+              : { method, path, headers, body: sendBody, signal: abort, responseTimeout, onInfo },
             gone,
           )
           if (!result.ok) {
@@ -226,6 +270,18 @@ export function createForward(deps: ForwardDeps): Forward {
           ctx.upstreamMs = ms
           observeUpstream(pool.name, ms / 1000)
           const status = res.statusCode
+          if (grpc) {
+            grpcDeadline = deadlineAt
+            if (status === 200 && grpcRetryCondition(res.headers, retry.on) !== undefined) {
+              // A Trailers-Only failure the pool retries: held back like a retryable 5xx.
+              metrics.upstreamErrors.inc({ pool: pool.name, kind: 'status' })
+              lease.end('failure', ms, 'status')
+              if (held !== undefined) discard(held.res)
+              held = { res, backend, pool, ms, grpc: true }
+              lastFailure = undefined
+              continue
+            }
+          }
           if (status >= 500) {
             metrics.upstreamErrors.inc({ pool: pool.name, kind: 'status' })
             if (retry.on.includes(status) && idempotent && replayable) {
@@ -276,6 +332,7 @@ export function createForward(deps: ForwardDeps): Forward {
       if (lease !== undefined) endLeaseWhenDone(lease, res.body, outcome === 'failure' ? 'failure' : 'success', ms, gone, (kind) => metrics.upstreamErrors.inc({ pool: pool.name, kind }))
       const noBody = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304
       if (noBody) res.body.resume()
+      if (grpc) return { statusCode: res.statusCode, headers: headersOut, body: noBody ? null : res.body, grpc: { trailers: res.trailers === true, ...(grpcDeadline !== undefined && { deadlineAt: grpcDeadline }) } }
       return { statusCode: res.statusCode, headers: headersOut, body: noBody ? null : res.body }
     }
   }

@@ -1,7 +1,8 @@
 /**
  * Transports: how one attempt reaches one backend. The attempt runner (attempt.ts) depends on
  * this interface only, so the pool layer and the retry logic do not know whether bytes go
- * over HTTP/1.1 (undici, today), HTTP/2, gRPC or a raw TCP stream (later transports).
+ * over HTTP/1.1 (undici-http1.ts) or HTTP/2 (h2.ts, which also carries gRPC); each pool's
+ * `protocol` picks its transport once, when the forward loop first meets the pool's settings.
  *
  * A transport keeps its per-backend connection pools as the backend's attachments
  * (`Backend.attachment`), so their lifetime follows the backend's: closed when a reload
@@ -24,6 +25,10 @@ export interface TransportRequest {
   readonly responseTimeout: number
   /** Called for each interim (1xx) response before the final one (src/proxy/interim.ts). */
   readonly onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void
+  /** Time allowed between response body chunks, when not `responseTimeout`; 0: none (a gRPC stream may idle until its deadline). */
+  readonly bodyTimeout?: number
+  /** The client accepts trailers (`TE: trailers`, RFC 9110 §10.1.4): gRPC. HTTP/2 transports only. */
+  readonly trailers?: boolean
 }
 
 export interface TransportResponse {
@@ -32,6 +37,8 @@ export interface TransportResponse {
   readonly headers: IncomingHttpHeaders
   /** Always present; empty for bodiless answers. Destroying it releases the connection. */
   readonly body: Readable
+  /** The body emits 'trailers' (the trailer fields, lower-case) before its end (HTTP/2 transports). */
+  readonly trailers?: boolean
 }
 
 export interface Transport {

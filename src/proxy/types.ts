@@ -17,6 +17,11 @@ export interface UpstreamResponse {
   headers: IncomingHttpHeaders
   /** The body; null for bodiless answers (HEAD, 204, 304, or a cache hit on HEAD). */
   body: Readable | Buffer | null
+  /**
+   * Set on gRPC calls (src/proxy/grpc.ts): whether the body emits 'trailers', and when the
+   * call's deadline passes (Date.now() scale).
+   */
+  grpc?: { readonly trailers: boolean; readonly deadlineAt?: number }
 }
 
 /**

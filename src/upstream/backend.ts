@@ -46,7 +46,7 @@ export interface BackendOptions {
 }
 
 function sameDispatcherConfig(a: DispatcherConfig, b: DispatcherConfig): boolean {
-  return a.connectTimeout === b.connectTimeout && a.ca === b.ca && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized
+  return a.connectTimeout === b.connectTimeout && a.ca === b.ca && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized && a.protocol === b.protocol
 }
 
 export function connectOptions(c: DispatcherConfig) {

@@ -248,6 +248,7 @@ function prepare(pools: readonly PoolSettings[]): PreparedPool[] {
       rejectUnauthorized: settings.tls?.rejectUnauthorized ?? true,
       ...(ca !== undefined ? { ca } : {}),
       ...(settings.tls?.servername !== undefined ? { servername: settings.tls.servername } : {}),
+      ...(settings.protocol !== undefined ? { protocol: settings.protocol } : {}),
     }
     return { settings, dispatcher, members }
   })

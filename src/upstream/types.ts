@@ -21,6 +21,8 @@ export interface ConnectionSettings {
   readonly ca?: string
   readonly servername?: string
   readonly rejectUnauthorized: boolean
+  /** The pool's upstream protocol (absent: HTTP/1.1); the transport follows it. */
+  readonly protocol?: 'h2' | 'h2c'
 }
 
 /**

@@ -62,8 +62,8 @@ describe('type and value messages', () => {
 
   test('retry conditions list what is accepted', () => {
     expect(linesOfYaml('pools: { a: { backends: [http://127.0.0.1:1], retry: { on: [reset, 404, 5xx, 302, sometimes] } } }')).toEqual([
-      'pools.a.retry.on[3]: must be connect-error, reset, timeout, 4xx, 5xx or a status code 400-599',
-      'pools.a.retry.on[4]: must be connect-error, reset, timeout, 4xx, 5xx or a status code 400-599',
+      'pools.a.retry.on[3]: must be connect-error, reset, timeout, 4xx, 5xx, a gRPC status (cancelled, deadline-exceeded, internal, resource-exhausted, unavailable) or a status code 400-599',
+      'pools.a.retry.on[4]: must be connect-error, reset, timeout, 4xx, 5xx, a gRPC status (cancelled, deadline-exceeded, internal, resource-exhausted, unavailable) or a status code 400-599',
     ])
   })
 

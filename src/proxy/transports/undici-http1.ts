@@ -34,7 +34,7 @@ export const undiciHttp1: Transport = {
       body: r.body,
       signal: r.signal,
       headersTimeout: r.responseTimeout,
-      bodyTimeout: r.responseTimeout,
+      bodyTimeout: r.bodyTimeout ?? r.responseTimeout,
       onInfo: r.onInfo,
     }) as unknown as Promise<TransportResponse>
   },

@@ -1,0 +1,269 @@
+/**
+ * HTTP/2 to backends (`pools.NAME.protocol: h2 | h2c`) over node:http2, multiplexed: per
+ * backend a few sessions (connections), each carrying up to the number of concurrent streams
+ * its server allows (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2).
+ *
+ * Why node:http2 and not undici's `allowH2` (see docs/protocols.md for the measurements): on
+ * GOAWAY undici destroys the socket at once, failing streams the server had promised to finish
+ * (RFC 9113 §6.8 graceful shutdown), has one session per client, does not forward the
+ * request-side trailers and treats HTTP/2 as experimental. Here:
+ *
+ * - A session that received GOAWAY takes no new streams; the streams it announced it would
+ *   process (id ≤ last-stream-id) run to completion, the others are refused by the server
+ *   (REFUSED_STREAM, or above last-stream-id) and fail with `SWITCHYARD_H2_REFUSED`, classified
+ *   as a connect error: the server guarantees it did not process them (§8.7), so the forward
+ *   loop retries them on any method.
+ * - A session that cannot connect (refused, TLS, timeout) fails its streams with the connect
+ *   error, which feeds the backend's breaker like an HTTP/1.1 connect failure.
+ * - The response body is the HTTP/2 stream itself: backpressure is HTTP/2 flow control, and
+ *   destroying the body resets the stream (CANCEL) without touching the connection.
+ * - The stream emits 'trailers' before its end (gRPC's grpc-status), which the response writer
+ *   forwards (TransportResponse.trailers).
+ */
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders as H2Headers, type OutgoingHttpHeaders } from 'node:http2'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { EventEmitter } from 'node:events'
+import type { Readable } from 'node:stream'
+import type { Backend, ConnectionSettings } from '../../upstream/types.js'
+import type { Transport, TransportRequest, TransportResponse } from '../transport.js'
+
+/** Sessions opened per backend before new streams queue on the least-loaded one. */
+export const H2_MAX_SESSIONS_PER_ORIGIN = 8
+/** Streams assumed allowed before the server's SETTINGS arrive (RFC 9113 §6.5.2 recommends ≥ 100). */
+export const H2_INITIAL_STREAM_LIMIT = 100
+/** A session with no stream for this long is closed (GOAWAY). */
+export const H2_IDLE_MS = 30_000
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants
+
+/** Connection-specific fields (RFC 9113 §8.2.2) never sent in HTTP/2; `te` only as `trailers`. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'http2-settings'])
+
+function refused(message: string): Error {
+  return Object.assign(new Error(message), { code: 'SWITCHYARD_H2_REFUSED' })
+}
+
+interface TrackedSession {
+  readonly session: ClientHttp2Session
+  active: number
+  /** GOAWAY received or closing: no new streams. */
+  draining: boolean
+  connected: boolean
+}
+
+/** The HTTP/2 sessions of one backend; the backend's attachment, closed with it. */
+export class H2Origin {
+  private readonly sessions: TrackedSession[] = []
+  private closed = false
+
+  constructor(
+    readonly origin: string,
+    private readonly connection: ConnectionSettings,
+  ) {}
+
+  /** Sessions open now (for tests and the admin view). */
+  get sessionCount(): number {
+    return this.sessions.length
+  }
+
+  private limitOf(t: TrackedSession): number {
+    return t.connected ? (t.session.remoteSettings.maxConcurrentStreams ?? H2_INITIAL_STREAM_LIMIT) : H2_INITIAL_STREAM_LIMIT
+  }
+
+  /** A session with a free stream slot, a new one, or (at the session cap) the least loaded. */
+  private pick(): TrackedSession {
+    let least: TrackedSession | undefined
+    for (const t of this.sessions) {
+      if (t.draining) continue
+      if (t.active < this.limitOf(t)) return t
+      if (least === undefined || t.active < least.active) least = t
+    }
+    // At the cap, the stream waits in nghttp2's queue for a slot on that session.
+    if (least !== undefined && this.sessions.length >= H2_MAX_SESSIONS_PER_ORIGIN) return least
+    return this.open()
+  }
+
+  private open(): TrackedSession {
+    const c = this.connection
+    const session = http2.connect(this.origin, {
+      ...(c.ca !== undefined && { ca: c.ca }),
+      ...(c.servername !== undefined && { servername: c.servername }),
+      rejectUnauthorized: c.rejectUnauthorized,
+      settings: { enablePush: false },
+      maxSessionMemory: 10,
+    })
+    const t: TrackedSession = { session, active: 0, draining: false, connected: false }
+    this.sessions.push(t)
+    const remove = (): void => {
+      t.draining = true
+      const i = this.sessions.indexOf(t)
+      if (i >= 0) this.sessions.splice(i, 1)
+    }
+    const timer = setTimeout(() => {
+      session.destroy(Object.assign(new Error(`connect timeout after ${c.connectTimeout} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' }))
+    }, c.connectTimeout)
+    session.once('connect', () => {
+      clearTimeout(timer)
+      t.connected = true
+    })
+    // GOAWAY (RFC 9113 §6.8): finish what the server accepted, send nothing new here.
+    session.on('goaway', () => remove())
+    session.on('error', () => remove())
+    session.once('close', () => {
+      clearTimeout(timer)
+      remove()
+    })
+    session.setTimeout(H2_IDLE_MS, () => {
+      if (t.active === 0) {
+        remove()
+        session.close()
+      }
+    })
+    // Idle sessions must not keep the process alive.
+    session.unref()
+    return t
+  }
+
+  request(r: TransportRequest, scheme: 'http' | 'https', authority: string): Promise<TransportResponse> {
+    if (this.closed) return Promise.reject(refused('backend retired'))
+    const t = this.pick()
+    const session = t.session
+    const headers: OutgoingHttpHeaders = {
+      ':method': r.method,
+      ':path': r.path,
+      ':scheme': scheme,
+      ':authority': authority,
+    }
+    const src = r.headers
+    for (const name in src) {
+      if (CONNECTION_SPECIFIC.has(name)) continue
+      const v = src[name]
+      if (v !== undefined) headers[name] = v
+    }
+    if (r.trailers === true) headers['te'] = 'trailers'
+    const endStream = r.body === null || (Buffer.isBuffer(r.body) && r.body.length === 0)
+    let stream: ClientHttp2Stream
+    try {
+      stream = session.request(headers, { endStream })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    t.active++
+    session.ref()
+    return new Promise<TransportResponse>((resolve, reject) => {
+      let settled = false
+      const fail = (err: Error): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(headTimer)
+        reject(err)
+      }
+      const headTimer = setTimeout(() => {
+        const e = Object.assign(new Error(`no response headers within ${r.responseTimeout} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' })
+        fail(e)
+        stream.close(NGHTTP2_CANCEL)
+      }, r.responseTimeout)
+      stream.once('close', () => {
+        t.active--
+        if (t.active === 0) session.unref()
+        if (settled) return
+        // Closed before any response: refused by GOAWAY or REFUSED_STREAM is safe to retry;
+        // anything else lost the request somewhere on the way.
+        const code = stream.rstCode
+        if (code === NGHTTP2_REFUSED_STREAM) fail(refused('stream refused by the backend (not processed)'))
+        else fail(Object.assign(new Error(`stream closed before a response (code ${code})`), { code: 'ECONNRESET' }))
+      })
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return
+        // Failures of the session before it connected carry the socket's code (ECONNREFUSED, TLS).
+        if (err.code === 'ERR_HTTP2_STREAM_ERROR' && stream.rstCode === NGHTTP2_REFUSED_STREAM) fail(refused(err.message))
+        else if (err.code === 'ERR_HTTP2_GOAWAY_SESSION') fail(refused(err.message))
+        else fail(err)
+      })
+      const abort = (): void => {
+        fail(Object.assign(new Error('request aborted'), { name: 'AbortError', code: 'UND_ERR_ABORTED' }))
+        stream.close(NGHTTP2_CANCEL)
+      }
+      const signal = r.signal as (AbortSignal & EventEmitter) | undefined
+      if (signal !== undefined) {
+        if ('aborted' in signal && signal.aborted) abort()
+        else if (typeof (signal as AbortSignal).addEventListener === 'function') (signal as AbortSignal).addEventListener('abort', abort, { once: true })
+        else (signal as EventEmitter).once('abort', abort)
+        stream.once('close', () => {
+          if (typeof (signal as AbortSignal).removeEventListener === 'function') (signal as AbortSignal).removeEventListener('abort', abort)
+          else (signal as EventEmitter).off('abort', abort)
+        })
+      }
+      stream.once('response', (h: H2Headers & { ':status'?: number }) => {
+        if (settled) {
+          stream.close(NGHTTP2_CANCEL)
+          return
+        }
+        settled = true
+        clearTimeout(headTimer)
+        const statusCode = Number(h[':status'])
+        const out: IncomingHttpHeaders = {}
+        for (const name in h) if (name.charCodeAt(0) !== 58) out[name] = h[name] as string
+        // A stream that closes mid-body without an error (the connection dropped) must still
+        // end in an error, so the writer and the breaker see a broken answer, not a short one.
+        stream.once('aborted', () => {
+          if (!stream.destroyed) stream.destroy(Object.assign(new Error('upstream stream aborted'), { code: 'ECONNRESET' }))
+        })
+        if (r.bodyTimeout !== 0) {
+          stream.setTimeout(r.bodyTimeout ?? r.responseTimeout, () => {
+            stream.destroy(Object.assign(new Error('upstream body timeout'), { code: 'UND_ERR_BODY_TIMEOUT' }))
+          })
+        }
+        resolve({ statusCode, headers: out, body: stream as unknown as Readable, trailers: true })
+      })
+      if (!endStream) {
+        const body = r.body!
+        if (Buffer.isBuffer(body)) stream.end(body)
+        else {
+          // Backpressure both ways: pipe stops reading the client while the upstream window is full.
+          body.once('error', (err) => {
+            if (!stream.destroyed) stream.close(NGHTTP2_CANCEL)
+            fail(err)
+          })
+          body.pipe(stream)
+          stream.once('close', () => {
+            body.unpipe(stream)
+          })
+        }
+      }
+    })
+  }
+
+  close(): Promise<void> {
+    this.closed = true
+    const all = this.sessions.splice(0)
+    return Promise.all(
+      all.map(
+        (t) =>
+          new Promise<void>((resolve) => {
+            if (t.session.closed || t.session.destroyed) return resolve()
+            t.session.close(() => resolve())
+            // Streams still running after a grace period are cut.
+            setTimeout(() => {
+              t.session.destroy()
+              resolve()
+            }, 5_000).unref()
+          }),
+      ),
+    ).then(() => undefined)
+  }
+}
+
+const kH2 = Symbol('switchyard.h2Origin')
+
+/** The HTTP/2 sessions of `backend` (created on first use). */
+export function h2OriginOf(backend: Backend): H2Origin {
+  return backend.attachment(kH2, (c) => new H2Origin(backend.origin, c))
+}
+
+export const h2Transport: Transport = {
+  request(backend: Backend, r: TransportRequest): Promise<TransportResponse> {
+    const url = backend.url
+    return h2OriginOf(backend).request(r, url.protocol === 'https:' ? 'https' : 'http', url.host)
+  },
+}
