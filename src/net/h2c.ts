@@ -76,11 +76,18 @@ export function withH2c(factory: FastifyServerFactory, server: ServerSettings): 
         const verdict = sniffPreface(seen)
         if (verdict === 'more') return
         socket.off('data', onData)
-        socket.pause()
         socket.setTimeout(0)
-        socket.unshift(seen)
-        if (verdict === 'h2') h2.emit('connection', socket)
-        else for (const l of http1Listeners) l.call(h1, socket)
+        if (verdict === 'h2') {
+          // The HTTP/2 session reads what is buffered on the socket before its own reads.
+          socket.pause()
+          socket.unshift(seen)
+          h2.emit('connection', socket)
+        } else {
+          // The HTTP/1.1 parser consumes the socket's handle directly (buffered bytes would be
+          // skipped): hand it the bytes already read as the first 'data'.
+          for (const l of http1Listeners) l.call(h1, socket)
+          socket.emit('data', seen)
+        }
       }
       socket.on('data', onData)
     })

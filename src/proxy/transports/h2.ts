@@ -46,14 +46,22 @@ function refused(message: string): Error {
 interface TrackedSession {
   readonly session: ClientHttp2Session
   active: number
+  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS, once known (until then, the origin's last known). */
+  limit: number
   /** GOAWAY received or closing: no new streams. */
   draining: boolean
   connected: boolean
+  /** Why the session failed, when it did. */
+  error?: NodeJS.ErrnoException
 }
 
 /** The HTTP/2 sessions of one backend; the backend's attachment, closed with it. */
 export class H2Origin {
   private readonly sessions: TrackedSession[] = []
+  /** Requests waiting for a stream slot (every session full, at the session cap). */
+  private readonly waiters: (() => void)[] = []
+  /** The stream limit this origin's server last announced (sessions to one server share it). */
+  private knownLimit = H2_INITIAL_STREAM_LIMIT
   private closed = false
 
   constructor(
@@ -66,21 +74,25 @@ export class H2Origin {
     return this.sessions.length
   }
 
-  private limitOf(t: TrackedSession): number {
-    return t.connected ? (t.session.remoteSettings.maxConcurrentStreams ?? H2_INITIAL_STREAM_LIMIT) : H2_INITIAL_STREAM_LIMIT
-  }
-
-  /** A session with a free stream slot, a new one, or (at the session cap) the least loaded. */
-  private pick(): TrackedSession {
-    let least: TrackedSession | undefined
+  /**
+   * A session with a free stream slot, else a new session, else (every session full, at the
+   * cap) undefined: the request waits for a slot. nghttp2 does not queue streams beyond the
+   * server's limit, the server would refuse them.
+   */
+  private pick(): TrackedSession | undefined {
+    let open = 0
     for (const t of this.sessions) {
       if (t.draining) continue
-      if (t.active < this.limitOf(t)) return t
-      if (least === undefined || t.active < least.active) least = t
+      open++
+      if (t.active < t.limit) return t
     }
-    // At the cap, the stream waits in nghttp2's queue for a slot on that session.
-    if (least !== undefined && this.sessions.length >= H2_MAX_SESSIONS_PER_ORIGIN) return least
-    return this.open()
+    return open < H2_MAX_SESSIONS_PER_ORIGIN ? this.open() : undefined
+  }
+
+  /** A stream slot freed: the next waiter, if any, tries again. */
+  private release(): void {
+    const next = this.waiters.shift()
+    if (next !== undefined) next()
   }
 
   private open(): TrackedSession {
@@ -92,7 +104,13 @@ export class H2Origin {
       settings: { enablePush: false },
       maxSessionMemory: 10,
     })
-    const t: TrackedSession = { session, active: 0, draining: false, connected: false }
+    const t: TrackedSession = { session, active: 0, limit: this.knownLimit, draining: false, connected: false }
+    session.on('remoteSettings', (settings) => {
+      const limit = settings.maxConcurrentStreams ?? H2_INITIAL_STREAM_LIMIT
+      const grew = limit > t.limit
+      t.limit = this.knownLimit = limit
+      if (grew) for (let i = t.active; i < limit && this.waiters.length > 0; i++) this.release()
+    })
     this.sessions.push(t)
     const remove = (): void => {
       t.draining = true
@@ -108,7 +126,10 @@ export class H2Origin {
     })
     // GOAWAY (RFC 9113 §6.8): finish what the server accepted, send nothing new here.
     session.on('goaway', () => remove())
-    session.on('error', () => remove())
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      t.error ??= err
+      remove()
+    })
     session.once('close', () => {
       clearTimeout(timer)
       remove()
@@ -127,6 +148,44 @@ export class H2Origin {
   request(r: TransportRequest, scheme: 'http' | 'https', authority: string): Promise<TransportResponse> {
     if (this.closed) return Promise.reject(refused('backend retired'))
     const t = this.pick()
+    if (t !== undefined) return this.send(t, r, scheme, authority, 1)
+    return this.wait(r, scheme, authority)
+  }
+
+  private wait(r: TransportRequest, scheme: 'http' | 'https', authority: string): Promise<TransportResponse> {
+    return new Promise<TransportResponse>((resolve, reject) => {
+      const go = (): void => {
+        clearTimeout(timer)
+        const t = this.pick()
+        if (t === undefined) this.waiters.unshift(go)
+        else this.send(t, r, scheme, authority, 1).then(resolve, reject)
+      }
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(go)
+        if (i >= 0) this.waiters.splice(i, 1)
+        reject(Object.assign(new Error(`no HTTP/2 stream slot within ${r.responseTimeout} ms`), { code: 'UND_ERR_HEADERS_TIMEOUT' }))
+      }, r.responseTimeout)
+      this.waiters.push(go)
+    })
+  }
+
+  /**
+   * One stream on `t`. A stream the server refused (REFUSED_STREAM, or above a GOAWAY's
+   * last-stream-id) was not processed (RFC 9113 §8.7): with a body that can be sent again it is
+   * retried once here, on another session, before the forward loop hears of it.
+   */
+  private send(t: TrackedSession, r: TransportRequest, scheme: 'http' | 'https', authority: string, retries: number): Promise<TransportResponse> {
+    const replayable = r.body === null || Buffer.isBuffer(r.body)
+    const sent = this.stream(t, r, scheme, authority)
+    if (retries === 0 || !replayable) return sent
+    return sent.catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'SWITCHYARD_H2_REFUSED' || this.closed) throw err
+      const next = this.pick()
+      return next === undefined ? this.wait(r, scheme, authority) : this.send(next, r, scheme, authority, retries - 1)
+    })
+  }
+
+  private stream(t: TrackedSession, r: TransportRequest, scheme: 'http' | 'https', authority: string): Promise<TransportResponse> {
     const session = t.session
     const headers: OutgoingHttpHeaders = {
       ':method': r.method,
@@ -156,6 +215,12 @@ export class H2Origin {
         if (settled) return
         settled = true
         clearTimeout(headTimer)
+        // The session never connected: the connection failed (refused, TLS, timeout), which
+        // nothing reached and the breaker must hear of as such, whatever the stream says.
+        if (!t.connected && (err as NodeJS.ErrnoException).code !== 'UND_ERR_HEADERS_TIMEOUT' && (err as NodeJS.ErrnoException).code !== 'UND_ERR_ABORTED') {
+          const cause = t.error
+          err = Object.assign(new Error(cause?.message ?? 'HTTP/2 connection failed'), { code: cause?.code ?? 'ECONNREFUSED', cause: cause ?? err })
+        }
         reject(err)
       }
       const headTimer = setTimeout(() => {
@@ -166,6 +231,7 @@ export class H2Origin {
       stream.once('close', () => {
         t.active--
         if (t.active === 0) session.unref()
+        this.release()
         if (settled) return
         // Closed before any response: refused by GOAWAY or REFUSED_STREAM is safe to retry;
         // anything else lost the request somewhere on the way.
