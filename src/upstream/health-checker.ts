@@ -15,6 +15,7 @@ import net from 'node:net'
 import type { HealthCheckSettings, PoolSettings } from '../config/model.js'
 import type { UpstreamBackend } from './backend.js'
 import type { HealthChecker } from './types.js'
+import { probeGrpcHealth } from './grpc-health.js'
 
 /** Largest health-check body read for a load report; the rest is discarded. */
 const MAX_PROBE_BODY = 64 * 1024
@@ -83,6 +84,7 @@ export function probeTcp(url: URL, signal: AbortSignal): Promise<ProbeResult> {
 /** One probe of one backend; never throws. */
 export async function probeBackend(backend: UpstreamBackend, hc: HealthCheckSettings, readLoad: boolean, signal: AbortSignal): Promise<ProbeResult> {
   if (hc.type === 'tcp') return probeTcp(backend.url, signal)
+  if (hc.type === 'grpc') return probeGrpcHealth(backend, hc, signal)
   try {
     const res = await backend.probeDispatcher.request({
       method: 'GET',

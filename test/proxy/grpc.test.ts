@@ -9,6 +9,8 @@ import { createSigner } from 'fast-jwt'
 import { echoClient, grpc, startGrpcBackend, unary, type GrpcBackend, type Msg } from '../helpers/grpc.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { freePort } from '../helpers/upstream.js'
+import { readFile } from 'node:fs/promises'
+import { createPki } from '../tls/helpers/pki.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-32b'
 
@@ -200,6 +202,32 @@ describe('gRPC failures', () => {
       await g.close()
       await bad.close()
       await good.close()
+    }
+  })
+})
+
+describe('gRPC over TLS (HTTP/2 by ALPN on the TLS listener, h2 to a TLS backend)', () => {
+  it('unary and server streaming, trusting the gateway CA', async () => {
+    const pki = await createPki()
+    const gwLeaf = await pki.issue('gw', { subject: '/CN=gw.example.com', dns: ['gw.example.com'], ips: ['127.0.0.1'] })
+    const upLeaf = await pki.issue('up', { subject: '/CN=localhost', ips: ['127.0.0.1'] })
+    const b = await startGrpcBackend('tls', { cert: await readFile(upLeaf.cert), key: await readFile(upLeaf.key) })
+    const g = await startGateway({
+      server: { tls: { port: 0, certificates: [{ cert: gwLeaf.cert, key: gwLeaf.key }] } },
+      pools: { echo: { backends: [b.url], protocol: 'h2', tls: { ca: pki.ca.cert } } },
+      routes: [{ name: 'echo', match: { path: '/' }, pool: 'echo' }],
+    })
+    const c = echoClient(new URL(g.httpsUrl!).host, grpc.credentials.createSsl(Buffer.from(pki.ca.pem)), { 'grpc.ssl_target_name_override': 'gw.example.com' })
+    try {
+      expect((await unary(c, { text: 'sealed' })).reply.text).toBe('tls:sealed')
+      const r = await collect(c.ServerStream({ text: 's', count: 3 }))
+      expect(r.messages.map((m) => m.text)).toEqual(['tls:s:0', 'tls:s:1', 'tls:s:2'])
+      expect(r.status?.code).toBe(grpc.status.OK)
+    } finally {
+      c.close()
+      await g.close()
+      await b.close()
+      await pki.cleanup()
     }
   })
 })
