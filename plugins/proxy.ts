@@ -20,6 +20,7 @@ import { isUpgrade, markUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js
 import { continueIfExpected } from '../src/net/expect-continue.js'
 import { sendGrpcError, writeGrpcResponse } from '../src/proxy/grpc.js'
 import { isGrpc } from '../src/proxy/grpc.js'
+import { countGrpcStatus } from '../src/proxy/grpc-metrics.js'
 import { kContext } from '../src/request-context.js'
 
 /** Route `upgrade` events of the app's server through the app (hooks run), as http-proxy does. */
@@ -51,7 +52,8 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   // A gRPC client reads the outcome from grpc-status, not from an HTTP status and a JSON body.
   if (isGrpc(reply.request.headers['content-type'] as string | undefined) && !reply.raw.headersSent) {
     reply.hijack()
-    sendGrpcError(reply.raw, status, message, reply.request[kContext]?.responseHeaders)
+    const route = reply.request[kContext]?.route?.name ?? '(none)'
+    sendGrpcError(reply.raw, status, message, reply.request[kContext]?.responseHeaders, (code) => countGrpcStatus(reply.server.switchyard.metrics.registry, route, code))
     return reply
   }
   if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5')
@@ -113,7 +115,10 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
       mergeHeaders(headers, ctx.responseHeaders)
       headers['x-request-id'] = ctx.id
       ctx.responseBytes = res.body === null ? undefined : 0
-      if (res.grpc !== undefined) writeGrpcResponse(reply.raw, res.statusCode, headers, res.body, res.grpc, (n) => (ctx.responseBytes! += n))
+      if (res.grpc !== undefined) {
+        const route = ctx.route!.name
+        writeGrpcResponse(reply.raw, res.statusCode, headers, res.body, res.grpc, (n) => (ctx.responseBytes! += n), (code) => countGrpcStatus(app.switchyard.metrics.registry, route, code))
+      }
       else writeResponse(reply.raw, res.statusCode, headers, res.body, (n) => (ctx.responseBytes! += n))
     },
   })

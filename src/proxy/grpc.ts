@@ -170,6 +170,7 @@ export function writeGrpcResponse(
   body: Readable | Buffer | null,
   grpc: { readonly trailers: boolean; readonly deadlineAt?: number },
   onBytes: (n: number) => void,
+  onStatus?: (status: string) => void,
 ): void {
   let trailers: OutgoingHttpHeaders | undefined
   if (status === 200 && headers['grpc-status'] !== undefined) {
@@ -187,6 +188,7 @@ export function writeGrpcResponse(
       res.write(body)
     }
     if (trailers !== undefined) res.addTrailers(trailers)
+    onStatus?.(String(trailers?.['grpc-status'] ?? (status === 200 ? GRPC.INTERNAL : grpcStatusForHttp(status))))
     res.end()
     return
   }
@@ -197,6 +199,7 @@ export function writeGrpcResponse(
     body.unpipe(res)
     if (!body.destroyed) body.destroy()
     res.addTrailers({ 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) })
+    onStatus?.(String(code))
     res.end()
   }
   let timer: NodeJS.Timeout | undefined
@@ -204,9 +207,12 @@ export function writeGrpcResponse(
     timer = setTimeout(() => endWith(GRPC.DEADLINE_EXCEEDED, 'deadline exceeded at the gateway'), Math.max(0, grpc.deadlineAt - Date.now()))
   }
   let upstreamTrailers = trailers !== undefined
+  // What the client will read as the call's status (absent: decided below, or a non-gRPC answer).
+  let finalStatus = trailers?.['grpc-status'] !== undefined ? String(trailers['grpc-status']) : undefined
   if (grpc.trailers) {
     body.once('trailers', (t: IncomingHttpHeaders) => {
       upstreamTrailers = true
+      if (t['grpc-status'] !== undefined) finalStatus = String(t['grpc-status'])
       const out: OutgoingHttpHeaders = {}
       for (const name in t) if (name.charCodeAt(0) !== 58) out[name] = t[name]
       res.addTrailers(out)
@@ -218,7 +224,11 @@ export function writeGrpcResponse(
     clearTimeout(timer)
     finished = true
     // An upstream that ended without a status broke the protocol: say so rather than OK.
-    if (!upstreamTrailers && status === 200) res.addTrailers({ 'grpc-status': String(GRPC.INTERNAL), 'grpc-message': 'upstream sent no grpc-status' })
+    if (!upstreamTrailers && status === 200) {
+      res.addTrailers({ 'grpc-status': String(GRPC.INTERNAL), 'grpc-message': 'upstream sent no grpc-status' })
+      finalStatus = String(GRPC.INTERNAL)
+    }
+    onStatus?.(finalStatus ?? String(grpcStatusForHttp(status)))
   })
   body.once('error', () => {
     clearTimeout(timer)
@@ -237,8 +247,9 @@ export function writeGrpcResponse(
  * status as trailers on HTTP/2 (in the headers on HTTP/1.1, which has no trailers here).
  * Headers features decided on (Retry-After, WWW-Authenticate, RateLimit-*) ride along.
  */
-export function sendGrpcError(res: GrpcClientResponse & { readonly req?: { readonly httpVersionMajor?: number } }, httpStatus: number, message: string, extra?: Readonly<Record<string, string | string[]>>): void {
+export function sendGrpcError(res: GrpcClientResponse & { readonly req?: { readonly httpVersionMajor?: number } }, httpStatus: number, message: string, extra?: Readonly<Record<string, string | string[]>>, onStatus?: (status: string) => void): void {
   const code = String(grpcStatusForHttp(httpStatus))
+  onStatus?.(code)
   const headers: OutgoingHttpHeaders = { ...extra, 'content-type': 'application/grpc' }
   const status = { 'grpc-status': code, 'grpc-message': encodeGrpcMessage(message) }
   if (res.req?.httpVersionMajor === 2) {

@@ -125,6 +125,14 @@ describe('gRPC through the gateway (h2c in, h2c out)', () => {
     expect(a.calls.at(-1)!.deadlineMs).toBeLessThanOrEqual(800)
   })
 
+  it('counts calls by the gRPC status their client saw', async () => {
+    await unary(client, { text: 'counted' })
+    const text = await gw.metrics.registry.metrics()
+    expect(text).toMatch(/switchyard_grpc_requests_total\{route="echo",code="OK"\} [1-9]/)
+    expect(text).toMatch(/switchyard_grpc_requests_total\{route="echo",code="DEADLINE_EXCEEDED"\} [1-9]/)
+    expect(text).toMatch(/switchyard_grpc_requests_total\{route="secured",code="UNAUTHENTICATED"\} [1-9]/)
+  })
+
   it('a path no route matches is UNIMPLEMENTED, not an HTTP 404 JSON body', async () => {
     const other = new grpc.Client(target(gw), grpc.credentials.createInsecure())
     const err = await new Promise<grpc.ServiceError>((resolve) => {
