@@ -166,7 +166,10 @@ export function createForward(deps: ForwardDeps): Forward {
       clientGone = true
       abort.emit('abort')
     }
-    request.raw.socket.once('close', onClose)
+    // An HTTP/2 request ends with its stream (the client's RST_STREAM cancels one call), not
+    // with the connection other streams share; one listener per stream, none on the socket.
+    const closer: EventEmitter = (request.raw as { stream?: EventEmitter }).stream ?? request.raw.socket
+    closer.once('close', onClose)
 
     let lastFailure: AttemptFailure | undefined
     let grpcDeadline: number | undefined
@@ -314,7 +317,7 @@ export function createForward(deps: ForwardDeps): Forward {
       throw e
     } finally {
       leaveBudget()
-      request.raw.socket.off('close', onClose)
+      closer.off('close', onClose)
     }
 
     function finish(res: TransportResponse, outcome: 'success' | 'failure' | 'done', lease: Lease | undefined, ms: number, pool: Pool, backend: Backend): UpstreamResponse {

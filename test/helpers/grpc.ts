@@ -29,6 +29,9 @@ export interface GrpcBackend {
   readonly calls: { method: string; metadata: Record<string, unknown>; deadlineMs: number }[]
   /** Answer every call with this status instead (e.g. UNAVAILABLE), when set. */
   failWith: grpc.status | undefined
+  /** Unary calls running now, and those their client cancelled. */
+  readonly inFlight: number
+  readonly cancelled: number
   /** Stop at once: open streams are cut (a backend killed mid-stream). */
   kill(): void
   close(): Promise<void>
@@ -41,7 +44,7 @@ export async function startGrpcBackend(name: string, tls?: { cert: Buffer; key: 
   const creds = tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }]) : grpc.ServerCredentials.createInsecure()
   const server = new grpc.Server()
   const calls: GrpcBackend['calls'] = []
-  const backend = { failWith: undefined as grpc.status | undefined }
+  const backend = { failWith: undefined as grpc.status | undefined, inFlight: 0, cancelled: 0 }
   // grpc-js keeps grpc-timeout out of the metadata: the call's deadline is where it shows.
   const record = (method: string, md: grpc.Metadata, call: { getDeadline(): grpc.Deadline }) => {
     const d = call.getDeadline()
@@ -57,7 +60,13 @@ export async function startGrpcBackend(name: string, tls?: { cert: Buffer; key: 
     Unary: async (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
       record('Unary', call.metadata, call)
       if (backend.failWith !== undefined) return cb({ code: backend.failWith, details: `${name} says no` })
-      if (call.request.delayMs) await sleep(call.request.delayMs)
+      backend.inFlight++
+      call.once('cancelled', () => backend.cancelled++)
+      try {
+        if (call.request.delayMs) await sleep(call.request.delayMs)
+      } finally {
+        backend.inFlight--
+      }
       cb(null, { text: `${name}:${call.request.text}` }, trailer())
     },
     ServerStream: async (call: grpc.ServerWritableStream<Msg, Msg>) => {

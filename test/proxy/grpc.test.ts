@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSigner } from 'fast-jwt'
 import { echoClient, grpc, startGrpcBackend, unary, type GrpcBackend, type Msg } from '../helpers/grpc.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
-import { freePort } from '../helpers/upstream.js'
+import { freePort, waitFor } from '../helpers/upstream.js'
 import { readFile } from 'node:fs/promises'
 import { createPki } from '../tls/helpers/pki.js'
 
@@ -82,6 +82,7 @@ describe('gRPC through the gateway (h2c in, h2c out)', () => {
       call.end()
     })
     expect(refused.code).toBe(grpc.status.UNAUTHENTICATED)
+    expect(refused.details).toBe('missing bearer token')
 
     const token = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 300_000 })({ sub: 'u1' })
     const md = new grpc.Metadata()
@@ -123,6 +124,15 @@ describe('gRPC through the gateway (h2c in, h2c out)', () => {
     expect((err as grpc.ServiceError).code).toBe(grpc.status.DEADLINE_EXCEEDED)
     // The backend was told the capped deadline (800ms), not the client's minute.
     expect(a.calls.at(-1)!.deadlineMs).toBeLessThanOrEqual(800)
+  })
+
+  it('a client that cancels a call before any answer cancels it on the backend', async () => {
+    const before = a.cancelled
+    const received = a.calls.length
+    const call = client.Unary({ text: 'slow', delayMs: 1500 }, () => {})
+    await waitFor(() => a.calls.length > received, 3000, 10, 'call reached the backend')
+    call.cancel()
+    await waitFor(() => a.cancelled > before, 3000, 10, 'backend saw the cancellation')
   })
 
   it('counts calls by the gRPC status their client saw', async () => {
