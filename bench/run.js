@@ -4,7 +4,8 @@
 // Every Switchyard row runs as users run it: access log on, written to a file (log.access.file).
 // Env: BENCH_DURATION (s per sample, default 5), BENCH_ROUNDS (samples per row, median reported,
 // default 3), BENCH_CONNECTIONS (64), BENCH_QUICK=1 (1 round of 2 s: a smoke run),
-// BENCH_ACCESS_OFF_ROW=1 (adds the plain route with the access log off, to see what it costs).
+// BENCH_ACCESS_OFF_ROW=1 (adds the plain route with the access log off, to see what it costs),
+// BENCH_PROTOCOLS=0 (skips the gRPC unary and h2-upstream rows of bench/grpc.js).
 import { spawn, execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
@@ -207,6 +208,16 @@ async function main() {
   console.log(lines.join('\n'))
   // Layer 4 (bench/tcp.js): TCP throughput and connections/s, direct vs a tcp stream.
   console.log(`\n${(await (await import('./tcp.js')).tcpRows({ pin: haveTaskset })).join('\n')}`)
+  // The gRPC unary and h2-upstream rows (bench/grpc.js), unless BENCH_PROTOCOLS=0.
+  if (process.env.BENCH_PROTOCOLS !== '0') {
+    for (const c of children) c.kill('SIGTERM')
+    const protocols = await import('./grpc.js')
+    try {
+      console.log(`\n${await protocols.grpcRows()}`)
+    } finally {
+      protocols.stopChildren()
+    }
+  }
 }
 
 function countLines(file) {
