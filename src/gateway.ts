@@ -42,6 +42,7 @@ import { compileProblems } from './check.js'
 import { createEventLog, recordUpstreamEvent, type EventLog } from './events.js'
 import { ListenError } from './listen-error.js'
 import { withH2c } from './net/h2c.js'
+import { createAcmeManager, withAcmeChallenges, type AcmeManager } from './tls/acme.js'
 import { withWeights } from './routing/split.js'
 import { applyRuntimeSnapshot, takeRuntimeSnapshot, type RuntimeSnapshot } from './runtime-changes.js'
 import { dirname, resolve as resolvePath } from 'node:path'
@@ -119,6 +120,8 @@ export interface Gateway {
   readonly adminUrl: string | undefined
   /** The TLS listener's bound URL (https://…), when server.tls is set. */
   readonly httpsUrl: string | undefined
+  /** The ACME certificate manager, when server.tls.acme is set (renewNow() for operators and tests). */
+  readonly acme: AcmeManager | undefined
   /** True once listening and until the listeners begin to close (after `server.shutdownDelay`). */
   readonly serving: boolean
   /** `GET /ready`: serving and not draining. */
@@ -317,7 +320,11 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   let state: RuntimeState = { version: 1, settings, routes: initialRoutes, pools, pipelines: initial.pipelines }
 
   let tlsListener: TlsListener | undefined
-  const edge = withHttpsRedirect(createEdgeServer(settings.server), () => tlsListener?.redirectPort())
+  // ACME (server.tls.acme): HTTP-01 answered on the plain listener, ahead of redirects and routes.
+  const acmeSettings = settings.server.tls?.acme
+  const acme = acmeSettings === undefined ? undefined : createAcmeManager(acmeSettings, { log, registry: metrics.registry })
+  const plainServer = acme === undefined ? createEdgeServer(settings.server) : withAcmeChallenges(createEdgeServer(settings.server), acme)
+  const edge = withHttpsRedirect(plainServer, () => tlsListener?.redirectPort())
   // server.h2c: HTTP/2 with prior knowledge beside HTTP/1.1 (src/net/h2c.ts), after any PROXY header.
   const edgeServer = settings.server.h2c === true ? withH2c(edge, settings.server) : edge
   // PROXY v1/v2 from trustedProxies (an outer layer-4 balancer) names the real client.
@@ -458,6 +465,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     get httpsUrl() {
       return tlsListener?.url
     },
+    acme,
     get serving() {
       return serving
     },
@@ -484,6 +492,24 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         for (const f of features) await f.start?.()
         const tls = options.dataPlane === false ? undefined : s.server.tls
         const reusePort = options.worker !== undefined
+        const plainListen = (): Promise<string> =>
+          // SO_REUSEPORT: every worker thread binds the same port; the kernel spreads connections.
+          app.listen({ host: s.server.host, port: s.server.port, ...(reusePort ? { reusePort: true } : {}) } as { host: string; port: number })
+        let plainBound = false
+        if (tls && acme !== undefined && !(await acme.hasUsableCertificate())) {
+          // No certificate yet: the plain listener must answer the CA's HTTP-01 request first.
+          try {
+            await plainListen()
+          } catch (err) {
+            throw ListenError.from(err, 'http', s.server.host, s.server.port)
+          }
+          plainBound = true
+          try {
+            await acme.renewNow()
+          } catch (err) {
+            throw new ConfigError([{ path: 'server.tls.acme', message: `no certificate could be obtained: ${(err as Error).message}` }])
+          }
+        }
         if (tls) {
           try {
             tlsListener = await startTlsListener({ handle, reusePort, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
@@ -492,13 +518,18 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
           }
         }
         if (options.dataPlane !== false) {
-          try {
-            // SO_REUSEPORT: every worker thread binds the same port; the kernel spreads connections.
-            await app.listen({ host: s.server.host, port: s.server.port, ...(reusePort ? { reusePort: true } : {}) } as { host: string; port: number })
-          } catch (err) {
-            throw ListenError.from(err, 'http', s.server.host, s.server.port)
+          if (!plainBound) {
+            try {
+              await plainListen()
+            } catch (err) {
+              throw ListenError.from(err, 'http', s.server.host, s.server.port)
+            }
           }
           url = urlOf(app.server.address() as AddressInfo, 'http')
+        }
+        if (acme !== undefined) {
+          acme.onCertificate(() => tlsListener?.refresh())
+          acme.start()
         }
         if (gateway.admin) {
           const a = s.admin as Exclude<typeof s.admin, false>
@@ -560,6 +591,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         }
         if (gateway.admin) await gateway.admin.close()
         for (const f of [...features].reverse()) await f.close?.()
+        acme?.close()
         await pools!.close()
       })())
     },

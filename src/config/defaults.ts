@@ -23,7 +23,7 @@ export const DEFAULTS = {
     maxHeaderSize: 16 * KB,
     maxUrlLength: 8 * KB,
   },
-  tls: { minVersion: 'TLSv1.2', http2: true, redirectHttp: false, requireClientCert: false },
+  tls: { minVersion: 'TLSv1.2', http2: true, redirectHttp: false, requireClientCert: false, acmeRenewBefore: 30 * 24 * 60 * MINUTE },
   admin: { host: '127.0.0.1', port: 9901, token: '' },
   jwt: { clockTolerance: 0 },
   store: { store: 'memory', redis: 'redis://127.0.0.1:6379' },

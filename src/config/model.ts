@@ -21,6 +21,19 @@ export interface TlsCertificateSettings {
   readonly serverNames: readonly string[] // lower-cased; empty for the default certificate
 }
 
+/** `server.tls.acme`: certificates obtained and renewed over ACME (src/tls/acme.ts). */
+export interface AcmeSettings {
+  readonly directory: string
+  readonly email: string
+  /** Lower-cased; the first is the certificate's subject. */
+  readonly domains: readonly string[]
+  /** Absolute directory path. */
+  readonly storage: string
+  /** Absolute path of a PEM bundle trusted for the directory's HTTPS. */
+  readonly ca?: string
+  readonly renewBefore: number
+}
+
 export interface TlsSettings {
   readonly port: number
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3'
@@ -29,6 +42,8 @@ export interface TlsSettings {
   readonly clientCa?: string // absolute path
   readonly requireClientCert: boolean
   readonly certificates: readonly TlsCertificateSettings[]
+  /** With ACME, `certificates` includes the ACME certificate (files under `acme.storage`). */
+  readonly acme?: AcmeSettings
 }
 
 export interface ServerSettings {

@@ -8,6 +8,7 @@ import { normalizeConfigSource } from './normalize-config-source.js'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type {
+  AcmeSettings,
   AdminSettings,
   CacheSettings,
   GatewaySettings,
@@ -19,6 +20,7 @@ import type {
   TlsCertificateSettings,
   TlsSettings,
 } from './model.js'
+import { acmeCertificateFiles } from './acme-files.js'
 import { coerceToSchema } from './coerce.js'
 import { DEFAULTS } from './defaults.js'
 import { substituteEnv, type Env } from './env.js'
@@ -176,6 +178,9 @@ function normalizeServer(raw: RawObject, ctx: NormalizeContext): ServerSettings 
     if (server.tls.port !== 0 && server.tls.port === server.port) {
       ctx.problem('server.tls.port', `must differ from server.port (${server.port})`)
     }
+    // One ACME account and one set of pending challenges per process: worker threads would
+    // each order, and a challenge could land on a worker that did not ask for it.
+    if (server.tls.acme !== undefined && server.workers !== 1) ctx.problem('server.tls.acme', 'needs server.workers: 1 (ACME runs in one thread)')
   }
   return server
 }
@@ -215,9 +220,42 @@ function normalizeTls(raw: RawObject, ctx: NormalizeContext): TlsSettings {
     requireClientCert: asBoolean(raw['requireClientCert'], d.requireClientCert),
     certificates,
   }
+  const acme = asObject(raw['acme'])
+  if (acme !== undefined) {
+    tls.acme = normalizeAcme(acme, childPath(path, 'acme'), ctx)
+    // The ACME certificate serves its domains by SNI, and is the default when it is the only one.
+    const files = acmeCertificateFiles(tls.acme)
+    tls.certificates = [...certificates, { cert: files.cert, key: files.key, serverNames: certificates.length === 0 ? [] : tls.acme.domains }]
+  } else if (certificates.length === 0 && raw['certificates'] === undefined) {
+    ctx.problem(childPath(path, 'certificates'), 'is required (or acme)')
+  }
   if (clientCaFile !== undefined) tls.clientCa = clientCaFile
   else if (tls.requireClientCert) ctx.problem(childPath(path, 'requireClientCert'), 'needs clientCa (the CA client certificates must chain to)')
   return tls
+}
+
+function normalizeAcme(raw: RawObject, path: string, ctx: NormalizeContext): AcmeSettings {
+  const directory = asString(raw['directory']) ?? ''
+  try {
+    if (new URL(directory).protocol !== 'https:') ctx.problem(childPath(path, 'directory'), 'must be an https:// URL')
+  } catch {
+    ctx.problem(childPath(path, 'directory'), `"${directory}" is not a URL`)
+  }
+  const domains = asArray(raw['domains']).filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase())
+  domains.forEach((d, i) => {
+    // HTTP-01 cannot prove a wildcard (RFC 8555 §8.3); names only, no IPs.
+    if (d.startsWith('*.')) ctx.problem(indexPath(childPath(path, 'domains'), i), 'a wildcard needs DNS-01, which is not supported; list the names')
+    else if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d)) ctx.problem(indexPath(childPath(path, 'domains'), i), `"${d}" is not a DNS name`)
+  })
+  const ca = asString(raw['ca'])
+  return {
+    directory,
+    email: asString(raw['email']) ?? '',
+    domains,
+    storage: resolve(ctx.baseDir, asString(raw['storage']) ?? 'acme'),
+    ...(ca !== undefined && { ca: ctx.file(childPath(path, 'ca'), ca) }),
+    renewBefore: asDuration(raw['renewBefore'], DEFAULTS.tls.acmeRenewBefore),
+  }
 }
 
 function normalizeAdmin(raw: unknown, server: ServerSettings, ctx: NormalizeContext): AdminSettings | false {

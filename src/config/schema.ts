@@ -119,10 +119,25 @@ const ServerTls = Strict(
     requireClientCert: Type.Optional(
       Type.Boolean({ description: 'Refuse clients without a valid certificate (needs clientCa). Default false.' }),
     ),
-    certificates: Type.Array(TlsCertificate, {
-      minItems: 1,
-      description: 'Server certificates; the first is the default, others are chosen by SNI.',
-    }),
+    certificates: Type.Optional(
+      Type.Array(TlsCertificate, {
+        minItems: 1,
+        description: 'Server certificates; the first is the default, others are chosen by SNI. Required unless acme is set.',
+      }),
+    ),
+    acme: Type.Optional(
+      Strict(
+        {
+          directory: Type.String({ minLength: 1, description: 'ACME directory URL (https), e.g. https://acme-v02.api.letsencrypt.org/directory.' }),
+          email: Type.String({ minLength: 3, description: 'Contact address of the ACME account.' }),
+          domains: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Names of the certificate (the first is its subject); each must reach this gateway on port 80 for HTTP-01.' }),
+          storage: Type.String({ minLength: 1, description: 'Directory for the account key, certificate and key (created 0700; keys 0600); relative to this file.' }),
+          ca: Type.Optional(FilePath('PEM CA bundle trusted for the ACME directory (a private ACME server such as step-ca). Default: the system trust store.')),
+          renewBefore: Type.Optional(Duration('Renew when the certificate expires within this. Default 30d.')),
+        },
+        'Certificates obtained and renewed over ACME (RFC 8555), HTTP-01 answered on the plain listener.',
+      ),
+    ),
   },
   'TLS termination on a second listener. Absent: plain HTTP only.',
 )

@@ -7,6 +7,8 @@
  * Everything here runs at startup, reload and rotation, never per request or per handshake:
  * a handshake only does one SNI lookup into the compiled table.
  */
+import { existsSync } from 'node:fs'
+import { acmeCertificateFiles } from '../config/acme-files.js'
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import tls, { type SecureContext, type SecureContextOptions } from 'node:tls'
@@ -236,6 +238,12 @@ export async function loadCertificateSet(settings: TlsSettings): Promise<Certifi
  */
 export async function validateTlsFiles(settings: TlsSettings | undefined, now = Date.now()): Promise<TlsFileProblem[]> {
   if (settings === undefined) return []
+  if (settings.acme !== undefined) {
+    // Not obtained yet is not a problem: the gateway orders it at start (src/tls/acme.ts).
+    const acmeCert = acmeCertificateFiles(settings.acme).cert
+    if (!existsSync(acmeCert)) settings = { ...settings, certificates: settings.certificates.filter((c) => c.cert !== acmeCert) }
+    if (settings.certificates.length === 0) return []
+  }
   const files = await readTlsFiles(settings)
   try {
     // Expiry and uncovered names make clients refuse the handshake: problems for `check`,
