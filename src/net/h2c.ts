@@ -11,7 +11,7 @@
  *
  * `Upgrade: h2c` (RFC 7540 §3.2, removed by RFC 9113) is never honoured: it would let a client
  * turn a proxied HTTP/1.1 connection into a tunnel past the outer proxy's checks
- * (h2c smuggling). Such a request is an ordinary HTTP/1.1 request here.
+ * (h2c smuggling). The upgrade router tunnels `Upgrade: websocket` only and answers 400.
  */
 import type { FastifyServerFactory, FastifyServerFactoryHandler } from 'fastify'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
