@@ -52,6 +52,8 @@ export interface AdminPort {
   workers?(): Promise<readonly { readonly id: number; readonly threadId: number; readonly requests: number; readonly eventLoopLagMs: number; readonly heapUsedBytes: number; readonly restarts: number }[]>
   /** A runtime change was made through the admin API (a fleet's sync publishes it). */
   runtimeChanged?(action: string, detail: Record<string, unknown>): void
+  /** Certificates the TLS listener serves (absent or empty without TLS). */
+  readonly certificates?: readonly { readonly file: string; readonly subject: string; readonly serverNames: readonly string[]; readonly validTo: string; readonly acme: boolean }[]
 }
 
 /** What every admin endpoint is given. */

@@ -127,6 +127,7 @@ export function createStats(gateway: AdminPort): StatsSource {
         reloads: gateway.reloadHistory.slice(0, 10),
         // Layer-4 listeners as GET /api/streams shows them (the dashboard's Streams panel).
         streams: gateway.streams.snapshot(),
+        certificates: gateway.certificates ?? [],
       }
     },
   }

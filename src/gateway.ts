@@ -43,6 +43,7 @@ import { createEventLog, recordUpstreamEvent, type EventLog } from './events.js'
 import { ListenError } from './listen-error.js'
 import { withH2c } from './net/h2c.js'
 import { createAcmeManager, withAcmeChallenges, type AcmeManager } from './tls/acme.js'
+import { acmeCertificateFiles } from './config/acme-files.js'
 import { withWeights } from './routing/split.js'
 import { applyRuntimeSnapshot, takeRuntimeSnapshot, type RuntimeSnapshot } from './runtime-changes.js'
 import { dirname, resolve as resolvePath } from 'node:path'
@@ -120,6 +121,8 @@ export interface Gateway {
   readonly adminUrl: string | undefined
   /** The TLS listener's bound URL (https://…), when server.tls is set. */
   readonly httpsUrl: string | undefined
+  /** The certificates the TLS listener serves now (empty without TLS), for the dashboard. */
+  readonly certificates: readonly ServedCertificate[]
   /** The ACME certificate manager, when server.tls.acme is set (renewNow() for operators and tests). */
   readonly acme: AcmeManager | undefined
   /** True once listening and until the listeners begin to close (after `server.shutdownDelay`). */
@@ -159,6 +162,16 @@ export interface Gateway {
   readonly metricsText?: () => Promise<{ readonly contentType: string; readonly body: string }>
   /** `GET /api/workers`. */
   workers(): Promise<readonly WorkerView[]>
+}
+
+/** One certificate the TLS listener serves (GET /api/stats, the dashboard). */
+export interface ServedCertificate {
+  readonly file: string
+  readonly subject: string
+  readonly serverNames: readonly string[]
+  readonly validTo: string
+  /** Obtained and renewed by the gateway over ACME. */
+  readonly acme: boolean
 }
 
 export interface ReloadRecord {
@@ -466,6 +479,16 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       return tlsListener?.url
     },
     acme,
+    get certificates() {
+      const acmeCert = acmeSettings === undefined ? undefined : acmeCertificateFiles(acmeSettings).cert
+      return (tlsListener?.certificates.certificates ?? []).map((c) => ({
+        file: c.certFile,
+        subject: c.subject,
+        serverNames: c.serverNames,
+        validTo: c.validTo.toISOString(),
+        acme: c.certFile === acmeCert,
+      }))
+    },
     get serving() {
       return serving
     },

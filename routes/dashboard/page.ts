@@ -68,6 +68,10 @@ export const dashboardHtml = `<!doctype html>
       <ul class="reloads" id="reloads"></ul>
     </section>
     <section class="panel">
+      <h2>Certificates <span class="hint">served by the TLS listener; renew before expiry</span></h2>
+      <ul class="reloads" id="certificates"></ul>
+    </section>
+    <section class="panel">
       <h2>Cache</h2>
       <form id="purge-form" class="inline">
         <select id="purge-kind" aria-label="What to purge">

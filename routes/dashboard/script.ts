@@ -184,11 +184,23 @@ export const dashboardJs = String.raw`
     }));
   }
 
+  function renderCertificates(list) {
+    replace('certificates', !list || list.length === 0 ? [h('li', { class: 'muted', text: 'No TLS listener.' })] : list.map(function (c) {
+      var days = Math.floor((new Date(c.validTo).getTime() - Date.now()) / 86400000);
+      return h('li', {}, [
+        days < 14 ? h('span', { class: 'pill bad', text: days < 0 ? 'expired' : days + ' d left' }) : h('span', { class: 'pill ok', text: days + ' d left' }),
+        h('span', { class: 'name', text: c.subject + (c.acme ? ' (ACME)' : '') }),
+        h('span', { class: 'muted', title: c.file, text: 'expires ' + new Date(c.validTo).toLocaleDateString() }),
+      ]);
+    }));
+  }
+
   function poll() {
     clearTimeout(timer);
     api('GET', '/api/stats').then(function (res) {
       if (res.ok && res.json) {
         render(res.json);
+        renderCertificates(res.json.certificates);
         $('error').classList.add('hidden');
         setLive(true, 'live \u00b7 ' + new Date().toLocaleTimeString());
       } else {

@@ -115,6 +115,8 @@ describe.runIf(haveChromium || inCi)('dashboard in Chromium', () => {
     }
     await expect.poll(() => page.locator('tr[data-route]').count()).toBe(2)
     await expect.poll(() => page.locator('tr[data-stream="db"]').count()).toBe(1)
+    // The certificates panel: this gateway has no TLS listener.
+    await expect.poll(() => page.locator('#certificates').textContent()).toBe('No TLS listener.')
     // Rates appear once two snapshots exist.
     await expect.poll(async () => (await page.locator('#t-rate').textContent())?.trim(), { timeout: 8000 }).toMatch(/^\d/)
   })

@@ -65,6 +65,10 @@ describe.runIf(run)('ACME with pebble', () => {
       const metrics = await gw.metrics.registry.metrics()
       expect(metrics).toMatch(/switchyard_tls_certificate_expiry_timestamp_seconds\{certificate=".*localhost\.crt"\} \d+/)
       expect(metrics).toMatch(/switchyard_acme_orders_total\{result="issued"\} 1/)
+      // The dashboard's certificate line comes from GET /api/stats.
+      const stats = (await (await fetch(`${gw.adminUrl}/api/stats`)).json()) as { certificates: { subject: string; acme: boolean; validTo: string }[] }
+      expect(stats.certificates).toEqual([expect.objectContaining({ acme: true, subject: expect.stringContaining('localhost') })])
+      expect(Date.parse(stats.certificates[0]!.validTo)).toBeGreaterThan(Date.now())
 
       // Renewal: a new order, the files replaced, the listener swaps without a restart.
       const renewed = await gw.acme!.renewNow()

@@ -156,6 +156,7 @@ export class H2Origin {
     return new Promise<TransportResponse>((resolve, reject) => {
       const go = (): void => {
         clearTimeout(timer)
+        if (this.closed) return reject(refused('backend retired'))
         const t = this.pick()
         if (t === undefined) this.waiters.unshift(go)
         else this.send(t, r, scheme, authority, 1).then(resolve, reject)
@@ -302,6 +303,9 @@ export class H2Origin {
 
   close(): Promise<void> {
     this.closed = true
+    // Requests still waiting for a slot are refused (nothing was sent): the forward loop may
+    // try another backend.
+    for (const go of this.waiters.splice(0)) go()
     const all = this.sessions.splice(0)
     return Promise.all(
       all.map(
