@@ -19,6 +19,7 @@ import http2, { type Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
 import type { ServerSettings } from '../config/model.js'
 import { errorBody } from '../errors.js'
+import { dispatchExtendedConnect, EXTENDED_CONNECT_SETTINGS } from '../proxy/websocket-h2.js'
 import { adoptAuthority, HTTP2_MAX_CONCURRENT_STREAMS, HTTP2_MAX_HEADER_LIST_PAIRS, HTTP2_MAX_SESSION_MEMORY_MB, HTTP2_SESSION_IDLE_MS } from '../tls/secure-server.js'
 
 /** RFC 9113 §3.4. */
@@ -41,19 +42,22 @@ function refuse(res: ServerResponse): void {
 export function withH2c(factory: FastifyServerFactory, server: ServerSettings): FastifyServerFactory {
   return (handler: FastifyServerFactoryHandler, opts) => {
     const h1 = factory(handler, opts) as unknown as HttpServer
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      if (!adoptAuthority(req.headers)) return refuse(res)
+      handler(req, res)
+    }
     const h2 = http2.createServer(
       {
         maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB,
         maxHeaderListPairs: HTTP2_MAX_HEADER_LIST_PAIRS,
-        settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: server.maxHeaderSize, enablePush: false },
+        settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: server.maxHeaderSize, enablePush: false, ...EXTENDED_CONNECT_SETTINGS },
       },
-      ((req: IncomingMessage, res: ServerResponse) => {
-        if (!adoptAuthority(req.headers)) return refuse(res)
-        handler(req, res)
-      }) as unknown as Parameters<typeof http2.createServer>[1],
+      onRequest as unknown as Parameters<typeof http2.createServer>[1],
     )
-    // CONNECT over HTTP/2 (RFC 9113 §8.5): a gateway is not a forward proxy.
-    h2.on('connect', (_req: IncomingMessage, res: ServerResponse) => {
+    // CONNECT over HTTP/2 (RFC 9113 §8.5): a gateway is not a forward proxy; the extended
+    // CONNECT of RFC 8441 (WebSocket) is routed like an upgrade.
+    h2.on('connect', (req: IncomingMessage, res: ServerResponse) => {
+      if (dispatchExtendedConnect(req, res, onRequest)) return
       const body = errorBody(405, 'CONNECT is not supported')
       res.writeHead(405, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
       res.end(body)
@@ -81,7 +85,14 @@ export function withH2c(factory: FastifyServerFactory, server: ServerSettings): 
           // The HTTP/2 session reads what is buffered on the socket before its own reads.
           socket.pause()
           socket.unshift(seen)
+          // The HTTP/1.1 server accepts half-open sockets; an HTTP/2 connection whose peer has
+          // gone (EOF) must close, or its open streams (a tunnel) keep it forever.
+          socket.allowHalfOpen = false
           h2.emit('connection', socket)
+          // The session takes the buffered bytes on the next tick (Node's setupHandle), then
+          // reads the handle itself. Resume after that: while the socket stays paused its EOF is
+          // never delivered, and a client that vanishes leaves a session open forever.
+          process.nextTick(() => socket.resume())
         } else {
           // The HTTP/1.1 parser consumes the socket's handle directly (buffered bytes would be
           // skipped): hand it the bytes already read as the first 'data'.

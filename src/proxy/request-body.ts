@@ -18,11 +18,14 @@ export const NO_BODY: RequestBody = Object.freeze({ kind: 'none' })
 /** Bodies up to this size are buffered so that retries can replay them. */
 export const REPLAY_BUFFER_LIMIT = 64 * 1024
 
+/** Marks an HTTP/2 stream that is a WebSocket tunnel (RFC 8441): its DATA frames are not a request body. */
+export const kTunnelStream = Symbol('switchyard.tunnelStream')
+
 export function hasBody(raw: IncomingMessage): boolean {
   // HTTP/2: a body is DATA frames and Content-Length is optional; the stream knows whether
   // the client ended it with the headers.
   const h2 = (raw as { stream?: { endAfterHeaders?: boolean } }).stream
-  if (h2 !== undefined) return !h2.endAfterHeaders
+  if (h2 !== undefined) return !h2.endAfterHeaders && (raw as { [kTunnelStream]?: boolean })[kTunnelStream] !== true
   const te = raw.headers['transfer-encoding']
   if (te !== undefined) return true
   const cl = raw.headers['content-length']

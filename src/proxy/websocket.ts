@@ -25,6 +25,7 @@ import { decidePool } from './decision.js'
 import { keyInputOf, routePlan } from './forward.js'
 import { buildUpstreamHeaders } from './headers.js'
 import type { ProxyRequest } from './request.js'
+import { acceptH2, backendWebSocketKey, h2WebSocketStream, refuseH2, relayRefusalH2 } from './websocket-h2.js'
 
 const kUpgradeSocket = Symbol('switchyard.upgradeSocket')
 const kUpgradeHead = Symbol('switchyard.upgradeHead')
@@ -42,7 +43,7 @@ export function isUpgrade(request: ProxyRequest): boolean {
   return (request.raw as UpgradeRequest)[kUpgradeSocket] !== undefined
 }
 
-function refuse(socket: Duplex, status: number, message: string): void {
+function refuseSocket(socket: Duplex, status: number, message: string): void {
   answerAndClose(socket, rawErrorResponse(status, message))
 }
 
@@ -60,6 +61,9 @@ const WEBSOCKET = /^websocket$/i
 export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void {
   const raw = request.raw as UpgradeRequest
   const client = raw[kUpgradeSocket]!
+  // RFC 8441: the client is an HTTP/2 stream (websocket-h2.ts); answers are HTTP/2 responses.
+  const h2 = h2WebSocketStream(raw)
+  const refuse = h2 === undefined ? refuseSocket : (_c: Duplex, status: number, message: string) => refuseH2(h2, status, message)
   const head = raw[kUpgradeHead] ?? Buffer.alloc(0)
   const route = ctx.route!
   if (!route.settings.websocket) return refuse(client, 400, `route "${route.name}" does not accept WebSocket upgrades`)
@@ -68,7 +72,8 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
   // RFC 6455 §4.1: the opening handshake is an HTTP/1.1 GET. The tunnel sends GET upstream, so
   // a PUT or PATCH here would reach the backend as a request the client never sent; an
   // HTTP/1.0 request has no Upgrade (RFC 9110 §7.8).
-  if (request.method !== 'GET' || raw.httpVersion !== '1.1') return refuse(client, 400, 'a WebSocket handshake is an HTTP/1.1 GET')
+  // (An RFC 8441 extended CONNECT is the HTTP/2 form, dispatched as a GET by websocket-h2.ts.)
+  if (request.method !== 'GET' || (raw.httpVersion !== '1.1' && h2 === undefined)) return refuse(client, 400, 'a WebSocket handshake is an HTTP/1.1 GET')
 
   decidePool(request, ctx)
   const target = firstLease(ctx.state.pools, ctx.pool, keyInputOf(request, ctx))
@@ -92,6 +97,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
   // The upgrade handshake needs the hop-by-hop pair the generic filter removed.
   headers.connection = 'Upgrade'
   headers.upgrade = 'websocket'
+  if (h2 !== undefined && headers['sec-websocket-key'] === undefined) headers['sec-websocket-key'] = backendWebSocketKey()
   const url = backend.url
   const started = performance.now()
   const mod = url.protocol === 'https:' ? https : http
@@ -129,6 +135,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     if (done) return
     done = true
     lease.end(res.statusCode! >= 500 ? 'failure' : 'success', performance.now() - started, res.statusCode! >= 500 ? 'status' : undefined)
+    if (h2 !== undefined) return relayRefusalH2(h2, res)
     const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`]
     for (let i = 0; i < res.rawHeaders.length; i += 2) {
       const name = res.rawHeaders[i]!.toLowerCase()
@@ -151,10 +158,13 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     if (done) return upstream.destroy()
     done = true
     ctx.upstreamMs = performance.now() - started
-    const lines = [`HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}`]
-    for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`)
-    lines.push(`x-request-id: ${ctx.id}`, '', '')
-    client.write(lines.join('\r\n'))
+    if (h2 !== undefined) acceptH2(h2, res, ctx.id)
+    else {
+      const lines = [`HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}`]
+      for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`)
+      lines.push(`x-request-id: ${ctx.id}`, '', '')
+      client.write(lines.join('\r\n'))
+    }
     if (upstreamHead.length > 0) client.write(upstreamHead)
     if (head.length > 0) upstream.write(head)
     const end = (): void => {

@@ -21,6 +21,7 @@ import { errorBody, rawErrorResponse } from '../errors.js'
 import { answerAndClose } from '../net/edge-socket.js'
 import { deferContinue } from '../net/expect-continue.js'
 import { dropClientCertHeaders } from './client-cert.js'
+import { dispatchExtendedConnect, EXTENDED_CONNECT_SETTINGS } from '../proxy/websocket-h2.js'
 
 /**
  * HTTP/2 limits (RFC 9113 §6.5.2 SETTINGS). Node's default allows 2^32-1 concurrent streams;
@@ -97,7 +98,7 @@ export function secureServerFactory(o: SecureServerOptions): FastifyServerFactor
           allowHTTP1: true,
           maxSessionMemory: HTTP2_MAX_SESSION_MEMORY_MB,
           maxHeaderListPairs: HTTP2_MAX_HEADER_LIST_PAIRS,
-          settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: s.maxHeaderSize, enablePush: false },
+          settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: s.maxHeaderSize, enablePush: false, ...EXTENDED_CONNECT_SETTINGS },
         },
         wrapped as unknown as Parameters<typeof http2.createSecureServer>[1],
       )
@@ -111,7 +112,9 @@ export function secureServerFactory(o: SecureServerOptions): FastifyServerFactor
     server.prependListener('upgrade', (req: IncomingMessage) => dropClientCertHeaders(req.headers))
     // CONNECT: HTTP/1.1 fallback connections hand over a raw socket (with Node's error handler
     // removed), HTTP/2 streams a response object (RFC 9113 §8.5); both get 405.
-    server.on('connect', (_req: IncomingMessage, target: Duplex | ServerResponse) => {
+    server.on('connect', (req: IncomingMessage, target: Duplex | ServerResponse) => {
+      // RFC 8441: an HTTP/2 extended CONNECT for WebSocket is routed like an upgrade.
+      if ('writeHead' in target && dispatchExtendedConnect(req, target, wrapped)) return
       if ('writeHead' in target) {
         const body = errorBody(405, 'CONNECT is not supported')
         target.writeHead(405, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
