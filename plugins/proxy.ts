@@ -83,6 +83,9 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
   })
 
   attachUpgradeRouting(app)
+  // WebSocket handshakes that fail upstream count with every other upstream failure.
+  const metrics = app.switchyard.metrics
+  const countUpstreamError = (pool: string, kind: string): void => void metrics.upstreamErrors.inc({ pool, kind })
 
   // Every method Node's parser accepts is proxied (WebDAV, M-SEARCH, QUERY, ...) except
   // CONNECT: a gateway is not a forward proxy.
@@ -97,7 +100,7 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
       const ctx = request[kContext]
       if (isUpgrade(request)) {
         reply.hijack()
-        return tunnelUpgrade(request, ctx)
+        return tunnelUpgrade(request, ctx, countUpstreamError)
       }
       const pipeline = ctx.state.pipelines[ctx.route!.index]!
       ctx.interim = reply.raw

@@ -9,6 +9,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { GatewayHandle } from '../src/gateway-handle.js'
+import type { EventLog } from '../src/events.js'
 import type { GatewayMetrics } from '../src/metrics.js'
 import type { RuntimeState } from '../src/runtime-state.js'
 import type { StreamSnapshot } from '../src/streams/stream-env.js'
@@ -30,12 +31,20 @@ export interface AdminPort {
   readonly state: RuntimeState
   /** True once listening and until close begins (`GET /health`). */
   readonly serving: boolean
+  /** `GET /ready`: serving and not draining. */
+  readonly ready: boolean
+  /** True from SIGTERM or `POST /api/drain` until exit. */
+  readonly draining: boolean
+  /** `POST /api/drain`: go unready for good (false when already draining). */
+  drain(reason: string): boolean
+  /** Recent events (`GET /api/events`); admin changes are recorded there. */
+  readonly events?: EventLog
   /** The admin app logs through a child of it; audit lines go to it. */
   readonly log: Logger
   /** `GET /metrics` and the stats' rates read these. */
   readonly metrics: Pick<GatewayMetrics, 'registry' | 'requests' | 'duration'>
-  /** `GET /api/pools`. */
-  readonly pools: Pick<ManagedPoolRegistry, 'snapshot'>
+  /** `GET /api/pools`; `PUT /api/pools/:pool/backends/:backend`. */
+  readonly pools: Pick<ManagedPoolRegistry, 'snapshot' | 'setBackend'>
   /** `GET /api/streams`. */
   readonly streams: { snapshot(): readonly StreamSnapshot[] }
   /** The data plane's handle: the key under which its cache service is registered (cache purge). */

@@ -8,6 +8,7 @@ import { adminRefusal } from '../src/admin-guard.js'
 import { bearerToken, generatedAdminToken, tokenMatches } from '../src/admin-token.js'
 import { errorBody } from '../src/errors.js'
 import type { AdminContext, AdminPort } from './admin-port.js'
+import { adminActor } from './api-backends.js'
 import { adminFeatures } from './features.js'
 
 export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
@@ -66,6 +67,8 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
       ;(request as { tokenOk?: boolean }).tokenOk = tokenMatches(bearerToken(request.headers.authorization) ?? '', token)
       return
     }
+    // Readiness is probed by outer balancers and orchestrators, which carry no secrets either.
+    if (request.method === 'GET' && request.url === '/ready') return
     // The dashboard's HTML shell holds no data; it asks for the token to call the API.
     if (request.method === 'GET' && request.url === '/') return
     const presented = bearerToken(request.headers.authorization)
@@ -87,6 +90,20 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
     }
     if (!gateway.serving) return reply.code(503).send({ status: 'starting' })
     return { status: 'ok' }
+  })
+
+  // Readiness, apart from liveness (/health): 503 from SIGTERM or POST /api/drain until exit, so
+  // an outer balancer or a VIP stops sending before the listeners close.
+  app.get('/ready', async (_req, reply) => {
+    if (gateway.ready) return { status: 'ready' }
+    return reply.code(503).send({ status: gateway.draining ? 'draining' : 'starting' })
+  })
+
+  app.post('/api/drain', async (request) => {
+    const started = gateway.drain('admin')
+    const admin = gateway.state.settings.admin
+    ctx.audit('drain', { started, ...adminActor(request, admin !== false && admin.token !== '') })
+    return { status: 'draining' }
   })
 
   app.get('/metrics', async (_req, reply) => {

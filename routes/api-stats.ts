@@ -121,6 +121,8 @@ export function createStats(gateway: AdminPort): StatsSource {
             circuit: b.breaker.state,
             available: b.isAvailable(),
             activeRequests: b.activeRequests,
+            state: b.state,
+            lastProbe: b.lastProbe ?? null,
             ...rates(now, base, `backend|${p.name}|${b.origin}`),
           })),
         })),

@@ -8,5 +8,6 @@ import { dashboardAdminFeature } from './dashboard.js'
 import { explainAdminFeature } from './api-explain.js'
 import { statsAdminFeature } from './api-stats.js'
 import { routesAdminFeature } from './api-routes.js'
+import { backendsAdminFeature } from './api-backends.js'
 
-export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, canariesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, dashboardAdminFeature]
+export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, backendsAdminFeature, canariesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, dashboardAdminFeature]

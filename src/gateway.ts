@@ -40,6 +40,8 @@ import { createRateLimitStore } from '../plugins/rate-limit-store.js'
 import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import { compileProblems } from './check.js'
 import { createEventLog, recordUpstreamEvent, type EventLog } from './events.js'
+import { pruneRemovedSeries } from './metrics-prune.js'
+import { createStateWriter, readStateFile } from './state-file.js'
 import { ListenError } from './listen-error.js'
 import { withH2c } from './net/h2c.js'
 import { createAcmeManager, withAcmeChallenges, type AcmeManager } from './tls/acme.js'
@@ -358,6 +360,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     for (const r of table.routes) compiledSplits.set(r, r.split)
   }
   rememberSplits(initialRoutes)
+  // state.file: runtime changes of the last run, applied again where their objects still exist.
+  const stateWriter = settings.state === undefined ? undefined : await restoreRuntimeState(settings.state.file, pools, initialRoutes, () => state, compiledSplits, log)
   let url = ''
   let adminUrl: string | undefined
 
@@ -409,6 +413,10 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     preparedStreams?.commit()
     trust = compileTrustedProxies(next.server.trustedProxies)
     for (const l of reloadListeners) l(state, prev)
+    // Runtime changes the reload dropped are dropped from state.file too.
+    stateWriter?.changed()
+    // Series of removed routes, pools and backends go with them (bounded cardinality under churn).
+    void pruneRemovedSeries(metrics.registry, prev.settings, next).catch((err: unknown) => log.warn({ err }, 'could not prune metric series after reload'))
     metrics.reloads.inc({ result: 'applied' })
     metrics.lastReloadSuccess.set(1)
     reloadHistory.unshift({ at: new Date().toISOString(), ok: true, version: state.version })
@@ -439,9 +447,11 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
       const skipped = applyRuntimeSnapshot(snapshot, state.routes, compiledSplits, pools!)
       log.info({ type: 'audit', action: 'runtime.apply', from, splits: snapshot.splits, backends: snapshot.backends, ...(skipped.length > 0 ? { skipped } : {}) }, 'runtime changes applied from another instance')
       events.record('runtime.apply', { from, ...(skipped.length > 0 ? { skipped } : {}) })
+      stateWriter?.changed()
       return skipped
     },
     runtimeChanged(action, detail) {
+      stateWriter?.changed()
       for (const l of runtimeListeners) l(action, detail)
     },
     onRuntimeChange(listener) {
@@ -616,6 +626,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         for (const f of [...features].reverse()) await f.close?.()
         acme?.close()
         await pools!.close()
+        await stateWriter?.flush()
       })())
     },
   }
@@ -698,6 +709,35 @@ async function pingRedis(client: unknown): Promise<DependencyStatus> {
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** Reads and applies `file` (logging what was applied and dropped); the writer for later changes. */
+async function restoreRuntimeState(
+  file: string,
+  pools: ManagedPoolRegistry,
+  routes: RouteTable,
+  current: () => RuntimeState,
+  compiledSplits: WeakMap<CompiledRoute, SplitSelector>,
+  log: Logger,
+): Promise<ReturnType<typeof createStateWriter>> {
+  let stale = false
+  try {
+    const saved = await readStateFile(file)
+    if (saved !== undefined) {
+      const skipped = applyRuntimeSnapshot(saved, routes, compiledSplits, pools)
+      const restored = { type: 'audit', action: 'state.restore', file, splits: saved.splits, backends: saved.backends }
+      if (skipped.length > 0) {
+        log.warn({ ...restored, skipped }, 'runtime state restored; some changes no longer apply and were dropped')
+        stale = true
+      } else log.info(restored, 'runtime state restored')
+    }
+  } catch (err) {
+    log.warn({ err, file }, 'state.file unreadable; starting from the configuration alone')
+  }
+  const writer = createStateWriter(file, () => takeRuntimeSnapshot(current().routes, compiledSplits, pools), log)
+  // Dropped changes leave the file too.
+  if (stale) writer.changed()
+  return writer
 }
 
 function sameWeights(a: SplitSelector, b: SplitSelector): boolean {

@@ -85,7 +85,7 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
   })
   const upstreamErrors = new Counter({
     name: 'switchyard_upstream_errors_total',
-    help: 'Failed upstream attempts, by pool and kind (connect-error, reset, timeout, status, tls)',
+    help: 'Failed upstream attempts, by pool and kind (connect-error, reset, timeout, status, tls, overflow)',
     labelNames: ['pool', 'kind'] as const,
     registers: [registry],
   })

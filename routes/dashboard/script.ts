@@ -78,7 +78,9 @@ export const dashboardJs = String.raw`
 
   function healthPill(b, pool) {
     if (!pool.healthCheck) return h('span', { class: 'pill idle', title: 'no active health check', text: 'unchecked' });
-    return b.healthy ? h('span', { class: 'pill ok health', text: 'healthy' }) : h('span', { class: 'pill bad health', text: 'down' });
+    var lp = b.lastProbe;
+    var title = lp ? 'last probe ' + (lp.ok ? 'ok' : 'failed: ' + lp.error) + (lp.status ? ' (' + lp.status + ')' : '') + ', ' + lp.latencyMs + ' ms, ' + ago(lp.time) : 'not probed yet';
+    return b.healthy ? h('span', { class: 'pill ok health', title: title, text: 'healthy' }) : h('span', { class: 'pill bad health', title: title, text: 'down' });
   }
   function circuitPill(state) {
     var cls = state === 'closed' ? 'ok' : state === 'half-open' ? 'warn' : 'bad';
@@ -144,7 +146,7 @@ export const dashboardJs = String.raw`
           h('thead', {}, [h('tr', {}, ['Backend', 'Health', 'Circuit', 'In flight', 'Req/s', 'Errors', 'p99'].map(function (t, i) { return h('th', { class: i >= 3 ? 'num' : null, text: t }); }))]),
           h('tbody', {}, p.backends.map(function (b) {
             return h('tr', { 'data-backend': b.url, 'data-available': String(b.available) }, [
-              h('td', { class: 'mono' }, [b.url, b.weight !== 1 ? h('span', { class: 'weight', title: 'weight', text: '\u00d7' + b.weight }) : null]),
+              h('td', { class: 'mono' }, [b.url, b.weight !== 1 ? h('span', { class: 'weight', title: 'weight', text: '\u00d7' + b.weight }) : null, b.state && b.state !== 'enabled' ? h('span', { class: 'pill idle', title: 'set at run time (PUT /api/pools/:pool/backends/:backend)', text: b.state }) : null]),
               h('td', {}, [healthPill(b, p)]),
               h('td', {}, [circuitPill(b.circuit)]),
               h('td', { class: 'num', text: String(b.activeRequests) }),

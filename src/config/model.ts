@@ -358,4 +358,6 @@ export interface GatewaySettings {
   readonly configSource?: ConfigSourceSettings
   /** Absolute path of the file this came from, when it came from a file. */
   readonly source?: string
+  /** `state.file`: absolute path where runtime changes are kept across restarts. */
+  readonly state?: { readonly file: string }
 }

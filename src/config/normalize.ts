@@ -146,6 +146,9 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
   if (configSource !== undefined) settings.configSource = configSource
   if (jwt !== undefined) settings.jwt = jwt
   if (source !== undefined) settings.source = resolve(source)
+  // Written, not read at check time (it may not exist yet): resolved like the log files.
+  const stateFile = asString(asObject(raw['state'])?.['file'])
+  if (stateFile !== undefined && stateFile !== '') settings.state = { file: resolve(ctx.baseDir, stateFile) }
   return settings
 }
 

@@ -309,6 +309,15 @@ const EtcdSource = Strict(
 
 const ConfigSource = Strict({ etcd: EtcdSource }, 'Where the configuration beyond this file lives.')
 
+const State = Strict(
+  {
+    file: FilePath(
+      'Runtime changes made through the admin API (backend states and weights, split weights) are written to this file (atomically) and applied again at start; relative to this file. Default: none (runtime changes last until restart).',
+    ),
+  },
+  'Where runtime changes survive a restart.',
+)
+
 const Backend = Type.Union(
   [
     Type.String({ minLength: 1, description: 'Backend origin, e.g. http://127.0.0.1:9001 (weight 1); for streams tcp://host:port, udp://host:port or host:port.' }),
@@ -770,6 +779,7 @@ export const GatewayFileSchema = Strict(
     cache: Type.Optional(CacheStore),
     log: Type.Optional(Log),
     configSource: Type.Optional(ConfigSource),
+    state: Type.Optional(State),
     pools: Type.Optional(Type.Record(Type.String(), Pool, { description: 'Pools of backends by name.' })),
     routes: Type.Optional(Type.Array(Route, { description: 'Routes, checked in order; the first match wins.' })),
     streams: Type.Optional(Type.Array(Stream, { description: 'Layer-4 listeners (TCP, UDP, TLS passthrough by SNI) over the same pools.' })),

@@ -18,7 +18,13 @@ export type AttemptResult =
  * or a client body over the limit is a cancel, not the backend's fault) and the failure
  * returned; on a response the lease stays open: end it with `endLeaseWhenDone` or `lease.end`.
  */
-export async function runAttempt(transport: Transport, lease: Lease, request: TransportRequest, clientGone: () => boolean): Promise<AttemptResult> {
+export async function runAttempt(
+  transport: Transport,
+  lease: Lease,
+  request: TransportRequest,
+  clientGone: () => boolean,
+  timedOut?: () => boolean,
+): Promise<AttemptResult> {
   const started = performance.now()
   try {
     const response = await transport.request(lease.backend, request)
@@ -32,7 +38,9 @@ export async function runAttempt(transport: Transport, lease: Lease, request: Tr
     return { ok: true, response, ms: performance.now() - started }
   } catch (err) {
     const ms = performance.now() - started
-    const failure = classifyAttemptError(err, clientGone())
+    let failure = classifyAttemptError(err, clientGone())
+    // Our own deadline (per try, or the route's total) aborted it: the backend was too slow.
+    if (failure.kind === 'cancel' && !clientGone() && timedOut?.() === true) failure = { kind: 'timeout', error: failure.error }
     if (failure.kind === 'cancel' || failure.kind === 'client-body') lease.end('cancel', ms)
     else lease.end('failure', ms, failure.kind)
     return { ok: false, failure, ms }

@@ -9,8 +9,8 @@
  * failed, the request degrades to the pool's fallback, and that pool's fallback in turn.
  */
 import { EventEmitter } from 'node:events'
-import type { KeySource, PoolSettings } from '../config/model.js'
-import { ERR_NO_BACKEND } from '../errors.js'
+import type { KeySource } from '../config/model.js'
+import { ERR_CLIENT_CLOSED, ERR_NO_BACKEND, ERR_UPSTREAM_TIMEOUT } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { RequestContext } from '../request-context.js'
 import type { CompiledRoute } from '../routing/types.js'
@@ -25,12 +25,12 @@ import { clientOrigin, rewriteRedirects } from './redirect-rewrite.js'
 import { buildUpstreamHeaders, compileHeaderPlan, filterResponseHeaders, type HeaderPlan } from './headers.js'
 import type { ProxyRequest } from './request.js'
 import { relayInterim } from './interim.js'
+import { backoffDelay, failureRetryable, retryPlan, statusRetryable, type RetryPlan } from './retry-policy.js'
 import { hasBody, NO_BODY, prepareBody, type RequestBody } from './request-body.js'
 import type { Transport, TransportResponse } from './transport.js'
 import type { Forward, ForwardOptions, UpstreamResponse } from './types.js'
 import { gatewayErrorFor, type AttemptFailure } from './upstream-errors.js'
 import { formatGrpcTimeout, grpcRetryCondition, isGrpc, parseGrpcTimeout, ReplayRecorder } from './grpc.js'
-import { ERR_UPSTREAM_TIMEOUT } from '../errors.js'
 import { REPLAY_BUFFER_LIMIT } from './request-body.js'
 
 /** RFC 9110 §9.2.2. */
@@ -75,15 +75,18 @@ export function keyValue(source: KeySource, request: ProxyRequest, ctx: RequestC
   return keyValueOf(source, keyInputOf(request, ctx))
 }
 
-function mayRetry(f: AttemptFailure | { kind: 'status'; status: number } | { kind: 'grpc' }, retry: PoolSettings['retry'], idempotent: boolean, replayable: boolean): boolean {
+/**
+ * May the request go to another backend after `f` (undefined: the latest try answered with a
+ * held, retryable status)? A connect error means nothing reached the backend: any method may
+ * go elsewhere. Anything else may have reached it: only idempotent methods (RFC 9110 §9.2.2)
+ * with a body we still hold are re-sent, never a POST whose bytes may have been processed.
+ */
+function mayRetry(f: AttemptFailure | undefined, plan: RetryPlan, idempotent: boolean, replayable: boolean): boolean {
+  if (f === undefined) return true
   if (f.kind === 'cancel' || f.kind === 'client-body') return false
-  if (f.kind === 'connect-error') return retry.on.includes('connect-error')
-  // A gRPC status the pool lists (already checked when the answer was held): any method,
-  // since the operator marked it safe (gRPC calls are all POST), as long as the body replays.
-  if (f.kind === 'grpc') return replayable
+  if (f.kind === 'connect-error') return plan.connectError
   if (!idempotent || !replayable) return false
-  if (f.kind === 'status') return retry.on.includes((f as { status: number }).status)
-  return retry.on.includes(f.kind)
+  return failureRetryable(plan, f.kind)
 }
 
 /** Drops a held-back answer: its body may emit AbortError on destroy, which nobody awaits here. */
@@ -95,7 +98,13 @@ export interface ForwardDeps {
   readonly metrics: GatewayMetrics
   /** How attempts reach backends (HTTP/1.1 over undici in production; a stub in unit tests). */
   readonly transport: Transport
+  /** [0, 1) for the backoff jitter; Math.random unless a test injects one. */
+  readonly random?: () => number
+  /** Waits `ms` between tries; a timer unless a test injects one. */
+  readonly sleep?: (ms: number) => Promise<void>
 }
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface HeldResponse {
   readonly res: TransportResponse
@@ -108,11 +117,14 @@ interface HeldResponse {
 
 export function createForward(deps: ForwardDeps): Forward {
   const { metrics, transport } = deps
+  const random = deps.random ?? Math.random
+  const sleep = deps.sleep ?? realSleep
   // Label children per pool: prom-client hashes a label object on every observe otherwise.
-  const durationByPool = new Map<string, { observe(v: number): void }>()
-  const observeUpstream = (pool: string, seconds: number): void => {
+  // Keyed by the pool object, so a pool removed by a reload takes its child with it.
+  const durationByPool = new WeakMap<Pool, { observe(v: number): void }>()
+  const observeUpstream = (pool: Pool, seconds: number): void => {
     let child = durationByPool.get(pool)
-    if (child === undefined) durationByPool.set(pool, (child = metrics.upstreamDuration.labels(pool)))
+    if (child === undefined) durationByPool.set(pool, (child = metrics.upstreamDuration.labels(pool.name)))
     child.observe(seconds)
   }
 
@@ -121,7 +133,9 @@ export function createForward(deps: ForwardDeps): Forward {
     const plan = routePlan(route)
     const pools = ctx.state.pools
     const method = options?.method ?? request.method
-    const idempotent = IDEMPOTENT.has(method)
+    // A request carrying an Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) asks
+    // the server to deduplicate it: re-sending it is as safe as re-sending a PUT.
+    const idempotent = IDEMPOTENT.has(method) || request.headers['idempotency-key'] !== undefined
     // Most requests carry no body: no promise to wait for then.
     const body = options?.noBody || !hasBody(request.raw) ? NO_BODY : await requestBodyOf(request, ctx)
     let replayable = body.kind !== 'stream'
@@ -161,21 +175,45 @@ export function createForward(deps: ForwardDeps): Forward {
     // An EventEmitter, which undici accepts as a signal: an AbortController per request and its
     // EventTarget listeners cost measurably more, and abort is the rare case.
     const abort = new EventEmitter()
+    // With a per-try timeout, each try has its own signal (aborting one try must not abort a
+    // held answer from an earlier one); the client leaving or the deadline aborts the current.
+    let trySignal: EventEmitter | undefined
     let clientGone = false
     const onClose = (): void => {
       clientGone = true
       abort.emit('abort')
+      trySignal?.emit('abort')
     }
     // An HTTP/2 request ends with its stream (the client's RST_STREAM cancels one call), not
     // with the connection other streams share; one listener per stream, none on the socket.
     const closer: EventEmitter = (request.raw as { stream?: EventEmitter }).stream ?? request.raw.socket
     closer.once('close', onClose)
 
+    // The route's total deadline (timeouts.total of the pool the decision chose): the wait for a
+    // connection, every try and every backoff fit in it, or the answer is 504 (Envoy's route
+    // timeout). One timer per request, cleared when a response head is returned.
+    const total = (ctx.pool !== undefined ? pools.get(ctx.pool)?.settings.timeouts.total : undefined) ?? 0
+    let deadlineHit = false
+    let tryTimedOut = false
+    const totalDeadlineAt = total > 0 ? performance.now() + total : Infinity
+    const deadline =
+      total > 0
+        ? setTimeout(() => {
+            deadlineHit = true
+            abort.emit('abort')
+            trySignal?.emit('abort')
+          }, total)
+        : undefined
+    const timedOut = (): boolean => deadlineHit || tryTimedOut
+
     let lastFailure: AttemptFailure | undefined
+    /** The latest try's failure; undefined when it answered with a held (retryable) status. */
+    let latest: AttemptFailure | undefined
     let grpcDeadline: number | undefined
     let held: HeldResponse | undefined
     let previousPool: string | undefined
     let attempted = false
+    let retriesDone = 0
     const gone = (): boolean => clientGone
     // The retry budget counts requests and retries in flight per pool (retry-budget.ts): the
     // pool this request is trying now, and the retries it was granted there, until it leaves.
@@ -206,22 +244,39 @@ export function createForward(deps: ForwardDeps): Forward {
           metrics.fallbacks.inc({ route: route.name, from: previousPool, to: pool.name })
         }
         const retry = pool.settings.retry
-        const maxAttempts = 1 + retry.attempts
+        const plan = retryPlan(retry)
+        const maxAttempts = 1 + pool.settings.retry.attempts
+        // Requests that may wait for a connection beyond the transport's connections.
+        const maxPending = pool.settings.maxPending
+        const queueTimeout = pool.settings.queueTimeout ?? 0
         let attemptsHere = 0
         for (const backend of step.candidates) {
-          if (attemptsHere >= maxAttempts) break
+          if (attemptsHere >= maxAttempts || deadlineHit) break
+          // A full queue (maxPending): nothing is sent, so another backend may take it at once.
+          const connections = transport.connectionsFor?.(backend)
+          if (connections !== undefined && maxPending !== undefined && backend.activeRequests - backend.tunnels >= connections + maxPending) {
+            metrics.upstreamErrors.inc({ pool: pool.name, kind: 'overflow' })
+            continue
+          }
           if (attempted) {
             if (recorder !== undefined) {
               // A gRPC body still streaming (or too big) cannot be sent again, whatever failed.
               replayable = recorder.replay() !== null
               if (!replayable) break outer
             }
-            const f = held !== undefined ? (held.grpc ? { kind: 'grpc' as const } : { kind: 'status' as const, status: held.res.statusCode }) : lastFailure!
-            if (!mayRetry(f, retry, idempotent, replayable)) break outer
+            if (!mayRetry(latest, plan, idempotent, replayable)) break outer
             if (attemptsHere > 0) {
               if (!pool.tryRetry()) break
               budgetRetries++
               metrics.retries.inc({ pool: pool.name })
+              const wait = backoffDelay(plan, ++retriesDone, random)
+              if (wait > 0) {
+                // A retry that cannot start before the deadline is not made: the answer so far stands.
+                if (performance.now() + wait >= totalDeadlineAt) break outer
+                await sleep(wait)
+                if (clientGone) throw new ERR_CLIENT_CLOSED()
+                if (deadlineHit) break outer
+              }
             }
           }
           if (budgetPool !== pool) {
@@ -253,25 +308,53 @@ export function createForward(deps: ForwardDeps): Forward {
               deadlineAt = Date.now() + remaining
             }
           }
+          let signal = abort
+          let tryTimer: ReturnType<typeof setTimeout> | undefined
+          let queueTimer: ReturnType<typeof setTimeout> | undefined
+          // Requests ahead of this one waiting for a connection (the transport queues FIFO).
+          const ahead = connections === undefined ? 0 : backend.activeRequests - backend.tunnels - connections
+          if (plan.perTryTimeout > 0 || (ahead > 0 && queueTimeout > 0)) {
+            const mine = (signal = trySignal = new EventEmitter())
+            tryTimedOut = false
+            if (plan.perTryTimeout > 0) {
+              tryTimer = setTimeout(() => {
+                tryTimedOut = true
+                mine.emit('abort')
+              }, plan.perTryTimeout)
+            }
+            if (ahead > 0 && queueTimeout > 0) {
+              // queueTimeout (HAProxy's `timeout queue`): still waiting for a connection after it,
+              // i.e. fewer than `ahead` attempts on this backend ended meanwhile: give up the try.
+              const startsAfter = backend.settledRequests + ahead
+              queueTimer = setTimeout(() => {
+                if (backend.settledRequests >= startsAfter) return
+                tryTimedOut = true
+                mine.emit('abort')
+              }, queueTimeout)
+            }
+          }
           const result = await runAttempt(
             transport,
             lease,
             grpc
-              ? { method, path, headers, body: sendBody, signal: abort, responseTimeout, bodyTimeout: 0, trailers: true, onInfo }
-              : { method, path, headers, body: sendBody, signal: abort, responseTimeout, onInfo },
+              ? { method, path, headers, body: sendBody, signal, responseTimeout, bodyTimeout: 0, trailers: true, onInfo }
+              : { method, path, headers, body: sendBody, signal, responseTimeout, onInfo },
             gone,
+            timedOut,
           )
+          if (tryTimer !== undefined) clearTimeout(tryTimer)
+          if (queueTimer !== undefined) clearTimeout(queueTimer)
           if (!result.ok) {
             const f = result.failure
             if (f.kind === 'cancel' || f.kind === 'client-body') throw f.kind === 'client-body' ? f.error : gatewayErrorFor(f)
             metrics.upstreamErrors.inc({ pool: pool.name, kind: 'tls' in f && f.tls ? 'tls' : f.kind })
             // A held status-failed answer, if any, stays the best we have.
-            lastFailure = f
+            lastFailure = latest = f
             continue
           }
           const { response: res, ms } = result
           ctx.upstreamMs = ms
-          observeUpstream(pool.name, ms / 1000)
+          observeUpstream(pool, ms / 1000)
           const status = res.statusCode
           if (grpc) {
             grpcDeadline = deadlineAt
@@ -281,20 +364,18 @@ export function createForward(deps: ForwardDeps): Forward {
               lease.end('failure', ms, 'status')
               if (held !== undefined) discard(held.res)
               held = { res, backend, pool, ms, grpc: true }
-              lastFailure = undefined
+              lastFailure = latest = undefined
               continue
             }
           }
-          if (status >= 500) {
-            metrics.upstreamErrors.inc({ pool: pool.name, kind: 'status' })
-            if (retry.on.includes(status) && idempotent && replayable) {
-              // Hold it back: another backend may do better; if none can, this is the answer.
-              lease.end('failure', ms, 'status')
-              if (held !== undefined) discard(held.res)
-              held = { res, backend, pool, ms }
-              lastFailure = undefined
-              continue
-            }
+          if (status >= 500) metrics.upstreamErrors.inc({ pool: pool.name, kind: 'status' })
+          if (status >= 400 && idempotent && replayable && statusRetryable(plan, status, res.headers['retry-after'])) {
+            // Hold it back: another backend may do better; if none can, this is the answer.
+            lease.end(status >= 500 ? 'failure' : 'success', ms, status >= 500 ? 'status' : undefined)
+            if (held !== undefined) discard(held.res)
+            held = { res, backend, pool, ms }
+            lastFailure = latest = undefined
+            continue
           }
           if (held !== undefined) {
             discard(held.res)
@@ -305,10 +386,18 @@ export function createForward(deps: ForwardDeps): Forward {
         previousPool = pool.name
       }
 
+      // The route's deadline passed: 504, whatever was held (its body may be aborted already).
+      if (deadlineHit) {
+        const e = new ERR_UPSTREAM_TIMEOUT()
+        if (lastFailure !== undefined) e.cause = lastFailure.error
+        throw e
+      }
       if (held !== undefined) {
-        ctx.backend = held.backend.origin
-        ctx.servedByPool = held.pool.name
-        return finish(held.res, 'done', undefined, held.ms, held.pool, held.backend)
+        const h = held
+        held = undefined
+        ctx.backend = h.backend.origin
+        ctx.servedByPool = h.pool.name
+        return finish(h.res, 'done', undefined, h.ms, h.pool, h.backend)
       }
       // A failed last resort is still "nothing available" (SPEC §5: tried anyway, before 503).
       if (lastFailure !== undefined && ctx.lastResort !== true) throw gatewayErrorFor(lastFailure)
@@ -316,6 +405,8 @@ export function createForward(deps: ForwardDeps): Forward {
       if (lastFailure !== undefined) e.cause = lastFailure.error
       throw e
     } finally {
+      if (deadline !== undefined) clearTimeout(deadline)
+      if (held !== undefined) discard(held.res)
       leaveBudget()
       closer.off('close', onClose)
     }

@@ -43,6 +43,12 @@ export interface TransportResponse {
 
 export interface Transport {
   /**
+   * Connections the transport opens to `backend` at most (requests beyond wait in its queue);
+   * undefined: unbounded or multiplexed. With the pool's `maxPending`, bounds the wait for a
+   * connection.
+   */
+  connectionsFor?(backend: Backend): number | undefined
+  /**
    * Send one request to `backend`. Rejects with the transport's own error (classified by
    * upstream-errors.ts) when no response head arrived.
    */

@@ -58,7 +58,7 @@ const WEBSOCKET = /^websocket$/i
  * a lease: the same chain, candidate order and hash key a plain request of the same client gets.
  * Takes over the client socket (the adapter has detached it from the HTTP machinery).
  */
-export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void {
+export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, onUpstreamError?: (pool: string, kind: string) => void): void {
   const raw = request.raw as UpgradeRequest
   const client = raw[kUpgradeSocket]!
   // RFC 8441: the client is an HTTP/2 stream (websocket-h2.ts); answers are HTTP/2 responses.
@@ -81,6 +81,16 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
   const { pool, lease } = target
   if (target.lastResort) ctx.lastResort = true
   const backend = lease.backend
+  // The tunnel dials its own connection: it must not count as a request waiting for one of the
+  // transport's (maxPending, queueTimeout).
+  backend.tunnels++
+  let leaseOpen = true
+  const endLease = (...args: Parameters<typeof lease.end>): void => {
+    if (!leaseOpen) return
+    leaseOpen = false
+    backend.tunnels--
+    lease.end(...args)
+  }
   ctx.backend = backend.origin
   ctx.servedByPool = pool.name
   ctx.attempts = 1
@@ -122,7 +132,8 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
   const fail = (status: number, message: string): void => {
     if (done) return
     done = true
-    lease.end('failure', performance.now() - started, 'connect-error')
+    endLease('failure', performance.now() - started, status === 504 ? 'timeout' : 'connect-error')
+    onUpstreamError?.(pool.name, status === 504 ? 'timeout' : 'connect-error')
     refuse(client, status, message)
   }
   upstreamReq.on('timeout', () => {
@@ -134,7 +145,8 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     // The backend refused the upgrade: relay its answer (status and body) and close.
     if (done) return
     done = true
-    lease.end(res.statusCode! >= 500 ? 'failure' : 'success', performance.now() - started, res.statusCode! >= 500 ? 'status' : undefined)
+    endLease(res.statusCode! >= 500 ? 'failure' : 'success', performance.now() - started, res.statusCode! >= 500 ? 'status' : undefined)
+    if (res.statusCode! >= 500) onUpstreamError?.(pool.name, 'status')
     if (h2 !== undefined) return relayRefusalH2(h2, res)
     const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`]
     for (let i = 0; i < res.rawHeaders.length; i += 2) {
@@ -175,7 +187,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext): void 
     const finish = (): void => {
       if (ended) return
       ended = true
-      lease.end('success', ctx.upstreamMs ?? 0)
+      endLease('success', ctx.upstreamMs ?? 0)
       end()
     }
     upstream.on('error', finish)

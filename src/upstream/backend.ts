@@ -12,7 +12,7 @@ import { Client } from 'undici'
 import type { CircuitBreakerSettings } from '../config/model.js'
 import { alwaysClosed, ConsecutiveFailureBreaker, type BreakerHooks, type BreakerOutcome, type ManagedBreaker } from './circuit-breaker.js'
 import { stickyTokenFor } from './hash.js'
-import type { Backend, BackendState, CircuitState, Clock, ConnectionSettings, FailureKind, LoadReport } from './types.js'
+import type { Backend, BackendState, CircuitState, Clock, ConnectionSettings, FailureKind, LoadReport, ProbeRecord } from './types.js'
 
 /**
  * Weight of the newest sample in the response-time average. 0.2 follows a shift in latency
@@ -46,7 +46,7 @@ export interface BackendOptions {
 }
 
 function sameDispatcherConfig(a: DispatcherConfig, b: DispatcherConfig): boolean {
-  return a.connectTimeout === b.connectTimeout && a.ca === b.ca && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized && a.protocol === b.protocol
+  return a.connectTimeout === b.connectTimeout && a.ca === b.ca && a.servername === b.servername && a.rejectUnauthorized === b.rejectUnauthorized && a.protocol === b.protocol && a.idleTimeout === b.idleTimeout
 }
 
 export function connectOptions(c: DispatcherConfig) {
@@ -76,9 +76,14 @@ export class UpstreamBackend implements Backend {
   weight: number
   configuredWeight: number
   weightOverride: number | undefined = undefined
+  /** The last active health probe (set by the health checker). */
+  lastProbe: ProbeRecord | undefined
   /** The operator's state (runtime control); survives reloads with the object. */
   state: BackendState = 'enabled'
   activeRequests = 0
+  /** Attempts ended so far (a monotonic count; with `activeRequests`, where a queued request stands). */
+  settledRequests = 0
+  tunnels = 0
 
   /** TLS settings for connections made outside the undici pool (WebSocket upgrades). */
   get tls(): { readonly ca?: string; readonly servername?: string; readonly rejectUnauthorized: boolean } {
@@ -195,6 +200,7 @@ export class UpstreamBackend implements Backend {
   /** Ends an attempt started by `begin` or `beginLastResort`. */
   finish(ticket: number, outcome: BreakerOutcome, responseMs: number, failure: FailureKind | undefined): void {
     this.activeRequests--
+    this.settledRequests++
     // Connect errors and resets are fast and say nothing about how long the backend takes to
     // answer; averaging them in would make a dead backend look quick to least-response-time.
     if (outcome === 'success' || failure === 'timeout' || failure === 'status') this.#recordResponseTime(responseMs)
@@ -217,6 +223,7 @@ export class UpstreamBackend implements Backend {
 
   /** The pool dropped active checks: nothing says the backend is down any more. */
   resetHealth(): void {
+    this.lastProbe = undefined
     this.setHealthy(true, 'health checks disabled')
   }
 

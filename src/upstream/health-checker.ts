@@ -10,6 +10,11 @@
  * backend that is in fact down meanwhile is covered by retries and its circuit breaker.
  *
  * For resource-based pools the probe also reads `{"load": 0..1}` from a JSON body.
+ *
+ * `type: tcp` only opens a connection (HAProxy's `check` without `option httpchk`): for
+ * backends without a health endpoint. HTTP probes send `method` (GET), `headers` and, with
+ * `host`, that Host header (a virtual-hosted backend answers its health page only on its name).
+ * The last probe's outcome, status, latency and error are kept on the backend for /api/pools.
  */
 import net from 'node:net'
 import type { HealthCheckSettings, PoolSettings } from '../config/model.js'
@@ -32,6 +37,8 @@ export interface ProbeResult {
   /** Why it failed (or the status when it passed), for events and logs. */
   readonly reason: string
   readonly load?: number
+  /** The probe's HTTP status, when an answer arrived. */
+  readonly status?: number
 }
 
 function statusExpected(status: number, ranges: HealthCheckSettings['expectStatus']): boolean {
@@ -86,20 +93,21 @@ export async function probeBackend(backend: UpstreamBackend, hc: HealthCheckSett
   if (hc.type === 'tcp') return probeTcp(backend.url, signal)
   if (hc.type === 'grpc') return probeGrpcHealth(backend, hc, signal)
   try {
+    const method = hc.method ?? 'GET'
     const res = await backend.probeDispatcher.request({
-      method: 'GET',
+      method: method as 'GET',
       path: hc.path,
-      headers: { 'user-agent': 'switchyard-health-check', accept: 'application/json, */*;q=0.5' },
+      headers: { 'user-agent': 'switchyard-health-check', accept: 'application/json, */*;q=0.5', ...hc.headers, ...(hc.host !== undefined && { host: hc.host }) },
       signal,
     })
     if (!statusExpected(res.statusCode, hc.expectStatus)) {
       await res.body.dump().catch(() => {})
-      return { ok: false, reason: `status ${res.statusCode}` }
+      return { ok: false, reason: `status ${res.statusCode}`, status: res.statusCode }
     }
     const type = String(res.headers['content-type'] ?? '')
-    if (!readLoad || !type.includes('json')) {
+    if (method === 'HEAD' || !readLoad || !type.includes('json')) {
       await res.body.dump()
-      return { ok: true, reason: `status ${res.statusCode}` }
+      return { ok: true, reason: `status ${res.statusCode}`, status: res.statusCode }
     }
     const text = await readCapped(res.body)
     let load: number | undefined
@@ -111,7 +119,7 @@ export async function probeBackend(backend: UpstreamBackend, hc: HealthCheckSett
         // A body that is not JSON is still a passing check; it just carries no load report.
       }
     }
-    return load === undefined ? { ok: true, reason: `status ${res.statusCode}` } : { ok: true, reason: `status ${res.statusCode}`, load }
+    return load === undefined ? { ok: true, reason: `status ${res.statusCode}`, status: res.statusCode } : { ok: true, reason: `status ${res.statusCode}`, status: res.statusCode, load }
   } catch (err) {
     return { ok: false, reason: describeError(err) }
   }
@@ -175,6 +183,13 @@ class ProbeLoop {
       this.#abort = undefined
     }
     if (this.#stopped) return
+    this.#backend.lastProbe = {
+      time: new Date().toISOString(),
+      ok: result.ok,
+      latencyMs: Math.round((performance.now() - startedAt) * 10) / 10,
+      ...(result.status !== undefined && { status: result.status }),
+      ...(!result.ok && { error: result.reason }),
+    }
     this.#apply(result, hc)
     // Start-to-start interval (with jitter); a probe slower than the interval is followed at once.
     const interval = hc.interval * (1 - JITTER + 2 * JITTER * this.#random())

@@ -104,6 +104,7 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
         circuit: b.breaker.state,
         activeRequests: b.activeRequests,
         state: b.state,
+        ...(b.lastProbe !== undefined && { lastProbe: b.lastProbe }),
       })),
     }))
   }
@@ -246,6 +247,7 @@ function prepare(pools: readonly PoolSettings[]): PreparedPool[] {
     const dispatcher: DispatcherConfig = {
       connectTimeout: settings.timeouts.connect,
       rejectUnauthorized: settings.tls?.rejectUnauthorized ?? true,
+      ...(settings.timeouts.idle !== undefined ? { idleTimeout: settings.timeouts.idle } : {}),
       ...(ca !== undefined ? { ca } : {}),
       ...(settings.tls?.servername !== undefined ? { servername: settings.tls.servername } : {}),
       ...(settings.protocol !== undefined ? { protocol: settings.protocol } : {}),

@@ -23,6 +23,8 @@ export interface ConnectionSettings {
   readonly rejectUnauthorized: boolean
   /** The pool's upstream protocol (absent: HTTP/1.1); the transport follows it. */
   readonly protocol?: 'h2' | 'h2c'
+  /** `timeouts.idle`: an idle keep-alive connection is closed after this (ms); absent: the transport's default. */
+  readonly idleTimeout?: number
 }
 
 /**
@@ -64,6 +66,8 @@ export interface Backend {
   readonly weightOverride: number | undefined
   /** The operator's state; `isAvailable()` is false unless `enabled`. */
   readonly state: BackendState
+  /** The last active health probe, once one ran. */
+  readonly lastProbe?: ProbeRecord
   /** How connections to this backend are made (timeout, TLS trust); a new object when a reload changes it. */
   readonly connection: ConnectionSettings
   /**
@@ -75,6 +79,14 @@ export interface Backend {
   readonly breaker: CircuitBreaker
   /** Requests in flight right now. */
   readonly activeRequests: number
+  /** Attempts ended so far, monotonic: a request queued behind N others has started once N more ended. */
+  readonly settledRequests: number
+  /**
+   * Of `activeRequests`, those that hold no connection of the transport (WebSocket tunnels,
+   * which dial their own): left out when the proxy estimates the wait for a connection.
+   * Maintained by whoever takes such a lease.
+   */
+  tunnels: number
   /** Verdict of active health checks; true when the pool has none. */
   readonly healthy: boolean
   /** Opaque, stable token naming this backend in a session cookie (never its address). */
@@ -194,6 +206,18 @@ export interface PoolRegistry {
 }
 
 /** Exactly the `GET /api/pools` entry of the SPEC. */
+/** The outcome of one active health probe (`GET /api/pools`, the dashboard). */
+export interface ProbeRecord {
+  /** ISO 8601 time the probe ended. */
+  readonly time: string
+  readonly ok: boolean
+  /** The answer's status (HTTP probes that got one). */
+  readonly status?: number
+  readonly latencyMs: number
+  /** Why it failed: `status 503`, `timeout`, `ECONNREFUSED`… */
+  readonly error?: string
+}
+
 export interface PoolSnapshot {
   readonly name: string
   readonly algorithm: Algorithm
@@ -206,6 +230,8 @@ export interface PoolSnapshot {
     readonly activeRequests: number
     /** The operator's state (`enabled` unless changed at run time). */
     readonly state: BackendState
+    /** The last active health probe, once one ran. */
+    readonly lastProbe?: ProbeRecord
   }[]
 }
 

@@ -65,3 +65,47 @@ describe('WebSocket routes', () => {
     expect(up.paths).toEqual([])
   })
 })
+
+describe('WebSocket upstream failures', () => {
+  it('count in switchyard_upstream_errors_total like every other upstream failure', async () => {
+    // A backend that refuses upgrades with 502, and a dead port.
+    server = http.createServer((_req, res) => res.writeHead(502).end('no'))
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
+    const refusing = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const dead = http.createServer()
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r))
+    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`
+    await new Promise<void>((r) => dead.close(() => r()))
+    gw = await startGateway({
+      pools: { refusing: { backends: [refusing] }, dead: { backends: [deadUrl] } },
+      routes: [
+        { name: 'a', match: { path: '/a' }, pool: 'refusing', websocket: true },
+        { name: 'b', match: { path: '/b' }, pool: 'dead', websocket: true },
+      ],
+    })
+    await expect(open(`${gw.url.replace('http', 'ws')}/a`)).rejects.toThrow('unexpected 502')
+    await expect(open(`${gw.url.replace('http', 'ws')}/b`)).rejects.toThrow('unexpected 502')
+    const text = await (await fetch(`${gw.adminUrl}/metrics`)).text()
+    expect(text).toMatch(/switchyard_upstream_errors_total\{pool="refusing",kind="status"\} 1/)
+    expect(text).toMatch(/switchyard_upstream_errors_total\{pool="dead",kind="connect-error"\} 1/)
+  })
+})
+
+describe('WebSocket tunnels and the connection queue', () => {
+  it('do not count as requests waiting for a connection: plain requests still pass with maxPending 0', async () => {
+    const up = await startWsUpstream()
+    gw = await startGateway({
+      pools: { ws: { backends: [up.url], maxPending: 0 } },
+      routes: [{ name: 'live', match: { path: '/' }, pool: 'ws', websocket: true }],
+    })
+    // More tunnels than the transport has connections per backend (128).
+    const sockets = await Promise.all(Array.from({ length: 130 }, () => open(`${gw!.url.replace('http', 'ws')}/feed`)))
+    try {
+      const res = await fetch(`${gw.url}/plain`)
+      expect(res.status).toBe(200)
+      expect(await res.text()).toBe('plain')
+    } finally {
+      for (const ws of sockets) ws.terminate()
+    }
+  }, 20_000)
+})

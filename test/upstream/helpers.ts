@@ -66,6 +66,8 @@ export function stub(name: string, weight = 1): StubBackend {
     attachment: () => undefined as never,
     breaker: undefined as never,
     activeRequests: 0,
+    settledRequests: 0,
+    tunnels: 0,
     healthy: true,
     stickyToken: name,
     available: true,
