@@ -16,5 +16,13 @@ export interface CliIO {
   err(line: string): void
 }
 
-/** A command's exit code: 0 on success. */
-export type CliCommand = (args: ParsedArgs, io: CliIO) => Promise<number>
+/**
+ * A command's exit code: 0 on success. A command may carry its `usage` (printed by
+ * `switchyard COMMAND --help`, which never runs the command) and the `options` it accepts
+ * (`-c`, `--ip`, ...): any other option is a usage error (exit 2) before the command runs.
+ * Without `options`, options other than -c/-H reach the command in `positional`.
+ */
+export type CliCommand = ((args: ParsedArgs, io: CliIO) => Promise<number>) & {
+  usage?: string
+  options?: readonly string[]
+}

@@ -10,6 +10,7 @@ import { createGatewayLogger } from './log/logger.js'
 import { checkGatewayFile } from './check.js'
 import { createGateway, type Gateway } from './gateway.js'
 import { defaultConfigPath, packageVersion } from './package-root.js'
+import { commandUsage, defaultConfigFile, unknownOption, wantsHelp } from './cli-options.js'
 import { startDemoUpstreams, type RunningDemo } from './demo-upstreams.js'
 import { cliCommands } from './cli-commands.js'
 import { ListenError } from './listen-error.js'
@@ -21,15 +22,16 @@ import { EtcdUnavailableError } from './config-source/etcd-source.js'
 import type { ParsedArgs } from './cli-types.js'
 
 const USAGE = `usage:
-  switchyard start [-c FILE]        run the gateway (default config/gateway.yaml)
-  switchyard check -c FILE          validate FILE: "ok", or one "path: message" line per problem
+  switchyard start [-c FILE]        run the gateway (default ./config/gateway.yaml)
+  switchyard check [-c FILE]        validate FILE: "ok", or one "path: message" line per problem
   switchyard demo                   demo upstreams + the gateway on config/gateway.yaml
   switchyard explain -c FILE METHOD URL [-H 'name: value']...   how a request would be routed
   switchyard explain -c FILE --stream NAME [--sni HOST]       where a layer-4 connection would go
   switchyard schema                 print the configuration JSON Schema
   switchyard config push -c FILE --etcd URL [--key K]   validate FILE and publish it to etcd
   switchyard config get --etcd URL [--key K]            print the configuration live in etcd
-  switchyard --version`
+  switchyard --version              Switchyard's version and the Node that runs it
+  switchyard COMMAND --help         what COMMAND accepts (runs nothing)`
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   let command: string | undefined
@@ -179,6 +181,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv)
   const out = (s: string): void => void process.stdout.write(s + '\n')
   const err = (s: string): void => void process.stderr.write(s + '\n')
+  const command = args.command
+  const at = command === undefined ? -1 : argv.indexOf(command)
+  const rest = at < 0 ? [] : [...argv.slice(0, at), ...argv.slice(at + 1)]
+  if (command !== undefined && !command.startsWith('-') && command !== 'help' && command !== 'version') {
+    const usage = commandUsage(command, cliCommands)
+    if (wantsHelp(rest)) {
+      // Help never runs the command: `start --help` must not start a gateway.
+      out(usage ?? USAGE)
+      return usage === undefined && !(command in cliCommands) ? 2 : 0
+    }
+    const bad = unknownOption(command, rest, cliCommands)
+    if (bad !== undefined) {
+      err(`switchyard ${command}: unknown option ${bad} (see switchyard ${command} --help)`)
+      return 2
+    }
+  }
+  const configPath = (): string => resolve(args.config ?? defaultConfigFile(process.cwd(), defaultConfigPath))
 
   switch (args.command) {
     case '--version':
@@ -189,18 +208,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     case undefined:
     case '--help':
     case '-h':
-    case 'help':
-      out(USAGE)
+    case 'help': {
+      const topic = args.command === 'help' ? args.positional[0] : undefined
+      out((topic !== undefined ? commandUsage(topic, cliCommands) : undefined) ?? USAGE)
       return args.command === undefined ? 2 : 0
+    }
     case 'schema':
       out(JSON.stringify(gatewayJsonSchema(), null, 2))
       return 0
     case 'check': {
-      if (!args.config) {
-        err('check needs -c FILE')
-        return 2
-      }
-      const result = await checkGatewayFile(resolve(args.config))
+      const result = await checkGatewayFile(configPath())
       if (result.ok) {
         out('ok')
         return 0
@@ -209,7 +226,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1
     }
     case 'start': {
-      const path = resolve(args.config ?? defaultConfigPath)
+      const path = configPath()
       process.on('SIGHUP', ignoreEarlySighup)
       const loaded = await loadWithLogger(path, err)
       if (loaded === undefined) return 1
@@ -245,7 +262,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return runGateway(gateway, log, etcd ? () => etcd.close() : undefined)
     }
     case 'demo': {
-      const path = resolve(args.config ?? defaultConfigPath)
+      const path = configPath()
       const loaded = await loadWithLogger(path, err)
       if (loaded === undefined) return 1
       const { settings, log } = loaded
@@ -279,7 +296,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     default: {
       const extra = cliCommands[args.command]
       if (extra) return extra(args, { out, err })
-      err(`unknown command "${args.command}"\n${USAGE}`)
+      err(`switchyard: unknown ${args.command.startsWith('-') ? 'option' : 'command'} ${args.command} (see switchyard --help)`)
       return 2
     }
   }
@@ -297,12 +314,14 @@ function printDemoBanner(gateway: Gateway, write: (s: string) => void): void {
   const a = gateway.adminUrl
   const admin = gateway.settings.admin
   const auth = admin !== false && admin.token ? ` -H 'Authorization: Bearer ${admin.token}'` : ''
+  const token = demoToken(gateway)
   write(
     [
       '',
       `Switchyard demo is running (node ${process.version})`,
       `  gateway:   ${u}`,
       a ? `  dashboard: ${a}/` : '  dashboard: (admin disabled)',
+      `  reload:    kill -HUP ${process.pid}   (this process; the pid of \`npm start\` is npm's)`,
       '',
       'Try:',
       `  curl -i ${u}/api/users/7                                   # 90/10 split users-v1/users-v2`,
@@ -310,7 +329,8 @@ function printDemoBanner(gateway: Gateway, write: (s: string) => void): void {
       `  curl -i -H 'x-switchyard-pool: users-v2' ${u}/api/users/1   # override to the canary`,
       `  curl -i ${u}/api/orders/42                                  # cached: see Cache-Status and Age`,
       `  curl -i ${u}/api/account                                    # needs a JWT: 401`,
-      demoToken(gateway) ? `  curl -i -H 'Authorization: Bearer ${demoToken(gateway)}' ${u}/api/account` : '',
+      token ? `  export TOKEN=${token}   # a demo JWT (sub alice, 1 h), signed with the demo secret` : '',
+      token ? `  curl -i -H "Authorization: Bearer $TOKEN" ${u}/api/account` : '',
       `  curl -i ${u}/nothing-here                                   # 404 JSON`,
       a ? `  curl -s${auth} ${a}/api/pools` : '',
       a ? `  curl -s${auth} ${a}/metrics | grep switchyard_requests_total` : '',

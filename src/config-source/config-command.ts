@@ -109,3 +109,11 @@ export const configCommand: CliCommand = async (args, io) => {
     await source.close()
   }
 }
+
+configCommand.usage = `${USAGE}
+  push: validate FILE as a start would and publish it at the key every instance watches.
+  get:  print the configuration live in etcd.
+  -c, --config FILE   the file to push
+  --etcd URL[,URL…]   etcd endpoints
+  --key K             the key (default ${DEFAULT_ETCD_KEY})`
+configCommand.options = ['-c', '--config', '--etcd', '--key']

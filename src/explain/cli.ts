@@ -156,3 +156,15 @@ export const explainCommand: CliCommand = async (args, io) => {
     await pools.close()
   }
 }
+
+explainCommand.usage = `${USAGE}
+       ${STREAM_USAGE.slice('usage: '.length)}
+  How a request (or a layer-4 connection) would be routed by FILE, offline (no listener,
+  every backend healthy).
+  -c, --config FILE       the configuration
+  -H, --header 'n: v'     a request header (repeatable)
+  --claims=JSON           JWT claims to assume for claim-based matches
+  --ip=ADDR               the client address to assume
+  --stream NAME           a layer-4 connection to this stream instead of a request
+  --sni HOST              with --stream: the TLS ClientHello's server name`
+explainCommand.options = ['-c', '--config', '-H', '--header', '--claims', '--ip', '--stream', '--sni']

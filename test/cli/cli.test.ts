@@ -130,6 +130,14 @@ routes:
     const body = (await res.body.json()) as { service: string; path: string }
     expect(body.service).toMatch(/^users-v[12]/)
     expect(body.path).toBe('/users/7')
+    // The README's `$TOKEN`: the banner prints the line that sets it, and the token it sets works.
+    const token = /^\s*export TOKEN=(\S+)/m.exec(out)?.[1]
+    expect(token, 'the banner prints export TOKEN=...').toBeDefined()
+    expect(out).toContain('curl -i -H "Authorization: Bearer $TOKEN"')
+    const account = await request(`http://127.0.0.1:${port}/api/account`, { headers: { authorization: `Bearer ${token}` } })
+    await account.body.dump()
+    expect(account.statusCode).toBe(200)
+    expect(out).toMatch(new RegExp(`kill -HUP ${child.pid}\\b`))
     const exited = new Promise<number | null>((r) => child!.once('exit', (c) => r(c)))
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
