@@ -12,15 +12,18 @@ import { METHODS as NODE_METHODS, ServerResponse, type IncomingMessage, type Out
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errorBody } from '../src/errors.js'
+import { clientCodeOf, errorBody } from '../src/errors.js'
+import { setErrorCode } from '../src/log/error-code.js'
 import '../src/gateway-handle.js'
 import { routePlan } from '../src/proxy/forward.js'
 import { mergeHeaders, writeResponse } from '../src/proxy/respond.js'
-import { isUpgrade, markUpgrade, tunnelUpgrade } from '../src/proxy/websocket.js'
+import { isUpgrade, markUpgrade, tunnelUpgrade, type TunnelObserver } from '../src/proxy/websocket.js'
 import { continueIfExpected } from '../src/net/expect-continue.js'
 import { sendGrpcError, writeGrpcResponse } from '../src/proxy/grpc.js'
 import { isGrpc } from '../src/proxy/grpc.js'
 import { countGrpcStatus } from '../src/proxy/grpc-metrics.js'
+import type { GatewayHandle } from '../src/gateway-handle.js'
+import { answerRecorder } from './access-log.js'
 import { kContext } from '../src/request-context.js'
 
 /** Route `upgrade` events of the app's server through the app (hooks run), as http-proxy does. */
@@ -43,6 +46,28 @@ function attachUpgradeRouting(app: FastifyInstance): void {
 }
 
 
+/**
+ * Counts and logs an upgrade when its handshake is answered (the request part is over: it
+ * leaves `switchyard_requests_in_flight`), and the tunnel's life in the WebSocket series.
+ */
+function tunnelObserver(gw: GatewayHandle, request: FastifyRequest, reply: FastifyReply): TunnelObserver {
+  const m = gw.metrics
+  const route = request[kContext].route!.name
+  return {
+    answered(status, code) {
+      answerRecorder(gw)?.request(request, reply.raw, status, code)
+      if (status === 101) {
+        m.websocketActive.inc({ route })
+        m.websocketSessions.inc({ route, pool: request[kContext].servedByPool ?? '-' })
+      }
+    },
+    closed(ms) {
+      m.websocketActive.dec({ route })
+      m.websocketDuration.observe({ route }, ms / 1000)
+    },
+  }
+}
+
 /** Send a gateway error in the SPEC's JSON shape; never an upstream's text or a stack. */
 export function sendError(reply: FastifyReply, err: FastifyError | Error): FastifyReply {
   const e = err as FastifyError
@@ -51,6 +76,7 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   const message = status === 500 ? 'internal error' : e.message
   // A gRPC client reads the outcome from grpc-status, not from an HTTP status and a JSON body.
   if (isGrpc(reply.request.headers['content-type'] as string | undefined) && !reply.raw.headersSent) {
+    setErrorCode(reply.raw, status === 500 ? 'SWITCHYARD_INTERNAL' : clientCodeOf(err, status))
     reply.hijack()
     const route = reply.request[kContext]?.route?.name ?? '(none)'
     sendGrpcError(reply.raw, status, message, reply.request[kContext]?.responseHeaders, (code) => countGrpcStatus(reply.server.switchyard.metrics.registry, route, code))
@@ -64,7 +90,9 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   // assigned cohort cookie) belong on the gateway's own answers too.
   if (ctx?.responseHeaders) for (const k in ctx.responseHeaders) reply.header(k, ctx.responseHeaders[k]!)
   status = status | 0
-  return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message))
+  const code = status === 500 ? 'SWITCHYARD_INTERNAL' : clientCodeOf(err, status)
+  setErrorCode(reply.raw, code)
+  return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message, code))
 }
 
 async function proxyPlugin(app: FastifyInstance): Promise<void> {
@@ -100,7 +128,7 @@ async function proxyPlugin(app: FastifyInstance): Promise<void> {
       const ctx = request[kContext]
       if (isUpgrade(request)) {
         reply.hijack()
-        return tunnelUpgrade(request, ctx, countUpstreamError)
+        return tunnelUpgrade(request, ctx, tunnelObserver(app.switchyard, request, reply), countUpstreamError)
       }
       const pipeline = ctx.state.pipelines[ctx.route!.index]!
       ctx.interim = reply.raw

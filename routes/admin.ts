@@ -6,7 +6,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { adminRefusal } from '../src/admin-guard.js'
 import { bearerToken, generatedAdminToken, tokenMatches } from '../src/admin-token.js'
-import { errorBody } from '../src/errors.js'
+import { clientCodeOf, errorBody } from '../src/errors.js'
 import type { AdminContext, AdminPort } from './admin-port.js'
 import { adminActor } from './api-backends.js'
 import { adminFeatures } from './features.js'
@@ -25,7 +25,7 @@ export async function buildAdmin(gateway: AdminPort): Promise<FastifyInstance> {
   app.setErrorHandler((error, _req, reply) => {
     const err = error as { statusCode?: number; message: string }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
-    reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, status === 500 ? 'internal error' : err.message))
+    reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, status === 500 ? 'internal error' : err.message, status === 500 ? 'SWITCHYARD_INTERNAL' : clientCodeOf(err, status)))
   })
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).type('application/json; charset=utf-8').send(errorBody(404, `no admin endpoint ${req.method} ${req.url.split('?')[0]}`))

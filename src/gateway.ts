@@ -31,6 +31,7 @@ import type { UpstreamEvent } from './upstream/types.js'
 import { sharedMemoryStoreHandle } from './ratelimit/shared-memory-store.js'
 import { threadView } from './workers/thread-view.js'
 import accessLogPlugin, { holdAccessLog, releaseAccessLog } from '../plugins/access-log.js'
+import { countConnections, observedAnswers } from '../plugins/edge-answers.js'
 import proxyPlugin from '../plugins/proxy.js'
 import requestContextPlugin from '../plugins/request-context.js'
 import { buildAdmin } from '../routes/admin.js'
@@ -223,12 +224,15 @@ export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
   }
 }
 
-/** Parser-level rejections (malformed, smuggling, oversized headers, slow headers) as JSON, then close. */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+/**
+ * Parser-level rejections (malformed, smuggling, oversized headers, slow headers) as JSON, then
+ * close. Returns the status answered (undefined when nothing was sent), for the caller to count.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): number | undefined {
   guardSocket(socket)
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy()
-    return
+    return undefined
   }
   // A request on this connection is still being answered and was received whole: the error
   // is in what came after it (pipelining, or bytes after `Connection: close`). An error answer
@@ -241,10 +245,11 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
       inFlight.once('finish', () => socket.destroySoon())
       inFlight.once('close', () => socket.destroySoon())
     }
-    return
+    return undefined
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
   answerAndClose(socket, rawErrorResponse(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request'))
+  return status
 }
 
 /** The answer to CONNECT on every listener. */
@@ -269,10 +274,11 @@ export async function buildDataPlane(internal: DataPlaneInternal, protocol: 'htt
     requestIdHeader: false,
     bodyLimit: settings.server.bodyLimit,
     ...(serverFactory ? { serverFactory } : {}),
-    clientErrorHandler,
+    ...observedAnswers(internal.handle, clientErrorHandler),
     ...extra,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
   app.decorate('switchyard', internal.handle)
+  countConnections(app.server, protocol, internal.handle.metrics)
   await app.register(requestContextPlugin, { protocol })
   await app.register(backendMetricsPlugin)
   await app.register(proxyPlugin)

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolRegistry } from './upstream/types.js'
+import { packageVersion } from './package-root.js'
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const
 
@@ -28,8 +29,26 @@ export function metricsOnce<T>(registry: Registry, feature: string, create: () =
 
 export interface GatewayMetrics {
   readonly registry: Registry
-  readonly requests: Counter<'route' | 'pool' | 'status'>
-  readonly duration: Histogram<'route'>
+  /** Every answer the gateway gave, including refusals before any route is known (route and pool `-`). */
+  readonly requests: Counter<'route' | 'pool' | 'status' | 'method'>
+  /** By route, serving pool and status class (2xx, 4xx, ...): RED per route and per pool. */
+  readonly duration: Histogram<'route' | 'pool' | 'class'>
+  /** Bytes on the client connection (request line, headers and body), by route. */
+  readonly requestBytes: Counter<'route'>
+  /** Bytes written to the client (status line, headers and body), by route. */
+  readonly responseBytes: Counter<'route'>
+  /** The gateway's own error answers, by code (SWITCHYARD_*): what clients can branch on. */
+  readonly errors: Counter<'code'>
+  /** Client connections accepted, by listener (http, https). */
+  readonly connections: Counter<'listener'>
+  /** Client connections open now, by listener. */
+  readonly openConnections: Gauge<'listener'>
+  /** WebSocket tunnels open now, by route. */
+  readonly websocketActive: Gauge<'route'>
+  /** WebSocket tunnels opened (101 sent), by route and serving pool. */
+  readonly websocketSessions: Counter<'route' | 'pool'>
+  /** How long tunnels stayed open, by route. */
+  readonly websocketDuration: Histogram<'route'>
   readonly upstreamDuration: Histogram<'pool'>
   readonly inFlight: Gauge
   readonly retries: Counter<'pool'>
@@ -51,14 +70,14 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
 
   const requests = new Counter({
     name: 'switchyard_requests_total',
-    help: 'Requests answered, by route, serving pool and status code',
-    labelNames: ['route', 'pool', 'status'] as const,
+    help: 'Requests answered, by route, serving pool, status code and method (route and pool "-" when refused before a route was known)',
+    labelNames: ['route', 'pool', 'status', 'method'] as const,
     registers: [registry],
   })
   const duration = new Histogram({
     name: 'switchyard_request_duration_seconds',
-    help: 'Time from request arrival to response end, by route',
-    labelNames: ['route'] as const,
+    help: 'Time from request arrival to response end, by route, serving pool and status class',
+    labelNames: ['route', 'pool', 'class'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   })
@@ -108,6 +127,61 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
     registers: [registry],
   })
   lastReloadSuccess.set(1)
+  new Gauge({
+    name: 'switchyard_build_info',
+    help: 'Always 1; the labels say which Switchyard and which Node are running',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion, node: process.version }, 1)
+  const requestBytes = new Counter({
+    name: 'switchyard_request_bytes_total',
+    help: 'Bytes received from clients (request line, headers and body), by route',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  })
+  const responseBytes = new Counter({
+    name: 'switchyard_response_bytes_total',
+    help: 'Bytes sent to clients (status line, headers and body), by route',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  })
+  const errors = new Counter({
+    name: 'switchyard_errors_total',
+    help: 'Error answers the gateway itself gave, by code (SWITCHYARD_*, as in the JSON body); upstream answers are not counted',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  })
+  const connections = new Counter({
+    name: 'switchyard_client_connections_total',
+    help: 'Client connections accepted, by listener (http, https)',
+    labelNames: ['listener'] as const,
+    registers: [registry],
+  })
+  const openConnections = new Gauge({
+    name: 'switchyard_client_connections',
+    help: 'Client connections open now, by listener (http, https)',
+    labelNames: ['listener'] as const,
+    registers: [registry],
+  })
+  const websocketActive = new Gauge({
+    name: 'switchyard_websocket_sessions',
+    help: 'WebSocket tunnels open now, by route',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  })
+  const websocketSessions = new Counter({
+    name: 'switchyard_websocket_sessions_total',
+    help: 'WebSocket tunnels opened (101 relayed), by route and serving pool',
+    labelNames: ['route', 'pool'] as const,
+    registers: [registry],
+  })
+  const websocketDuration = new Histogram({
+    name: 'switchyard_websocket_session_duration_seconds',
+    help: 'How long WebSocket tunnels stayed open, by route',
+    labelNames: ['route'] as const,
+    buckets: [1, 5, 15, 60, 300, 900, 3600, 14400, 86400],
+    registers: [registry],
+  })
   const upstreamEvents = new Counter({
     name: 'switchyard_upstream_events_total',
     help: 'Health and breaker transitions, ejections and ejection-cap refusals, by pool',
@@ -167,5 +241,13 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
     reloads,
     lastReloadSuccess,
     upstreamEvents,
+    requestBytes,
+    responseBytes,
+    errors,
+    connections,
+    openConnections,
+    websocketActive,
+    websocketSessions,
+    websocketDuration,
   }
 }

@@ -231,7 +231,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       return {
         statusCode: 504,
         headers: { 'content-type': 'application/json; charset=utf-8', 'cache-status': `${MEMBER}; detail=only-if-cached` },
-        body: Buffer.from(errorBody(504, 'not in cache (only-if-cached)')),
+        body: Buffer.from(errorBody(504, 'not in cache (only-if-cached)', 'SWITCHYARD_NOT_CACHED')),
       }
     }
 

@@ -29,6 +29,8 @@ export interface AccessEntry {
   fallback?: boolean | undefined
   cache?: string | undefined
   status?: number | undefined
+  /** The gateway's error code (SWITCHYARD_*) when the gateway answered with an error itself. */
+  code?: string | undefined
   bytes?: number | undefined
   upstreamMs?: number | undefined
   totalMs?: number | undefined
@@ -163,6 +165,7 @@ export function formatFields(e: AccessEntry): string {
   if (e.fallback !== undefined) s += e.fallback ? ',"fallback":true' : ',"fallback":false'
   if (e.cache !== undefined) s += ',"cache":' + str(e.cache)
   if (isNumber(e.status)) s += ',"status":' + e.status
+  if (e.code !== undefined) s += ',"code":' + str(e.code)
   if (isNumber(e.bytes)) s += ',"bytes":' + e.bytes
   if (isNumber(e.upstreamMs)) s += ',"upstreamMs":' + e.upstreamMs
   if (isNumber(e.totalMs)) s += ',"totalMs":' + e.totalMs

@@ -51,9 +51,9 @@ export function backendWebSocketKey(): string {
   return randomBytes(16).toString('base64')
 }
 
-export function refuseH2(stream: ServerHttp2Stream, status: number, message: string): void {
+export function refuseH2(stream: ServerHttp2Stream, status: number, message: string, code?: string): void {
   if (stream.destroyed || stream.headersSent) return void stream.destroy()
-  const body = errorBody(status, message)
+  const body = errorBody(status, message, code)
   stream.respond({ ':status': status, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
   stream.end(body)
 }

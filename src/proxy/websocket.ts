@@ -17,7 +17,7 @@ import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { isIP, type Socket } from 'node:net'
 import { DEFAULTS } from '../config/defaults.js'
-import { rawErrorResponse } from '../errors.js'
+import { codeForStatus, rawErrorResponse } from '../errors.js'
 import { answerAndClose, ERROR_ANSWER_GRACE_MS, guardSocket } from '../net/edge-socket.js'
 import type { RequestContext } from '../request-context.js'
 import { firstLease } from '../upstream/pool-chain.js'
@@ -43,8 +43,8 @@ export function isUpgrade(request: ProxyRequest): boolean {
   return (request.raw as UpgradeRequest)[kUpgradeSocket] !== undefined
 }
 
-function refuseSocket(socket: Duplex, status: number, message: string): void {
-  answerAndClose(socket, rawErrorResponse(status, message))
+function refuseSocket(socket: Duplex, status: number, message: string, code?: string): void {
+  answerAndClose(socket, rawErrorResponse(status, message, '', code))
 }
 
 /** A tunnel's idle timeout when the route gives none (routes built without the config loader). */
@@ -54,16 +54,32 @@ const DEFAULT_WEBSOCKET_IDLE_TIMEOUT = DEFAULTS.route.websocketIdleTimeout
 const WEBSOCKET = /^websocket$/i
 
 /**
+ * What the tunnel tells its owner, so an upgrade is counted and logged like every answer
+ * (Fastify's onResponse never runs for it: the handshake is written straight to the socket).
+ */
+export interface TunnelObserver {
+  /** The handshake was answered: 101 when the tunnel opened, else the refusal's status (and code when the gateway refused). Once. */
+  answered(status: number, code: string | undefined): void
+  /** An open tunnel closed, `ms` after it opened. */
+  closed(ms: number): void
+}
+
+/**
  * Tunnel an authorised upgrade to the first backend along the request's pool chain that grants
  * a lease: the same chain, candidate order and hash key a plain request of the same client gets.
  * Takes over the client socket (the adapter has detached it from the HTTP machinery).
  */
-export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, onUpstreamError?: (pool: string, kind: string) => void): void {
+export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, observer: TunnelObserver, onUpstreamError?: (pool: string, kind: string) => void): void {
   const raw = request.raw as UpgradeRequest
   const client = raw[kUpgradeSocket]!
   // RFC 8441: the client is an HTTP/2 stream (websocket-h2.ts); answers are HTTP/2 responses.
   const h2 = h2WebSocketStream(raw)
-  const refuse = h2 === undefined ? refuseSocket : (_c: Duplex, status: number, message: string) => refuseH2(h2, status, message)
+  const send = h2 === undefined ? refuseSocket : (_c: Duplex, status: number, message: string, code?: string) => refuseH2(h2, status, message, code)
+  // Every refusal is an answer: written in the one JSON shape with its code, then counted and logged.
+  const refuse = (socket: Duplex, status: number, message: string, code: string = codeForStatus(status)): void => {
+    send(socket, status, message, code)
+    observer.answered(status, code)
+  }
   const head = raw[kUpgradeHead] ?? Buffer.alloc(0)
   const route = ctx.route!
   if (!route.settings.websocket) return refuse(client, 400, `route "${route.name}" does not accept WebSocket upgrades`)
@@ -77,7 +93,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, onUpst
 
   decidePool(request, ctx)
   const target = firstLease(ctx.state.pools, ctx.pool, keyInputOf(request, ctx))
-  if (target === undefined) return refuse(client, 503, `no backend available for pool "${ctx.pool}"`)
+  if (target === undefined) return refuse(client, 503, `no backend available for pool "${ctx.pool}"`, 'SWITCHYARD_NO_BACKEND')
   const { pool, lease } = target
   if (target.lastResort) ctx.lastResort = true
   const backend = lease.backend
@@ -147,7 +163,10 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, onUpst
     done = true
     endLease(res.statusCode! >= 500 ? 'failure' : 'success', performance.now() - started, res.statusCode! >= 500 ? 'status' : undefined)
     if (res.statusCode! >= 500) onUpstreamError?.(pool.name, 'status')
-    if (h2 !== undefined) return relayRefusalH2(h2, res)
+    if (h2 !== undefined) {
+      relayRefusalH2(h2, res)
+      return observer.answered(res.statusCode!, undefined)
+    }
     const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`]
     for (let i = 0; i < res.rawHeaders.length; i += 2) {
       const name = res.rawHeaders[i]!.toLowerCase()
@@ -163,6 +182,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, onUpst
     client.once('close', () => upstreamReq.destroy())
     res.on('end', () => setTimeout(() => client.destroy(), ERROR_ANSWER_GRACE_MS).unref())
     res.pipe(client)
+    observer.answered(res.statusCode!, undefined)
   })
   upstreamReq.on('upgrade', (res, upstream, upstreamHead) => {
     // Node hands the upgraded upstream socket over without an error handler, as on the client side.
@@ -179,6 +199,8 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, onUpst
     }
     if (upstreamHead.length > 0) client.write(upstreamHead)
     if (head.length > 0) upstream.write(head)
+    const opened = performance.now()
+    observer.answered(101, undefined)
     const end = (): void => {
       client.destroy()
       upstream.destroy()
@@ -189,6 +211,7 @@ export function tunnelUpgrade(request: ProxyRequest, ctx: RequestContext, onUpst
       ended = true
       endLease('success', ctx.upstreamMs ?? 0)
       end()
+      observer.closed(performance.now() - opened)
     }
     upstream.on('error', finish)
     client.on('error', finish)

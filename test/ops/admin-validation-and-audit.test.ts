@@ -95,7 +95,7 @@ describe('admin token', () => {
       for (const token of [null, 'wrong-token', '']) {
         const res = await call(method, path, body, token)
         expect(res.status, `${method} ${path} with ${token === null ? 'no' : JSON.stringify(token)} token`).toBe(401)
-        expect(res.json).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'missing or invalid admin token' })
+        expect(res.json).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'missing or invalid admin token', code: 'SWITCHYARD_UNAUTHORIZED' })
         expect(res.headers['www-authenticate']).toBe('Bearer realm="switchyard-admin"')
       }
     }

@@ -99,7 +99,7 @@ function labelSets(name: string): Set<string> {
 
 describe('GET /metrics', () => {
   it.each([
-    ['switchyard_requests_total', 'counter', 'pool,route,status'],
+    ['switchyard_requests_total', 'counter', 'method,pool,route,status'],
     ['switchyard_ratelimit_rejected_total', 'counter', 'route'],
     ['switchyard_cache_requests_total', 'counter', 'result,route'],
     ['switchyard_backend_up', 'gauge', 'backend,pool'],
@@ -121,7 +121,7 @@ describe('GET /metrics', () => {
   })
 
   it.each([
-    ['switchyard_request_duration_seconds', 'route'],
+    ['switchyard_request_duration_seconds', 'class,pool,route'],
     ['switchyard_upstream_duration_seconds', 'pool'],
     ['switchyard_backend_response_seconds', 'backend,pool'],
   ])('%s is a histogram by {%s}', (name, labels) => {

@@ -25,7 +25,7 @@ describe('upstream failures map to 502/503/504 JSON without internals', () => {
     const res = await request(`${gw.url}/x`)
     expect(res.statusCode).toBe(502)
     const body = await json(res)
-    expect(body).toEqual({ statusCode: 502, error: 'Bad Gateway', message: 'upstream connection failed' })
+    expect(body).toEqual({ statusCode: 502, error: 'Bad Gateway', message: 'upstream connection failed', code: 'SWITCHYARD_UPSTREAM_CONNECT' })
     expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|stack/)
   })
 

@@ -97,7 +97,7 @@ describe('admin split calls over HTTP', () => {
     const g = await start()
     const res = await put(g, 'nope', { weights: { 'users-v1': 1 } })
     expect(res.status).toBe(404)
-    expect(JSON.parse(res.body)).toEqual({ statusCode: 404, error: 'Not Found', message: 'unknown route "nope"' })
+    expect(JSON.parse(res.body)).toEqual({ statusCode: 404, error: 'Not Found', message: 'unknown route "nope"', code: 'SWITCHYARD_UNKNOWN_ROUTE' })
   })
 
   it('answers 400 JSON for an unknown pool or bad weights and leaves the split unchanged', async () => {

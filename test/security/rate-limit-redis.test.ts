@@ -115,7 +115,7 @@ describe.runIf(haveRedis)('Redis store', () => {
     expect(lenient.headers['ratelimit-limit']).toBeUndefined()
     const strict = await send(`${gw.url}/strict`)
     expect(strict.status).toBe(503)
-    expect(strict.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'rate limit store unavailable' })
+    expect(strict.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'rate limit store unavailable', code: 'SWITCHYARD_RATE_LIMIT_STORE' })
     // Failing is fast: no request waits for Redis to come back.
     expect(Date.now() - started).toBeLessThan(2000)
     expect(up.requests).toHaveLength(3)

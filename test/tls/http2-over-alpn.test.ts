@@ -145,7 +145,7 @@ describe('HTTP/2 over ALPN', () => {
     const before = versions.length
     const conflict = await h2Request(port(), '/h', { ca: pki.ca.pem, authority: 'gw.example.com', headers: { host: 'admin.internal' } })
     expect(conflict.status).toBe(400)
-    expect(JSON.parse(conflict.body)).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Host and :authority disagree' })
+    expect(JSON.parse(conflict.body)).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Host and :authority disagree', code: 'SWITCHYARD_BAD_REQUEST' })
     expect(versions.length).toBe(before)
   })
 

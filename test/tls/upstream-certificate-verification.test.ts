@@ -41,7 +41,7 @@ describe('upstream TLS verification', () => {
     gw = await startGateway(simpleConfig([byIp.url]))
     const res = await get()
     expect(res.status).toBe(502)
-    expect(res.body).toEqual({ statusCode: 502, error: 'Bad Gateway', message: 'upstream TLS verification failed' })
+    expect(res.body).toEqual({ statusCode: 502, error: 'Bad Gateway', message: 'upstream TLS verification failed', code: 'SWITCHYARD_UPSTREAM_TLS' })
   })
 
   it('answers 200 when the pool trusts the backend CA (tls.ca)', async () => {
