@@ -6,15 +6,23 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { request } from 'undici'
 import { freePort, waitFor } from '../helpers/upstream.js'
+import { lockDemoPorts } from '../helpers/demo-lock.js'
 
 const run = promisify(execFile)
 const root = resolve(import.meta.dirname, '../..')
 const bin = join(root, 'bin/switchyard.js')
 let dir: string | undefined
 let child: ChildProcess | undefined
-afterEach(() => {
-  if (child && child.exitCode === null) child.kill('SIGKILL')
+let unlockDemo: (() => void) | undefined
+afterEach(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((r) => child!.once('exit', r))
+    child.kill('SIGKILL')
+    await gone
+  }
   child = undefined
+  unlockDemo?.()
+  unlockDemo = undefined
   if (dir) rmSync(dir, { recursive: true, force: true })
   dir = undefined
 })
@@ -115,6 +123,7 @@ routes:
 
   // Three processes' worth of start-up (upstreams, gateway, admin): slow on a loaded machine.
   it('demo starts the demo upstreams and the gateway, prints URLs and curl lines, and answers', { timeout: 45_000 }, async () => {
+    unlockDemo = await lockDemoPorts()
     const port = await freePort()
     const adminPort = await freePort()
     child = spawn(process.execPath, [bin, 'demo'], { env: { ...process.env, SWITCHYARD_PORT: String(port), SWITCHYARD_ADMIN_PORT: String(adminPort) }, stdio: ['ignore', 'pipe', 'pipe'] })
