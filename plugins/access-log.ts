@@ -119,6 +119,11 @@ function createRecorder(gw: GatewayHandle, access: AccessLog | undefined): Answe
         const [read, written] = wireBytes(raw.socket as MarkedSocket)
         bytes(route, read, written)
       } else bytes(route, Number(request.headers['content-length'] ?? 0) || 0, ctx?.responseBytes ?? 0)
+      // Spans are built now, the answer written: never between arrival and answer.
+      if (ctx?.span !== undefined) {
+        ctx.span.finish({ method: request.method, path: ctx.path || request.url, scheme: ctx.protocol, status, route, pool, client: ctx.clientIp, requestId: ctx.id, code })
+        ctx.span = undefined
+      }
       if (access === undefined || !access.sampled()) return
       entry.reqId = ctx?.id
       entry.traceId = ctx?.traceId

@@ -6,6 +6,7 @@
 import type { InterimSink } from './proxy/interim.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { CompiledRoute } from './routing/types.js'
+import type { RequestSpan } from './tracing/span-export.js'
 
 /** Receives a finished request's outcome: its context (the split's pool, fallback use), the status sent, milliseconds since arrival. */
 export type OutcomeObserver = (ctx: RequestContext, status: number, ms: number) => void
@@ -49,6 +50,8 @@ export interface RequestContext {
   responseBytes: number | undefined
   /** W3C trace id of this request (plugins/tracing.ts), logged with the request id. */
   traceId?: string
+  /** Set when this request's spans are recorded (tracing.otlp, sampled): src/tracing/span-export.ts. */
+  span?: RequestSpan
   /** Headers the gateway adds to the client response after upstream headers (they win). */
   responseHeaders: Record<string, string | string[]> | undefined
   /**

@@ -29,6 +29,7 @@ export const DEFAULTS = {
   store: { store: 'memory', redis: 'redis://127.0.0.1:6379' },
   cache: { maxSize: 64 * MB, maxEntrySize: 1 * MB, targetedField: 'Switchyard-Cache-Control' },
   log: { level: 'info', access: { enabled: true, sample: 1 } },
+  tracing: { otlp: { sampleRate: 1 } },
   pool: {
     algorithm: 'round-robin',
     hashOn: 'ip',

@@ -348,6 +348,8 @@ export interface GatewaySettings {
   readonly cache: CacheSettings
   /** Applied at start only: a reload that changes it warns and keeps the running log. */
   readonly log: LogSettings
+  /** Span export (W3C propagation runs without it). */
+  readonly tracing?: TracingSettings
   /** In file order. */
   readonly pools: readonly PoolSettings[]
   /** In file order; the first match wins. */
@@ -360,4 +362,18 @@ export interface GatewaySettings {
   readonly source?: string
   /** `state.file`: absolute path where runtime changes are kept across restarts. */
   readonly state?: { readonly file: string }
+}
+
+export interface OtlpSettings {
+  /** The receiver's base URL, as configured. */
+  readonly endpoint: string
+  /** Where spans are POSTed: endpoint + /v1/traces. */
+  readonly tracesUrl: string
+  /** Share of new traces recorded, 0..1. */
+  readonly sampleRate: number
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface TracingSettings {
+  readonly otlp?: OtlpSettings
 }

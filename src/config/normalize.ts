@@ -29,6 +29,7 @@ import { deepFreeze } from './freeze.js'
 import { normalizePools } from './normalize-pools.js'
 import { normalizeRoutes } from './normalize-routes.js'
 import { checkPoolLayers, normalizeStreams } from './normalize-streams.js'
+import { normalizeTracing } from './normalize-tracing.js'
 import { childPath, indexPath, isWithin } from './paths.js'
 import {
   asArray,
@@ -145,6 +146,8 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
   const configSource = normalizeConfigSource(asObject(raw['configSource']), source, ctx)
   if (configSource !== undefined) settings.configSource = configSource
   if (jwt !== undefined) settings.jwt = jwt
+  const tracing = normalizeTracing(asObject(raw['tracing']), ctx)
+  if (tracing !== undefined) settings.tracing = tracing
   if (source !== undefined) settings.source = resolve(source)
   // Written, not read at check time (it may not exist yet): resolved like the log files.
   const stateFile = asString(asObject(raw['state'])?.['file'])

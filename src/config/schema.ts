@@ -318,6 +318,33 @@ const State = Strict(
   'Where runtime changes survive a restart.',
 )
 
+const Tracing = Strict(
+  {
+    otlp: Type.Optional(
+      Strict(
+        {
+          endpoint: Type.String({
+            pattern: '^https?://[^\\s?#]+$',
+            description: 'The OTLP/HTTP receiver (a collector), e.g. http://127.0.0.1:4318: spans are POSTed to endpoint + /v1/traces.',
+          }),
+          sampleRate: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 1,
+              description: 'Share of new traces recorded, 0..1. A client traceparent decides for its own trace (parent-based). Default 1.',
+            }),
+          ),
+          headers: Type.Optional(
+            Type.Record(Type.String(), Type.String(), { description: 'Headers sent with every export, e.g. an API key of the tracing backend.' }),
+          ),
+        },
+        'Spans exported over OTLP/HTTP (JSON), in batches, off the request path.',
+      ),
+    ),
+  },
+  'Tracing: W3C trace context is always propagated; with `otlp`, the gateway also records spans (the request and each upstream attempt) and exports them.',
+)
+
 const Backend = Type.Union(
   [
     Type.String({ minLength: 1, description: 'Backend origin, e.g. http://127.0.0.1:9001 (weight 1); for streams tcp://host:port, udp://host:port or host:port.' }),
@@ -780,6 +807,7 @@ export const GatewayFileSchema = Strict(
     log: Type.Optional(Log),
     configSource: Type.Optional(ConfigSource),
     state: Type.Optional(State),
+    tracing: Type.Optional(Tracing),
     pools: Type.Optional(Type.Record(Type.String(), Pool, { description: 'Pools of backends by name.' })),
     routes: Type.Optional(Type.Array(Route, { description: 'Routes, checked in order; the first match wins.' })),
     streams: Type.Optional(Type.Array(Stream, { description: 'Layer-4 listeners (TCP, UDP, TLS passthrough by SNI) over the same pools.' })),

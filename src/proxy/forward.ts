@@ -333,6 +333,8 @@ export function createForward(deps: ForwardDeps): Forward {
               }, queueTimeout)
             }
           }
+          // A recorded request (tracing.otlp): the attempt's span id goes upstream as the parent.
+          const span = ctx.span?.beginAttempt(pool.name, backend.origin, headers)
           const result = await runAttempt(
             transport,
             lease,
@@ -344,6 +346,7 @@ export function createForward(deps: ForwardDeps): Forward {
           )
           if (tryTimer !== undefined) clearTimeout(tryTimer)
           if (queueTimer !== undefined) clearTimeout(queueTimer)
+          if (span !== undefined) ctx.span!.endAttempt(span, result.ok ? result.response.statusCode : undefined, result.ok ? undefined : result.failure.kind)
           if (!result.ok) {
             const f = result.failure
             if (f.kind === 'cancel' || f.kind === 'client-body') throw f.kind === 'client-body' ? f.error : gatewayErrorFor(f)
