@@ -107,6 +107,8 @@ export function createStats(gateway: AdminPort): StatsSource {
         version: state.version,
         serving: gateway.serving,
         totals: { ...rates(now, base, 'all'), inFlight },
+        // Requests no route matched (404, and refusals before routing), as their own row.
+        unmatched: rates(now, base, 'route|-'),
         routes: state.routes.routes.map((r) => ({ ...routeView(r), ...rates(now, base, `route|${r.name}`) })),
         pools: state.pools.all().map((p) => ({
           name: p.name,

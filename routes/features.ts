@@ -9,5 +9,6 @@ import { explainAdminFeature } from './api-explain.js'
 import { statsAdminFeature } from './api-stats.js'
 import { routesAdminFeature } from './api-routes.js'
 import { backendsAdminFeature } from './api-backends.js'
+import { historyAdminFeature } from './api-history.js'
 
-export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, backendsAdminFeature, canariesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, dashboardAdminFeature]
+export const adminFeatures: readonly AdminFeature[] = [routesAdminFeature, backendsAdminFeature, canariesAdminFeature, cacheAdminFeature, explainAdminFeature, statsAdminFeature, historyAdminFeature, dashboardAdminFeature]

@@ -29,22 +29,34 @@ export const dashboardHtml = `<!doctype html>
   <span class="meta"><span id="version">config v–</span><span id="window">connecting…</span></span>
   <span class="spacer"></span>
   <span id="live" class="live"><span class="dot"></span><span id="live-text">connecting…</span></span>
+  <button id="reload-button" type="button" title="POST /api/reload: re-read the configuration file">Reload config</button>
   <button id="token-button" type="button" title="Set the admin token for this tab">Admin token</button>
 </header>
 <main>
   <div id="error" class="banner hidden"></div>
+  <div id="reload-msg" class="banner-ok hidden"></div>
   <div class="tiles">
     <div class="tile"><div class="label">Requests / s</div><div class="value" id="t-rate">–</div><div class="sub">all routes</div></div>
     <div class="tile"><div class="label">Error rate</div><div class="value" id="t-err">–</div><div class="sub">share of 5xx answers</div></div>
     <div class="tile"><div class="label">p99 latency</div><div class="value" id="t-p99">–</div><div class="sub">arrival to response end</div></div>
     <div class="tile"><div class="label">In flight upstream</div><div class="value" id="t-inflight">–</div><div class="sub" id="t-backends">–</div></div>
+    <div class="tile"><div class="label">Cache hit ratio</div><div class="value" id="t-cache">–</div><div class="sub">hits, stale and revalidated of lookups</div></div>
+    <div class="tile"><div class="label">Refusals / s</div><div class="value" id="t-refused">–</div><div class="sub" id="t-refused-sub">rate limits 429 · JWT 401/403</div></div>
   </div>
+  <section class="panel" id="charts-panel">
+    <h2>Last 15 minutes <select id="chart-scope" aria-label="What the charts show"><option value="all">All traffic</option></select><span class="hint" id="chart-hint">sampled by the gateway</span></h2>
+    <div class="charts">
+      <figure><figcaption>Requests / s</figcaption><svg id="chart-rate" class="chart" viewBox="0 0 300 100" preserveAspectRatio="none" role="img" aria-label="Requests per second"></svg><div class="legend" id="legend-rate"></div></figure>
+      <figure><figcaption>4xx and 5xx / s</figcaption><svg id="chart-errors" class="chart" viewBox="0 0 300 100" preserveAspectRatio="none" role="img" aria-label="4xx and 5xx answers per second"></svg><div class="legend" id="legend-errors"></div></figure>
+      <figure><figcaption>Latency p50 and p99</figcaption><svg id="chart-latency" class="chart" viewBox="0 0 300 100" preserveAspectRatio="none" role="img" aria-label="p50 and p99 latency"></svg><div class="legend" id="legend-latency"></div></figure>
+    </div>
+  </section>
   <section class="panel">
     <h2>Routes <span class="hint">checked in order; the first match wins</span></h2>
-    <table>
+    <div class="scroll"><table>
       <thead><tr><th>Route</th><th>Split</th><th class="num">Req/s</th><th class="num">Errors</th><th class="num">p99</th><th class="num"></th></tr></thead>
       <tbody id="routes"></tbody>
-    </table>
+    </table></div>
   </section>
   <section class="panel hidden" id="canary-panel">
     <h2>Canaries <span class="hint">progressive delivery: both cohorts per step, over the same window, and each step's decision</span></h2>
@@ -63,6 +75,10 @@ export const dashboardHtml = `<!doctype html>
     </table>
   </section>
   <div class="cols">
+    <section class="panel">
+      <h2>Events <span class="hint">health, circuits, reloads, weights and backend states; newest first</span></h2>
+      <ul class="events" id="events"></ul>
+    </section>
     <section class="panel">
       <h2>Recent reloads <span class="hint">newest first</span></h2>
       <ul class="reloads" id="reloads"></ul>
@@ -103,9 +119,10 @@ export const dashboardHtml = `<!doctype html>
     <div class="body">
       <div id="token-why" class="muted"></div>
       <input id="token-input" type="password" autocomplete="off" aria-label="Admin token">
+      <div id="token-error" class="msg bad" role="alert"></div>
       <div class="muted">Kept in this tab only (sessionStorage).</div>
     </div>
-    <div class="actions"><button class="primary" id="token-save" type="submit">Save</button></div>
+    <div class="actions"><button type="button" id="token-cancel">Cancel</button><button class="primary" id="token-save" type="submit">Save</button></div>
   </form>
 </dialog>
 <script>${dashboardJs}</script>

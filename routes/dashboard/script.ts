@@ -1,8 +1,11 @@
 /**
  * The dashboard's browser script (inlined into the page). Plain ES2020 for any current
  * browser; DOM built with createElement and textContent only (no innerHTML), so names and URLs
- * from the configuration can never become markup. Polls GET /api/stats every 1.5 s; the admin
- * token, when one is needed, is asked once and kept in sessionStorage (gone with the tab).
+ * from the configuration can never become markup. Polls GET /api/stats, /api/stats/history and
+ * /api/events every 1.5 s; the admin token, when one is needed, is asked once and kept in
+ * sessionStorage (gone with the tab). While the token dialog is open, polling stops (a poll's
+ * 401 must not reset what is being typed), and a token the API refuses is reported as such.
+ * Charts are inline SVG polylines drawn from the gateway's history (no library, no build step).
  *
  * Kept free of backticks and dollar-brace sequences: it lives inside a TypeScript template.
  */
@@ -15,6 +18,9 @@ export const dashboardJs = String.raw`
   var last = null;
   var timer = null;
   var editing = null;
+  var paused = false;
+  var history = null;
+  var SVGNS = 'http://www.w3.org/2000/svg';
 
   function $(id) { return document.getElementById(id); }
   function h(tag, attrs, children) {
@@ -58,16 +64,123 @@ export const dashboardJs = String.raw`
         return res.text().then(function (text) {
           var json = null;
           try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
-          if (res.status === 401) askToken('The admin API needs a token.');
+          if (res.status === 401) askToken(token() ? 'The admin API refused the token of this tab.' : 'The admin API needs a token.', !!token());
           return { status: res.status, ok: res.ok, json: json };
         });
       });
   }
-  function askToken(why) {
+  function askToken(why, refused) {
     var d = $('token-dialog');
+    paused = true;
+    clearTimeout(timer);
     $('token-why').textContent = why || 'Enter the admin token (admin.token in the configuration).';
-    $('token-input').value = token();
-    if (!d.open) d.showModal();
+    $('token-error').textContent = refused ? 'That token was refused (401).' : '';
+    // Only when it opens: what is being typed is never reset.
+    if (!d.open) { $('token-input').value = token(); d.showModal(); }
+  }
+  function resume() { paused = false; poll(); }
+  function saveToken(ev) {
+    ev.preventDefault();
+    var t = $('token-input').value.trim();
+    $('token-error').textContent = 'Checking\u2026';
+    fetch('/api/stats', { headers: t ? { authorization: 'Bearer ' + t, accept: 'application/json' } : { accept: 'application/json' }, cache: 'no-store' })
+      .then(function (res) {
+        if (res.status === 401) { $('token-error').textContent = 'That token was refused (401): check admin.token.'; $('token-input').select(); return; }
+        sessionStorage.setItem(TOKEN_KEY, t);
+        $('token-error').textContent = '';
+        $('token-dialog').close();
+      }, function () { $('token-error').textContent = 'Cannot reach the admin API.'; });
+  }
+
+  // Charts: one polyline per series over the history's time span, scaled to the largest value.
+  var CHART_W = 300, CHART_H = 100;
+  function drawChart(id, legendId, times, series, fmt) {
+    var svg = $(id);
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var t0 = times.length ? times[0] : 0, t1 = times.length ? times[times.length - 1] : 1;
+    var max = 0;
+    series.forEach(function (s) { s.values.forEach(function (v) { if (v !== null && v > max) max = v; }); });
+    var top = max > 0 ? max * 1.1 : 1;
+    var data = {};
+    series.forEach(function (s) {
+      data[s.name] = s.values;
+      var pts = [];
+      s.values.forEach(function (v, i) {
+        if (v === null) return;
+        var x = t1 > t0 ? ((times[i] - t0) / (t1 - t0)) * CHART_W : CHART_W;
+        pts.push(x.toFixed(1) + ',' + (CHART_H - (v / top) * CHART_H).toFixed(1));
+      });
+      var line = document.createElementNS(SVGNS, 'polyline');
+      line.setAttribute('points', pts.join(' '));
+      line.setAttribute('fill', 'none');
+      line.setAttribute('stroke', s.color);
+      line.setAttribute('stroke-width', '1.5');
+      line.setAttribute('vector-effect', 'non-scaling-stroke');
+      line.setAttribute('data-series', s.name);
+      svg.appendChild(line);
+    });
+    svg.setAttribute('data-series', JSON.stringify(data));
+    svg.setAttribute('data-max', String(max));
+    replace(legendId, series.map(function (s) {
+      var lastV = null;
+      for (var i = s.values.length - 1; i >= 0 && lastV === null; i--) lastV = s.values[i];
+      var sw = h('span', { class: 'sw' });
+      sw.style.setProperty('background', s.color);
+      return h('span', {}, [sw, s.name + ' ' + fmt(lastV)]);
+    }).concat([h('span', { text: 'max ' + fmt(max) })]));
+  }
+  function renderHistory(hist) {
+    history = hist;
+    var sel = $('chart-scope');
+    var keys = {};
+    hist.points.forEach(function (p) { for (var k in p.series) keys[k] = true; });
+    var wanted = ['all'].concat(Object.keys(keys).filter(function (k) { return k !== 'all'; }).sort());
+    var have = Array.prototype.map.call(sel.options, function (o) { return o.value; });
+    if (have.join('\n') !== wanted.join('\n')) {
+      var current = sel.value;
+      replace('chart-scope', wanted.map(function (k) {
+        var label = k === 'all' ? 'All traffic' : k === 'route|-' ? 'route: (unmatched)' : k.replace('|', ': ');
+        return h('option', { value: k, text: label });
+      }));
+      sel.value = wanted.indexOf(current) >= 0 ? current : 'all';
+    }
+    var key = sel.value || 'all';
+    var times = hist.points.map(function (p) { return p.t; });
+    var pick = function (f) { return hist.points.map(function (p) { var s = p.series[key]; return s ? s[f] : null; }); };
+    drawChart('chart-rate', 'legend-rate', times, [{ name: 'req/s', color: '#2b59c3', values: pick('rate') }], fmtRate);
+    drawChart('chart-errors', 'legend-errors', times, [{ name: '4xx/s', color: '#9a6700', values: pick('rate4xx') }, { name: '5xx/s', color: '#b42318', values: pick('rate5xx') }], fmtRate);
+    drawChart('chart-latency', 'legend-latency', times, [{ name: 'p50', color: '#1a8f86', values: pick('p50') }, { name: 'p99', color: '#7a4dc9', values: pick('p99') }], fmtMs);
+    $('chart-hint').textContent = hist.points.length + ' points, every ' + hist.intervalSeconds + ' s';
+    var lastP = hist.points.length ? hist.points[hist.points.length - 1] : null;
+    $('t-cache').textContent = lastP ? fmtPct(lastP.cacheHitRatio) : '\u2013';
+    $('t-refused').textContent = lastP ? fmtRate((lastP.rateLimited || 0) + (lastP.jwtRefused || 0)) : '\u2013';
+    $('t-refused-sub').textContent = lastP ? 'rate limits ' + fmtRate(lastP.rateLimited) + ' \u00b7 JWT ' + fmtRate(lastP.jwtRefused) : 'rate limits 429 \u00b7 JWT 401/403';
+  }
+  function detailText(d) {
+    return Object.keys(d || {}).map(function (k) {
+      var v = d[k];
+      return k + '=' + (typeof v === 'object' ? JSON.stringify(v) : String(v));
+    }).join('  ');
+  }
+  function renderEvents(list) {
+    replace('events', list.length === 0 ? [h('li', { class: 'muted', text: 'No events yet.' })] : list.map(function (e) {
+      var bad = /fail|down|open|rejected|removed/.test(JSON.stringify(e.detail || {})) || e.type === 'drain';
+      return h('li', { 'data-event-type': e.type }, [
+        h('span', { class: 'muted', title: e.time, text: new Date(e.time).toLocaleTimeString() }),
+        h('span', { class: 'pill ' + (bad ? 'warn' : 'idle'), text: e.type }),
+        h('span', { class: 'detail mono', text: detailText(e.detail) }),
+      ]);
+    }));
+  }
+  function reloadConfig() {
+    api('POST', '/api/reload').then(function (res) {
+      var m = $('reload-msg');
+      if (res.status === 401) return;
+      m.classList.remove('hidden');
+      m.className = res.ok ? 'banner-ok' : 'banner';
+      m.textContent = res.ok ? 'Configuration reloaded: v' + res.json.version + '.' : 'Reload rejected; the running configuration keeps serving:\n' + ((res.json && res.json.errors) || []).join('\n');
+      poll();
+    }, function () { $('reload-msg').className = 'banner'; $('reload-msg').textContent = 'Cannot reach the admin API.'; });
   }
 
   function setLive(ok, text) {
@@ -121,7 +234,15 @@ export const dashboardJs = String.raw`
     s.pools.forEach(function (p) { p.backends.forEach(function (b) { backends++; if (b.available) up++; }); });
     $('t-backends').textContent = up + ' / ' + backends + ' backends available';
 
-    replace('routes', s.routes.map(function (r) {
+    var unmatched = s.unmatched && s.unmatched.requestRate ? [h('tr', { 'data-route': '-', class: 'unmatched' }, [
+      h('td', {}, [h('div', { class: 'name', text: '(unmatched)' }), h('div', { class: 'muted', text: 'no route matched, or refused before routing' })]),
+      h('td', { class: 'muted', text: '404 and early refusals' }),
+      h('td', { class: 'num', text: fmtRate(s.unmatched.requestRate) }),
+      h('td', { class: 'num', text: fmtPct(s.unmatched.errorRate) }),
+      h('td', { class: 'num', text: fmtMs(s.unmatched.p99) }),
+      h('td', {}),
+    ])] : [];
+    replace('routes', unmatched.concat(s.routes.map(function (r) {
       return h('tr', { 'data-route': r.name }, [
         h('td', {}, [h('div', { class: 'name', text: r.name }), h('div', { class: 'muted mono', text: matchText(r.match) })]),
         h('td', {}, [splitBar(r, colors), r.sticky ? h('div', { class: 'muted', text: 'sticky ' + r.sticky }) : null]),
@@ -130,7 +251,7 @@ export const dashboardJs = String.raw`
         h('td', { class: 'num', text: fmtMs(r.p99) }),
         h('td', { class: 'num' }, [r.split.length > 1 ? h('button', { class: 'small', 'data-edit-route': r.name, onclick: function () { openSplit(r.name); } }, ['Edit split']) : h('span', { class: 'muted', text: 'single pool' })]),
       ]);
-    }));
+    })));
 
     replace('pools', s.pools.map(function (p) {
       return h('div', { class: 'pool', 'data-pool': p.name }, [
@@ -199,10 +320,20 @@ export const dashboardJs = String.raw`
 
   function poll() {
     clearTimeout(timer);
+    if (paused) return;
     api('GET', '/api/stats').then(function (res) {
       if (res.ok && res.json) {
         render(res.json);
         renderCertificates(res.json.certificates);
+        return Promise.all([api('GET', '/api/stats/history'), api('GET', '/api/events?limit=50')]).then(function (more) {
+          if (more[0].ok && more[0].json) renderHistory(more[0].json);
+          if (more[1].ok && more[1].json) renderEvents(more[1].json);
+          return res;
+        });
+      }
+      return res;
+    }).then(function (res) {
+      if (res.ok && res.json) {
         $('error').classList.add('hidden');
         setLive(true, 'live \u00b7 ' + new Date().toLocaleTimeString());
       } else {
@@ -212,7 +343,7 @@ export const dashboardJs = String.raw`
       setLive(false, 'gateway unreachable');
       $('error').textContent = 'Cannot reach the admin API; retrying.';
       $('error').classList.remove('hidden');
-    }).then(function () { timer = setTimeout(poll, POLL_MS); });
+    }).then(function () { if (!paused) timer = setTimeout(poll, POLL_MS); });
   }
 
   function openSplit(name) {
@@ -260,13 +391,13 @@ export const dashboardJs = String.raw`
     $('split-cancel').addEventListener('click', function () { $('split-dialog').close(); });
     $('purge-form').addEventListener('submit', purge);
     $('purge-kind').addEventListener('change', function () { $('purge-value').classList.toggle('hidden', $('purge-kind').value === 'all'); $('purge-value').placeholder = $('purge-kind').value === 'tag' ? 'user-7' : '/api/users'; });
-    $('token-form').addEventListener('submit', function (ev) {
-      ev.preventDefault();
-      sessionStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
-      $('token-dialog').close();
-      poll();
-    });
+    $('token-form').addEventListener('submit', saveToken);
+    $('token-cancel').addEventListener('click', function () { $('token-dialog').close(); });
+    // Closed by Save (a token the API accepted), Cancel or Escape: polling resumes.
+    $('token-dialog').addEventListener('close', resume);
     $('token-button').addEventListener('click', function () { askToken(); });
+    $('reload-button').addEventListener('click', reloadConfig);
+    $('chart-scope').addEventListener('change', function () { if (history) renderHistory(history); });
     poll();
   });
 })();

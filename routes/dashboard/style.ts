@@ -23,7 +23,7 @@ header.top button:hover { background: #223054; }
 .live.on .dot { background: #3ccf7e; box-shadow: 0 0 0 3px rgba(60, 207, 126, .2); }
 .live.off .dot { background: #f0645a; }
 main { padding: 20px 24px 40px; max-width: 1400px; margin: 0 auto; display: grid; gap: 20px; }
-.tiles { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 16px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 16px; }
 .tile { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; }
 .tile .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .6px; }
 .tile .value { font-size: 26px; font-weight: 650; margin-top: 4px; font-variant-numeric: tabular-nums; }
@@ -73,7 +73,7 @@ input[type=number] { width: 90px; text-align: right; }
 .reloads li { padding: 8px 16px; border-bottom: 1px solid var(--line); display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap; }
 .reloads li:last-child { border-bottom: 0; }
 .reloads .problems { flex-basis: 100%; color: var(--bad); font-size: 12px; }
-dialog { border: 1px solid var(--line); border-radius: 12px; padding: 0; width: 420px; box-shadow: 0 20px 50px rgba(16, 24, 40, .25); }
+dialog { border: 1px solid var(--line); border-radius: 12px; padding: 0; width: 420px; max-width: calc(100vw - 24px); box-shadow: 0 20px 50px rgba(16, 24, 40, .25); }
 dialog::backdrop { background: rgba(16, 24, 40, .45); }
 dialog h3 { margin: 0; padding: 14px 18px; border-bottom: 1px solid var(--line); font-size: 15px; }
 dialog .body { padding: 14px 18px; display: grid; gap: 10px; }
@@ -81,5 +81,29 @@ dialog .row { display: flex; align-items: center; justify-content: space-between
 dialog .actions { display: flex; justify-content: flex-end; gap: 8px; padding: 12px 18px; border-top: 1px solid var(--line); background: #fafbfd; }
 .banner { background: var(--bad-bg); color: var(--bad); border: 1px solid #f3c2bd; border-radius: 8px; padding: 10px 14px; }
 .hidden { display: none !important; }
+.scroll { overflow-x: auto; }
+.banner-ok { background: var(--ok-bg); color: var(--ok); border: 1px solid #b7e4c7; border-radius: 8px; padding: 10px 14px; white-space: pre-wrap; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 16px; padding: 14px 16px; }
+.charts figure { margin: 0; min-width: 0; }
+.charts figcaption { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .5px; margin-bottom: 6px; }
+svg.chart { width: 100%; height: 120px; display: block; background: #fafbfd; border: 1px solid var(--line); border-radius: 6px; }
+.legend { display: flex; gap: 12px; flex-wrap: wrap; font-size: 12px; color: var(--muted); margin-top: 4px; }
+.legend .sw { display: inline-block; width: 10px; height: 3px; border-radius: 2px; margin-right: 4px; vertical-align: middle; }
+.events { list-style: none; margin: 0; padding: 6px 0; max-height: 360px; overflow-y: auto; }
+.events li { padding: 7px 16px; border-bottom: 1px solid var(--line); display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap; font-size: 13px; }
+.events li:last-child { border-bottom: 0; }
+.events .detail { color: var(--muted); overflow-wrap: anywhere; }
+tr.unmatched td { background: #fbfbf4; }
+select#chart-scope { margin-left: 6px; font-size: 12.5px; padding: 2px 6px; }
 @media (max-width: 1000px) { .cols { grid-template-columns: 1fr; } .tiles { grid-template-columns: repeat(2, minmax(0, 1fr)); } .pools { grid-template-columns: 1fr; } }
+@media (max-width: 600px) {
+  header.top { flex-wrap: wrap; gap: 8px 12px; padding: 10px 12px; }
+  header.top .meta { flex-basis: 100%; order: 5; }
+  main { padding: 12px 10px 30px; gap: 12px; }
+  .tiles { gap: 8px; } .tile { padding: 10px 12px; } .tile .value { font-size: 20px; }
+  .pools { padding: 8px; }
+  th, td { padding: 6px 8px; }
+  .split { min-width: 110px; }
+  section.panel > h2 { flex-wrap: wrap; }
+}
 `

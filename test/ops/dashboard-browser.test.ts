@@ -113,7 +113,7 @@ describe.runIf(haveChromium || inCi)('dashboard in Chromium', () => {
       await expect.poll(() => row.count()).toBe(1)
       await expect.poll(() => row.locator('.health').textContent()).toBe('healthy')
     }
-    await expect.poll(() => page.locator('tr[data-route]').count()).toBe(2)
+    await expect.poll(() => page.locator('tr[data-route]:not([data-route="-"])').count()).toBe(2)
     await expect.poll(() => page.locator('tr[data-stream="db"]').count()).toBe(1)
     // The certificates panel: this gateway has no TLS listener.
     await expect.poll(() => page.locator('#certificates').textContent()).toBe('No TLS listener.')
