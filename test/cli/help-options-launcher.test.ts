@@ -31,8 +31,8 @@ interface Run {
 function run(args: string[], opts: { cwd?: string; nodeArgs?: string[]; script?: string } = {}): Promise<Run> {
   expect(existsSync(join(root, 'dist/src/cli.js')), 'dist/ missing: npm test builds it (pretest)').toBe(true)
   return new Promise((done) => {
-    // A 5 s kill: a command that starts a gateway instead of answering fails here, not by hanging.
-    execFile(process.execPath, [...(opts.nodeArgs ?? []), opts.script ?? bin, ...args], { cwd: opts.cwd ?? root, timeout: 5000, env: { ...process.env, SWITCHYARD_REEXEC: '' } }, (err, stdout, stderr) => {
+    // A kill after 15 s: a command that starts a gateway instead of answering fails here, not by hanging.
+    execFile(process.execPath, [...(opts.nodeArgs ?? []), opts.script ?? bin, ...args], { cwd: opts.cwd ?? root, timeout: 15_000, env: { ...process.env, SWITCHYARD_REEXEC: '' } }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number; killed?: boolean }) | null
       done({ code: e === null ? 0 : e.killed ? -1 : (e.code ?? -1), stdout, stderr })
     })
@@ -55,11 +55,12 @@ describe('per-command --help', () => {
   })
 
   it('every built-in command has its own help; `help COMMAND` says the same', async () => {
-    for (const command of ['check', 'demo', 'schema', 'explain']) {
-      const r = await run([command, '-h'])
-      expect(r.code, command).toBe(0)
-      expect(r.stdout, command).toMatch(new RegExp(`^usage: switchyard ${command}`))
-    }
+    const commands = ['check', 'demo', 'schema', 'explain', 'config']
+    const results = await Promise.all(commands.map((command) => run([command, '-h'])))
+    commands.forEach((command, i) => {
+      expect(results[i]!.code, command).toBe(0)
+      expect(results[i]!.stdout, command).toMatch(new RegExp(`^usage: switchyard ${command}`))
+    })
     const viaHelp = await run(['help', 'explain'])
     expect(viaHelp.stdout).toMatch(/^usage: switchyard explain/)
   })
@@ -74,10 +75,9 @@ describe('unknown options', () => {
   })
 
   it('holds for contributed commands and top-level options too', async () => {
-    const explain = await run(['explain', '-c', 'config/gateway.yaml', 'GET', '/x', '--verbose'])
+    const [explain, top] = await Promise.all([run(['explain', '-c', 'config/gateway.yaml', 'GET', '/x', '--verbose']), run(['--frobnicate'])])
     expect(explain.code).toBe(2)
     expect(explain.stderr.trim().split('\n')).toHaveLength(1)
-    const top = await run(['--frobnicate'])
     expect(top).toMatchObject({ code: 2, stderr: 'switchyard: unknown option --frobnicate (see switchyard --help)\n' })
   })
 })
@@ -108,10 +108,9 @@ describe('-c default', () => {
 describe('bin/switchyard.js on an old Node', () => {
   it('re-executes itself on the pinned Node (node_modules/node) and passes the arguments and exit code on', async () => {
     expect(existsSync(join(root, 'node_modules/node/bin/node')), 'the pinned Node (devDependency "node") is installed').toBe(true)
-    const r = await run(['--version'], { nodeArgs: ['--import', PRETEND_OLD] })
+    const [r, bad] = await Promise.all([run(['--version'], { nodeArgs: ['--import', PRETEND_OLD] }), run(['start', '--nope'], { nodeArgs: ['--import', PRETEND_OLD] })])
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^switchyard \S+ \(node v24\./)
-    const bad = await run(['start', '--nope'], { nodeArgs: ['--import', PRETEND_OLD] })
     expect(bad.code).toBe(2)
   })
 
