@@ -14,7 +14,7 @@ import type { GatewaySettings, OtlpSettings } from '../config/model.js'
 import type { Feature, RouteFeature } from '../pipeline/feature.js'
 import type { ProxyRequest } from '../proxy/request.js'
 import type { RequestContext } from '../request-context.js'
-import { createSpanExport, type SpanExport, type SpanExportOptions } from './span-export.js'
+import type { SpanExport, SpanExportOptions } from './span-export.js'
 import { formatTraceParent, nextHop, SAMPLED } from './trace-context.js'
 
 function propagate(request: ProxyRequest, ctx: RequestContext): void {
@@ -59,7 +59,7 @@ export function createTracingFeature(options: SpanExportOptions = {}): Feature {
   let active: SpanExport | undefined
   return {
     name: 'tracing',
-    prepare(next: GatewaySettings) {
+    async prepare(next: GatewaySettings) {
       const otlp = next.tracing?.otlp
       if (otlp === undefined) {
         return {
@@ -71,7 +71,8 @@ export function createTracingFeature(options: SpanExportOptions = {}): Feature {
         }
       }
       const reuse = active !== undefined && sameOtlp(active.settings, otlp)
-      const spans = reuse ? active! : createSpanExport(otlp, options)
+      // The OpenTelemetry SDK is loaded only by gateways that export spans.
+      const spans = reuse ? active! : (await import('./span-export.js')).createSpanExport(otlp, options)
       const feature = recordingStage(spans)
       return {
         compileRoute: () => feature,

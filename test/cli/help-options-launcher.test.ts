@@ -31,8 +31,9 @@ interface Run {
 function run(args: string[], opts: { cwd?: string; nodeArgs?: string[]; script?: string } = {}): Promise<Run> {
   expect(existsSync(join(root, 'dist/src/cli.js')), 'dist/ missing: npm test builds it (pretest)').toBe(true)
   return new Promise((done) => {
-    // A kill after 15 s: a command that starts a gateway instead of answering fails here, not by hanging.
-    execFile(process.execPath, [...(opts.nodeArgs ?? []), opts.script ?? bin, ...args], { cwd: opts.cwd ?? root, timeout: 15_000, env: { ...process.env, SWITCHYARD_REEXEC: '' } }, (err, stdout, stderr) => {
+    // A kill after 40 s: a command that starts a gateway instead of answering fails here, not by
+    // hanging (a CLI answers in ~1 s idle, several seconds on a loaded CI machine).
+    execFile(process.execPath, [...(opts.nodeArgs ?? []), opts.script ?? bin, ...args], { cwd: opts.cwd ?? root, timeout: 40_000, env: { ...process.env, SWITCHYARD_REEXEC: '' } }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number; killed?: boolean }) | null
       done({ code: e === null ? 0 : e.killed ? -1 : (e.code ?? -1), stdout, stderr })
     })
@@ -52,7 +53,7 @@ describe('per-command --help', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^usage: switchyard start \[-c FILE\]/)
     expect(r.stdout + r.stderr).not.toContain('listening')
-  })
+  }, 60_000)
 
   it('every built-in command has its own help; `help COMMAND` says the same', async () => {
     const commands = ['check', 'demo', 'schema', 'explain', 'config']
@@ -63,7 +64,7 @@ describe('per-command --help', () => {
     })
     const viaHelp = await run(['help', 'explain'])
     expect(viaHelp.stdout).toMatch(/^usage: switchyard explain/)
-  })
+  }, 60_000)
 })
 
 describe('unknown options', () => {
@@ -72,21 +73,21 @@ describe('unknown options', () => {
     expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe('switchyard start: unknown option --conifg (see switchyard start --help)\n')
-  })
+  }, 60_000)
 
   it('holds for contributed commands and top-level options too', async () => {
     const [explain, top] = await Promise.all([run(['explain', '-c', 'config/gateway.yaml', 'GET', '/x', '--verbose']), run(['--frobnicate'])])
     expect(explain.code).toBe(2)
     expect(explain.stderr.trim().split('\n')).toHaveLength(1)
     expect(top).toMatchObject({ code: 2, stderr: 'switchyard: unknown option --frobnicate (see switchyard --help)\n' })
-  })
+  }, 60_000)
 })
 
 describe('--version', () => {
   it("prints Switchyard's own version and the Node that runs it", async () => {
     const r = await run(['--version'])
     expect(r).toMatchObject({ code: 0, stdout: `switchyard ${version} (node ${process.version})\n` })
-  })
+  }, 60_000)
 })
 
 describe('-c default', () => {
@@ -97,12 +98,12 @@ describe('-c default', () => {
     const r = await run(['check'], { cwd })
     expect(r.code).toBe(1)
     expect(r.stdout).toContain('unknown pool "from-the-working-directory"')
-  })
+  }, 60_000)
 
   it("else the package's configuration", async () => {
     const r = await run(['check'], { cwd: tmp() })
     expect(r).toMatchObject({ code: 0, stdout: 'ok\n' })
-  })
+  }, 60_000)
 })
 
 describe('bin/switchyard.js on an old Node', () => {
@@ -112,7 +113,7 @@ describe('bin/switchyard.js on an old Node', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^switchyard \S+ \(node v24\./)
     expect(bad.code).toBe(2)
-  })
+  }, 60_000)
 
   it('refuses with one clear line when no pinned Node is installed', async () => {
     const d = tmp()
@@ -123,5 +124,5 @@ describe('bin/switchyard.js on an old Node', () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^switchyard: needs Node >= 22\.12 \(this is v20\.0\.0\); run `npm install`/)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
-  })
+  }, 60_000)
 })
