@@ -23,8 +23,11 @@ import { lockDemoPorts } from '../helpers/demo-lock.js'
 const root = resolve(import.meta.dirname, '../..')
 const PAGES = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 const NOT_RUN = /^<!--\s*not-run:\s*(.*?)\s*-->$/
-/** At most this many blocks may be exempt: the doc-tester is the rule, not the exception. */
-const MAX_NOT_RUN = 12
+/**
+ * At most this share of the blocks may be exempt: the doc-tester is the rule, not the exception
+ * (Docker, systemd, etcd, certbot, grpcurl and minutes-long walkthroughs are the exceptions).
+ */
+const MAX_NOT_RUN_SHARE = 0.4
 
 interface Block {
   readonly page: string
@@ -133,7 +136,7 @@ describe('doc-tester', () => {
     expect(blocks.filter((b) => b.notRun === undefined).length).toBeGreaterThan(15)
     const exempt = blocks.filter((b) => b.notRun !== undefined)
     for (const b of exempt) expect(b.notRun, `${b.page}:${b.line} needs a reason`).not.toBe('')
-    expect(exempt.length, exempt.map((b) => `${b.page}:${b.line}`).join(', ')).toBeLessThanOrEqual(MAX_NOT_RUN)
+    expect(exempt.length, exempt.map((b) => `${b.page}:${b.line}`).join(', ')).toBeLessThanOrEqual(Math.floor(blocks.length * MAX_NOT_RUN_SHARE))
   })
 
   it('the demo banner gives the TOKEN the README uses', () => {
