@@ -113,6 +113,18 @@ export const dashboardHtml = `<!doctype html>
     <div class="actions"><button type="button" id="split-cancel">Cancel</button><button class="primary" id="split-apply" type="submit">Apply</button></div>
   </form>
 </dialog>
+<dialog id="backend-dialog">
+  <form id="backend-form">
+    <h3 id="backend-title">Backend</h3>
+    <div class="body">
+      <div class="muted">drain: no new requests, in-flight ones and sticky sessions finish. Holds across reloads while the backend stays in the configuration.</div>
+      <label class="row"><span class="name">State</span><select id="backend-state" aria-label="Backend state"><option value="enabled">enabled</option><option value="drain">drain</option><option value="disabled">disabled</option></select></label>
+      <label class="row"><span class="name">Weight</span><input id="backend-weight" type="number" min="0" step="1" aria-label="Backend weight"></label>
+      <div id="backend-msg" class="msg"></div>
+    </div>
+    <div class="actions"><button type="button" id="backend-cancel">Cancel</button><button class="primary" id="backend-apply" type="submit">Apply</button></div>
+  </form>
+</dialog>
 <dialog id="token-dialog">
   <form id="token-form">
     <h3>Admin token</h3>

@@ -264,7 +264,7 @@ export const dashboardJs = String.raw`
           ]),
         ]),
         h('table', {}, [
-          h('thead', {}, [h('tr', {}, ['Backend', 'Health', 'Circuit', 'In flight', 'Req/s', 'Errors', 'p99'].map(function (t, i) { return h('th', { class: i >= 3 ? 'num' : null, text: t }); }))]),
+          h('thead', {}, [h('tr', {}, ['Backend', 'Health', 'Circuit', 'In flight', 'Req/s', 'Errors', 'p99', ''].map(function (t, i) { return h('th', { class: i >= 3 ? 'num' : null, text: t }); }))]),
           h('tbody', {}, p.backends.map(function (b) {
             return h('tr', { 'data-backend': b.url, 'data-available': String(b.available) }, [
               h('td', { class: 'mono' }, [b.url, b.weight !== 1 ? h('span', { class: 'weight', title: 'weight', text: '\u00d7' + b.weight }) : null, b.state && b.state !== 'enabled' ? h('span', { class: 'pill idle', title: 'set at run time (PUT /api/pools/:pool/backends/:backend)', text: b.state }) : null]),
@@ -274,6 +274,7 @@ export const dashboardJs = String.raw`
               h('td', { class: 'num', text: fmtRate(b.requestRate) }),
               h('td', { class: 'num', text: fmtPct(b.errorRate) }),
               h('td', { class: 'num', text: fmtMs(b.p99) }),
+              h('td', { class: 'num' }, [h('button', { class: 'small', 'data-control-backend': b.url, title: 'Drain, disable or re-weight this backend', onclick: function () { openBackend(p.name, b); } }, ['Control'])]),
             ]);
           })),
         ]),
@@ -346,6 +347,29 @@ export const dashboardJs = String.raw`
     }).then(function () { if (!paused) timer = setTimeout(poll, POLL_MS); });
   }
 
+  // Backend control (PUT /api/pools/:pool/backends/:backend) in a dialog: polling re-renders the
+  // tables, never the dialog, so a choice being made is not reset.
+  var controlling = null;
+  function openBackend(pool, b) {
+    controlling = { pool: pool, url: b.url };
+    $('backend-title').textContent = 'Backend \u00b7 ' + b.url;
+    $('backend-state').value = b.state || 'enabled';
+    $('backend-weight').value = String(b.weight);
+    $('backend-msg').textContent = '';
+    $('backend-msg').className = 'msg';
+    $('backend-dialog').showModal();
+  }
+  function applyBackend(ev) {
+    ev.preventDefault();
+    var body = { state: $('backend-state').value };
+    var w = $('backend-weight').value.trim();
+    if (w !== '') body.weight = Number(w);
+    api('PUT', '/api/pools/' + encodeURIComponent(controlling.pool) + '/backends/' + encodeURIComponent(controlling.url), body).then(function (res) {
+      if (res.ok) { $('backend-dialog').close(); poll(); }
+      else { $('backend-msg').className = 'msg bad'; $('backend-msg').textContent = (res.json && res.json.message) || ('failed: ' + res.status); }
+    });
+  }
+
   function openSplit(name) {
     var route = last && last.routes.find(function (r) { return r.name === name; });
     if (!route) return;
@@ -397,6 +421,8 @@ export const dashboardJs = String.raw`
     $('token-dialog').addEventListener('close', resume);
     $('token-button').addEventListener('click', function () { askToken(); });
     $('reload-button').addEventListener('click', reloadConfig);
+    $('backend-form').addEventListener('submit', applyBackend);
+    $('backend-cancel').addEventListener('click', function () { $('backend-dialog').close(); });
     $('chart-scope').addEventListener('change', function () { if (history) renderHistory(history); });
     poll();
   });

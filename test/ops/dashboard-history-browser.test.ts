@@ -6,6 +6,7 @@
  * - the charts plot the gateway's own history (req/s, 4xx/5xx, p50/p99) per route and pool;
  * - unmatched traffic has its own row; cache hit ratio and refusals have tiles;
  * - the reload button reloads and the event timeline shows it;
+ * - a backend is drained and re-weighted from its Control dialog;
  * - at 420 px wide nothing overflows the page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -116,6 +117,28 @@ describe.runIf(haveChromium || inCi)('dashboard history and controls in Chromium
     await expect.poll(() => page.locator('tr[data-route="-"]').count(), { timeout: 5000 }).toBe(1)
     await expect.poll(async () => (await page.locator('#t-cache').textContent())?.trim(), { timeout: 5000 }).toMatch(/^(9\d|100)(\.\d)?%$/)
     await expect.poll(async () => Number((await page.locator('#t-refused').textContent())?.trim()), { timeout: 5000 }).toBeGreaterThan(0)
+  })
+
+  it('drains and re-weights a backend from its Control dialog; GET /api/pools and the timeline show it', async () => {
+    const url = ups[0]!.url
+    await page.click(`button[data-control-backend="${url}"]`)
+    await page.waitForSelector('#backend-dialog[open]')
+    await page.selectOption('#backend-state', 'drain')
+    await page.fill('#backend-weight', '3')
+    await page.click('#backend-apply')
+    await page.waitForSelector('#backend-dialog[open]', { state: 'detached', timeout: 5000 })
+    const pools = (await (await request(`${gw.adminUrl}/api/pools`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.json()) as {
+      name: string
+      backends: { url: string; state?: string; weight: number }[]
+    }[]
+    expect(pools.find((p) => p.name === 'api')!.backends.find((b) => b.url === url)).toMatchObject({ state: 'drain', weight: 3 })
+    await expect.poll(() => page.locator('#events li[data-event-type="backend.state"]').count(), { timeout: 5000 }).toBeGreaterThan(0)
+    await expect.poll(() => page.locator(`tr[data-backend="${url}"] .pill.idle`).first().textContent()).toBe('drain')
+    // Back to normal, so the rest of the traffic is served.
+    await page.click(`button[data-control-backend="${url}"]`)
+    await page.selectOption('#backend-state', 'enabled')
+    await page.click('#backend-apply')
+    await page.waitForSelector('#backend-dialog[open]', { state: 'detached', timeout: 5000 })
   })
 
   it('reloads from the button, and the event timeline shows the reload', async () => {
