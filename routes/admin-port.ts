@@ -57,6 +57,8 @@ export interface AdminPort {
   deepHealth?(): Promise<{ readonly ok: boolean; readonly checks: Record<string, { readonly ok: boolean }> }>
   /** `GET /metrics` when it is not `metrics.registry` alone (several worker threads). */
   readonly metricsText?: () => Promise<{ readonly contentType: string; readonly body: string }>
+  /** The series of the whole process, when not `metrics.registry`'s alone (several worker threads). */
+  readonly processSeries?: () => Promise<readonly { readonly name: string; readonly values: readonly unknown[] }[]>
   /** `GET /api/workers`. */
   workers?(): Promise<readonly { readonly id: number; readonly threadId: number; readonly requests: number; readonly eventLoopLagMs: number; readonly heapUsedBytes: number; readonly restarts: number }[]>
   /** A runtime change was made through the admin API (a fleet's sync publishes it). */

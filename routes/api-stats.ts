@@ -37,10 +37,20 @@ function isError(status: string | number | undefined): boolean {
 }
 
 /** Reads the counters and histograms the stats need, into one snapshot. */
-export async function takeSnapshot(gateway: Pick<AdminPort, 'metrics'>, bm: BackendMetrics, at = Date.now()): Promise<Snapshot> {
+export async function takeSnapshot(gateway: Pick<AdminPort, 'metrics' | 'processSeries'>, bm: BackendMetrics, at = Date.now()): Promise<Snapshot> {
   const counters = new Map<string, number>()
   const histograms = new Map<string, Map<number, number>>()
-  const [requests, duration, responses, backendDuration] = await Promise.all([gateway.metrics.requests.get(), gateway.metrics.duration.get(), bm.responses.get(), bm.duration.get()])
+  type Series = { values: { value: number; labels: Record<string, string | number | undefined>; metricName?: string }[] }
+  // With worker threads the traffic is counted in the workers: read the process-wide series.
+  const all = gateway.processSeries !== undefined ? await gateway.processSeries() : undefined
+  const named = (name: string, local: () => Promise<unknown>): Promise<Series> =>
+    (all !== undefined ? Promise.resolve(all.find((m) => m.name === name) ?? { values: [] }) : local()) as Promise<Series>
+  const [requests, duration, responses, backendDuration] = await Promise.all([
+    named('switchyard_requests_total', () => gateway.metrics.requests.get()),
+    named('switchyard_request_duration_seconds', () => gateway.metrics.duration.get()),
+    named('switchyard_backend_responses_total', () => bm.responses.get()),
+    named('switchyard_backend_response_seconds', () => bm.duration.get()),
+  ])
   for (const { value, labels } of requests.values) {
     const err = isError(labels.status) ? value : 0
     for (const key of ['all', `route|${labels.route}`, `pool|${labels.pool}`]) {

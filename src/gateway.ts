@@ -87,6 +87,8 @@ export interface GatewayOptions {
   readonly onUpstreamEvent?: (e: UpstreamEvent) => void
   /** What `GET /metrics` answers, when not this gateway's own registry (the whole process of workers). */
   readonly metricsText?: () => Promise<{ readonly contentType: string; readonly body: string }>
+  /** The series of the whole process (several worker threads), for the dashboard's stats; default: this registry's. */
+  readonly processSeries?: () => Promise<readonly { readonly name: string; readonly values: readonly unknown[] }[]>
   /** `GET /api/workers`; default: this thread alone. */
   readonly workers?: () => Promise<readonly WorkerView[]>
 }
@@ -163,6 +165,8 @@ export interface Gateway {
   deepHealth(): Promise<{ readonly ok: boolean; readonly checks: Record<string, DependencyStatus> }>
   /** `GET /metrics` when it is not this gateway's registry alone (several worker threads). */
   readonly metricsText?: () => Promise<{ readonly contentType: string; readonly body: string }>
+  /** The series of the whole process, when not this registry's alone (several worker threads). */
+  readonly processSeries?: () => Promise<readonly { readonly name: string; readonly values: readonly unknown[] }[]>
   /** `GET /api/workers`. */
   workers(): Promise<readonly WorkerView[]>
 }
@@ -442,6 +446,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
 
   const gateway: Gateway = {
     ...(options.metricsText !== undefined ? { metricsText: options.metricsText } : {}),
+    ...(options.processSeries !== undefined ? { processSeries: options.processSeries } : {}),
     async workers() {
       if (options.workers !== undefined) return options.workers()
       return [await threadView(0, 0, metrics)]

@@ -192,7 +192,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     })
   }
 
-  const metricsText = async (): Promise<{ contentType: string; body: string }> => {
+  const aggregated = async () => {
     const own = await gateway!.metrics.registry.getMetricsAsJSON()
     const answers = await Promise.all(slots.map((s) => ask<Extract<FromWorker, { type: 'metrics' }>>(s, (id) => ({ type: 'metrics', id }))))
     const fromWorkers = answers.filter((a) => a !== undefined).map((a) => a.metrics)
@@ -203,6 +203,10 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
       ...fromWorkers.map((w, i) => w.filter((m) => !MAIN_OWNED.test(m.name) && (i === 0 || !SAME_IN_EVERY_WORKER.test(m.name)))),
     ]
     const registry = AggregatorRegistry.aggregate(arrays as never)
+    return registry
+  }
+  const metricsText = async (): Promise<{ contentType: string; body: string }> => {
+    const registry = await aggregated()
     return { contentType: registry.contentType, body: await registry.metrics() }
   }
 
@@ -217,6 +221,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     dataPlane: false,
     onUpstreamEvent,
     metricsText,
+    processSeries: async () => (await aggregated()).getMetricsAsJSON(),
     workers,
     ...(o.loadDocument
       ? {

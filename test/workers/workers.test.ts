@@ -56,7 +56,11 @@ describe('server.workers: 2', { timeout: 45_000 }, () => {
   it('spreads connections over both workers and counts them once in /metrics and /api/workers', async () => {
     ups = [await startUpstream('a')]
     const s = await start(base([ups[0]!.url]))
+    // The dashboard's stats read the process's series too (the first call is the window's base).
+    await (await request(`${s.gateway.adminUrl}/api/stats`)).body.text()
     for (let i = 0; i < 40; i++) expect((await fresh(`${s.url}/x`)).status).toBe(200)
+    const stats = (await (await request(`${s.gateway.adminUrl}/api/stats`)).body.json()) as { totals: { requestRate: number | null } }
+    expect(stats.totals.requestRate).toBeGreaterThan(0)
     const per = await workerRequests(s)
     expect(per.length).toBe(2)
     expect(per[0]! + per[1]!).toBe(40)
