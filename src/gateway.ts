@@ -81,6 +81,8 @@ export interface GatewayOptions {
    * once for the process and sends verdicts), rate-limit budgets in the shared memory.
    */
   readonly worker?: { readonly sharedRateLimit?: SharedArrayBuffer }
+  /** The process-wide in-flight table shared by every worker thread's registry (src/upstream/shared-in-flight.ts). */
+  readonly sharedInFlight?: SharedArrayBuffer
   /** false: bind no data listener (the main thread of a multi-thread gateway: admin, health checks, reloads). */
   readonly dataPlane?: boolean
   /** Every upstream event (health, circuit transitions, ...) as the registry reports it. */
@@ -300,6 +302,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const metrics = createMetrics(() => pools, { processMetrics: options.processMetrics })
   const events = createEventLog()
   pools = createPoolRegistry(settings.pools, {
+    ...(options.sharedInFlight !== undefined ? { sharedInFlight: options.sharedInFlight } : {}),
     logger: log,
     onEvent: (e) => {
       options.onUpstreamEvent?.(e)

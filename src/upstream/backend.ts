@@ -8,6 +8,7 @@
  * The backend owns their lifetime only: it closes them when its connection settings change on
  * a reload, and when it is retired and its in-flight requests have ended.
  */
+import type { SharedInFlight } from './shared-in-flight.js'
 import { Client } from 'undici'
 import type { CircuitBreakerSettings } from '../config/model.js'
 import { alwaysClosed, ConsecutiveFailureBreaker, type BreakerHooks, type BreakerOutcome, type ManagedBreaker } from './circuit-breaker.js'
@@ -43,6 +44,8 @@ export interface BackendOptions {
   readonly owner: BackendOwner
   /** True for a backend added by a reload (it ramps under slowStart); false at startup. */
   readonly ramp: boolean
+  /** The process-wide in-flight table of worker threads (src/upstream/shared-in-flight.ts). */
+  readonly sharedInFlight?: SharedInFlight
 }
 
 function sameDispatcherConfig(a: DispatcherConfig, b: DispatcherConfig): boolean {
@@ -80,6 +83,7 @@ export class UpstreamBackend implements Backend {
   lastProbe: ProbeRecord | undefined
   /** The operator's state (runtime control); survives reloads with the object. */
   state: BackendState = 'enabled'
+  /** Requests in flight from this thread (shutdown and draining wait for these). */
   activeRequests = 0
   /** Attempts ended so far (a monotonic count; with `activeRequests`, where a queued request stands). */
   settledRequests = 0
@@ -104,8 +108,17 @@ export class UpstreamBackend implements Backend {
   #retired = false
   #closed: Promise<void> | undefined
   #drained: (() => void) | undefined
+  readonly #shared: SharedInFlight | undefined
+  readonly #slot: number
+
+  /** Requests in flight for the whole process (every worker thread's); `activeRequests` without workers. */
+  get inFlight(): number {
+    return this.#slot >= 0 ? this.#shared!.load(this.#slot) : this.activeRequests
+  }
 
   constructor(o: BackendOptions) {
+    this.#shared = o.sharedInFlight
+    this.#slot = o.sharedInFlight?.slotFor(`${o.pool}|${o.origin}`) ?? -1
     this.poolName = o.pool
     this.origin = o.origin
     this.id = `${o.pool}|${o.origin}`
@@ -185,7 +198,10 @@ export class UpstreamBackend implements Backend {
     // A draining backend still serves the sticky sessions routed to it; a disabled one nothing.
     if (this.#retired || this.state === 'disabled') return -1
     const ticket = this.#breaker.admit()
-    if (ticket >= 0) this.activeRequests++
+    if (ticket >= 0) {
+      this.activeRequests++
+      if (this.#slot >= 0) this.#shared!.add(this.#slot, 1)
+    }
     return ticket
   }
 
@@ -194,12 +210,14 @@ export class UpstreamBackend implements Backend {
     // The operator's word is not a health verdict: the last resort never overrides it.
     if (this.#retired || this.state !== 'enabled') return -1
     this.activeRequests++
+    if (this.#slot >= 0) this.#shared!.add(this.#slot, 1)
     return this.#breaker.admitLastResort()
   }
 
   /** Ends an attempt started by `begin` or `beginLastResort`. */
   finish(ticket: number, outcome: BreakerOutcome, responseMs: number, failure: FailureKind | undefined): void {
     this.activeRequests--
+    if (this.#slot >= 0) this.#shared!.add(this.#slot, -1)
     this.settledRequests++
     // Connect errors and resets are fast and say nothing about how long the backend takes to
     // answer; averaging them in would make a dead backend look quick to least-response-time.

@@ -4,6 +4,7 @@
  * the gateway never sees a half-applied configuration because everything that can fail
  * (reading CA files, parsing URLs) happens before anything changes.
  */
+import { SharedInFlight } from './shared-in-flight.js'
 import { readFileSync } from 'node:fs'
 import type { PoolSettings } from '../config/model.js'
 import { UpstreamBackend, type BackendOwner, type DispatcherConfig } from './backend.js'
@@ -27,6 +28,8 @@ export interface PoolRegistryOptions {
   readonly onEvent?: (e: UpstreamEvent) => void
   /** Uniform [0, 1) source for randomised balancers and probe jitter (seedable in tests). */
   readonly random?: () => number
+  /** Worker threads' process-wide in-flight table (createSharedInFlightMemory), shared by every thread's registry. */
+  readonly sharedInFlight?: SharedArrayBuffer
 }
 
 interface PreparedPool {
@@ -44,6 +47,7 @@ interface PoolEntry {
 
 export class UpstreamPoolRegistry implements ManagedPoolRegistry {
   readonly #clock: Clock
+  readonly #sharedInFlight: SharedInFlight | undefined
   readonly #logger: UpstreamLogger | undefined
   readonly #onEvent: ((e: UpstreamEvent) => void) | undefined
   readonly #random: () => number
@@ -56,6 +60,7 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
 
   constructor(pools: readonly PoolSettings[], o: PoolRegistryOptions = {}) {
     this.#clock = o.clock ?? systemClock
+    this.#sharedInFlight = o.sharedInFlight !== undefined ? new SharedInFlight(o.sharedInFlight) : undefined
     this.#logger = o.logger
     this.#onEvent = o.onEvent
     this.#random = o.random ?? Math.random
@@ -102,7 +107,7 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
         weight: b.weight,
         healthy: b.healthy,
         circuit: b.breaker.state,
-        activeRequests: b.activeRequests,
+        activeRequests: b.inFlight,
         state: b.state,
         ...(b.lastProbe !== undefined && { lastProbe: b.lastProbe }),
       })),
@@ -147,6 +152,7 @@ export class UpstreamPoolRegistry implements ManagedPoolRegistry {
             clock: this.#clock,
             owner: entry.owner,
             ramp: reload,
+            ...(this.#sharedInFlight !== undefined ? { sharedInFlight: this.#sharedInFlight } : {}),
           }),
         )
         this.#emit({ type: 'backend-added', pool: p.settings.name, backend: origin })

@@ -79,6 +79,11 @@ export interface Backend {
   readonly breaker: CircuitBreaker
   /** Requests in flight right now. */
   readonly activeRequests: number
+  /**
+   * Requests in flight for the whole process: with worker threads (`server.workers`), every
+   * thread's; otherwise `activeRequests`. What load-aware balancers compare.
+   */
+  readonly inFlight: number
   /** Attempts ended so far, monotonic: a request queued behind N others has started once N more ended. */
   readonly settledRequests: number
   /**

@@ -15,6 +15,8 @@ export interface WorkerStart {
   readonly configPath: string | undefined
   /** The rate-limit table every worker counts in (SharedArrayBuffer). */
   readonly sharedRateLimit: SharedArrayBuffer
+  /** Requests in flight per backend for the process (least-connections, P2C, least-response-time). */
+  readonly sharedInFlight: SharedArrayBuffer
   /** pino level for the worker's own log lines ('silent' in tests). */
   readonly logLevel: string
   readonly restarts: number

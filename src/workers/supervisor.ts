@@ -23,6 +23,7 @@ import { normalizeConfig } from '../config/index.js'
 import { createGateway, type Gateway, type GatewayOptions, type ReloadResult, type WorkerView } from '../gateway.js'
 import { packageRoot } from '../package-root.js'
 import { createSharedRateLimitMemory } from '../ratelimit/shared-memory-store.js'
+import { createSharedInFlightMemory } from '../upstream/shared-in-flight.js'
 import type { UpstreamEvent } from '../upstream/types.js'
 import type { FromWorker, ToWorker, WorkerStart } from './messages.js'
 import { threadView } from './thread-view.js'
@@ -91,6 +92,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
   let current = withPorts(o.document)
   let lastLoaded = current
   const sharedRateLimit = createSharedRateLimitMemory()
+  const sharedInFlight = createSharedInFlightMemory()
   const slots: Slot[] = Array.from({ length: o.count }, (_, id) => ({ id, worker: undefined, restarts: 0, listening: false }))
   const pending = new Map<number, (m: FromWorker) => void>()
   let nextId = 1
@@ -143,6 +145,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
       document: current,
       configPath: o.configPath,
       sharedRateLimit,
+      sharedInFlight,
       logLevel: o.workerLogLevel ?? log?.level ?? 'silent',
       restarts: slot.restarts,
     }
@@ -219,6 +222,8 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     ...(o.configPath ? { configPath: o.configPath } : {}),
     logger: o.logger ?? false,
     dataPlane: false,
+    // The main thread reads the same table: /api/pools shows the process's in-flight requests.
+    sharedInFlight,
     onUpstreamEvent,
     metricsText,
     processSeries: async () => (await aggregated()).getMetricsAsJSON(),

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   }
   gateway = await createGateway(
     { ...(start.document as Record<string, unknown>), admin: false },
-    { configPath: start.configPath, logger: log, processMetrics: false, worker: { sharedRateLimit: start.sharedRateLimit }, onUpstreamEvent },
+    { configPath: start.configPath, logger: log, processMetrics: false, worker: { sharedRateLimit: start.sharedRateLimit }, sharedInFlight: start.sharedInFlight, onUpstreamEvent },
   )
   const g = gateway
   port.on('message', (m: ToWorker) => {

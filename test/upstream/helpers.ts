@@ -74,6 +74,9 @@ export function stub(name: string, weight = 1): StubBackend {
     responseTimeMs: undefined,
     load: undefined,
     availableSince: undefined,
+    get inFlight() {
+      return this.activeRequests
+    },
     isAvailable() {
       return this.available
     },

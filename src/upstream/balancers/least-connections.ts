@@ -10,6 +10,6 @@ import { RotatingScoreBalancer } from './rotating-score.js'
 export class LeastConnectionsBalancer extends RotatingScoreBalancer {
   protected scorer(): (b: Backend) => number {
     const weight = this.weightFn()
-    return (b) => (b.activeRequests + 1) / weight(b)
+    return (b) => (b.inFlight + 1) / weight(b)
   }
 }

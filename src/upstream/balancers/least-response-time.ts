@@ -20,6 +20,6 @@ export class LeastResponseTimeBalancer extends RotatingScoreBalancer {
     // Floor at 1ms so sub-millisecond loopback answers do not collapse every score to ~0.
     const neutral = measured > 0 ? Math.max(1, sum / measured) : 1
     const weight = this.weightFn()
-    return (b) => ((b.activeRequests + 1) * (b.responseTimeMs === undefined ? neutral : Math.max(1, b.responseTimeMs))) / weight(b)
+    return (b) => ((b.inFlight + 1) * (b.responseTimeMs === undefined ? neutral : Math.max(1, b.responseTimeMs))) / weight(b)
   }
 }

@@ -35,7 +35,7 @@ export class PowerOfTwoChoicesBalancer implements Balancer {
       yield backends[a]!
       return
     }
-    const [first, second] = backends[b]!.activeRequests < backends[a]!.activeRequests ? [b, a] : [a, b]
+    const [first, second] = backends[b]!.inFlight < backends[a]!.inFlight ? [b, a] : [a, b]
     yield backends[first]!
     if (backends[second]!.isAvailable()) yield backends[second]!
     yield* weightedDraws(backends, (x) => effectiveWeight(x, o.clock.now(), o.slowStart), o.random, taken)
