@@ -19,6 +19,10 @@ const rate = Number(process.env.BENCH_RATE ?? 4000)
 const dir = mkdtempSync(join(tmpdir(), 'sy-cpu-'))
 const TICK = 100 // USER_HZ on Linux
 
+// Every target started, killed when the run fails (a port taken by another process meanwhile):
+// none outlives the bench.
+const children = []
+
 function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -31,6 +35,7 @@ function freePort() {
 async function start(kind, upstream, env = {}) {
   const port = await freePort()
   const child = spawn(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  children.push(child)
   await new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (d) => {
@@ -98,6 +103,7 @@ async function main() {
 }
 
 main().catch((err) => {
+  for (const c of children) c.kill('SIGINT')
   console.error(err)
   process.exit(1)
 })

@@ -17,6 +17,10 @@ const route = process.argv[2] ?? 'plain'
 const seconds = Number(process.argv[3] ?? 5)
 const dir = mkdtempSync(join(tmpdir(), 'sy-prof-'))
 
+// Every target started, killed when the run fails (a port taken by another process meanwhile):
+// none outlives the bench.
+const children = []
+
 function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -29,6 +33,7 @@ function freePort() {
 async function start(kind, upstream, env = {}, nodeArgs = []) {
   const port = await freePort()
   const child = spawn(process.execPath, [...nodeArgs, join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  children.push(child)
   await new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (d) => {
@@ -123,6 +128,7 @@ async function main() {
 }
 
 main().catch((err) => {
+  for (const c of children) c.kill('SIGINT')
   console.error(err)
   process.exit(1)
 })

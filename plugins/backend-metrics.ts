@@ -13,14 +13,15 @@
 import { LATENCY_BUCKETS, metricsOnce } from '../src/metrics.js'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { Gauge, type Registry } from 'prom-client'
+import { FastCounter, FastHistogram } from '../src/metrics/fast-series.js'
 import '../src/gateway-handle.js'
 import { kContext } from '../src/request-context.js'
 import type { PoolRegistry } from '../src/upstream/types.js'
 
 export interface BackendMetrics {
-  readonly responses: Counter<'pool' | 'backend' | 'class'>
-  readonly duration: Histogram<'pool' | 'backend'>
+  readonly responses: FastCounter<'pool' | 'backend' | 'class'>
+  readonly duration: FastHistogram<'pool' | 'backend'>
 }
 
 const CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
@@ -50,13 +51,13 @@ export function backendMetrics(registry: Registry, getPools?: () => PoolRegistry
       })
     }
     return {
-      responses: new Counter({
+      responses: new FastCounter({
         name: 'switchyard_backend_responses_total',
         help: 'Responses by serving pool, backend and status class (the last backend tried when all attempts failed)',
         labelNames: ['pool', 'backend', 'class'] as const,
         registers: [registry],
       }),
-      duration: new Histogram({
+      duration: new FastHistogram({
         name: 'switchyard_backend_response_seconds',
         help: 'Time to the upstream response headers, by pool and backend',
         labelNames: ['pool', 'backend'] as const,
