@@ -14,7 +14,7 @@ import { LATENCY_BUCKETS, metricsOnce } from '../src/metrics.js'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Gauge, type Registry } from 'prom-client'
-import { FastCounter, FastHistogram } from '../src/metrics/fast-series.js'
+import { ChildCache, FastCounter, FastHistogram } from '../src/metrics/fast-series.js'
 import '../src/gateway-handle.js'
 import { kContext } from '../src/request-context.js'
 import type { PoolRegistry } from '../src/upstream/types.js'
@@ -71,26 +71,18 @@ export function backendMetrics(registry: Registry, getPools?: () => PoolRegistry
 async function backendMetricsPlugin(app: FastifyInstance): Promise<void> {
   const gw = app.switchyard
   const m = backendMetrics(gw.metrics.registry, () => gw.state.pools)
-  // Label children cached per (pool, backend, class): no label hashing per request. Bounded by
-  // configuration; a reload that drops backends leaves a few stale entries, which is harmless.
-  const responses = new Map<string, { inc(): void }>()
-  const durations = new Map<string, { observe(v: number): void }>()
+  // Pre-bound children per (pool, backend, class), found without a key string per request.
+  // Bounded by configuration; a reload that drops backends leaves a few stale entries, which is harmless.
+  const responses = new ChildCache((pool, backend, cls) => m.responses.labels(pool, backend, cls))
+  const durations = new ChildCache((pool, backend) => m.duration.labels(pool, backend))
   app.addHook('onResponse', (request, reply, done) => {
     done()
     const ctx = request[kContext]
     if (ctx === null || ctx === undefined || ctx.backend === undefined || ctx.servedByPool === undefined) return
     const pool = ctx.servedByPool
     const backend = ctx.backend
-    const cls = statusClass(reply.statusCode)
-    const key = pool + '|' + backend
-    let r = responses.get(key + '|' + cls)
-    if (r === undefined) responses.set(key + '|' + cls, (r = m.responses.labels(pool, backend, cls)))
-    r.inc()
-    if (ctx.upstreamMs !== undefined) {
-      let d = durations.get(key)
-      if (d === undefined) durations.set(key, (d = m.duration.labels(pool, backend)))
-      d.observe(ctx.upstreamMs / 1000)
-    }
+    responses.get3(pool, backend, statusClass(reply.statusCode)).inc()
+    if (ctx.upstreamMs !== undefined) durations.get2(pool, backend).observe(ctx.upstreamMs / 1000)
   })
 }
 

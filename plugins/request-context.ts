@@ -25,8 +25,10 @@ const kFaultyFraming = Symbol('switchyard.faultyFraming')
 interface ConnectionQueue {
   busy: boolean
   readonly waiting: (() => void)[]
+  readonly socket: import('node:net').Socket
 }
 const kQueue = Symbol('switchyard.connectionQueue')
+type Queued<T> = T & { [kQueue]?: ConnectionQueue }
 
 /**
  * Pipelined requests parsed past one in flight wait here: they reach upstreams in the order
@@ -37,23 +39,34 @@ const kQueue = Symbol('switchyard.connectionQueue')
  */
 export const MAX_PIPELINED = 16
 
-function inOrder(socket: import('node:net').Socket, res: import('node:http').ServerResponse, run: () => void): void {
-  const holder = socket as import('node:net').Socket & { [kQueue]?: ConnectionQueue }
-  const q = (holder[kQueue] ??= { busy: false, waiting: [] })
-  const start = (): void => {
-    q.busy = true
-    // 'close' follows 'finish' on a ServerResponse, and also comes when the socket dies first.
-    res.once('close', () => {
-      q.busy = false
-      const next = q.waiting.shift()
-      if (q.waiting.length < MAX_PIPELINED && socket.isPaused()) socket.resume()
-      next?.()
-    })
-    run()
-  }
-  if (!q.busy) return start()
-  q.waiting.push(start)
-  if (q.waiting.length >= MAX_PIPELINED) socket.pause()
+/** The connection's queue, made on its first request. */
+function queueOf(socket: Queued<import('node:net').Socket>): ConnectionQueue {
+  return (socket[kQueue] ??= { busy: false, waiting: [], socket })
+}
+
+/** Wait behind the response in flight; `start` runs when this one's turn comes. */
+function waitTurn(q: ConnectionQueue, res: import('node:http').ServerResponse, start: () => void): void {
+  q.waiting.push(() => {
+    startTurn(q, res)
+    start()
+  })
+  if (q.waiting.length >= MAX_PIPELINED) q.socket.pause()
+}
+
+function startTurn(q: ConnectionQueue, res: Queued<import('node:http').ServerResponse>): void {
+  q.busy = true
+  // 'close' follows 'finish' on a ServerResponse, and also comes when the socket dies first.
+  // It comes once: a shared listener (no once-wrapper, no closure) finds the queue on the response.
+  res[kQueue] = q
+  res.on('close', endTurn)
+}
+
+function endTurn(this: Queued<import('node:http').ServerResponse>): void {
+  const q = this[kQueue]!
+  q.busy = false
+  const next = q.waiting.shift()
+  if (q.waiting.length < MAX_PIPELINED && q.socket.isPaused()) q.socket.resume()
+  next?.()
 }
 
 export interface RequestContextOptions {
@@ -72,24 +85,30 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
 
   // Callback style, not async: this runs for every request and a promise per hook is measurable.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    // The context, then the route's compiled stages and the pool decision, in one hook: no
-    // promise unless a stage waits.
-    const run = (): void => {
-      let pending: void | Promise<void>
-      try {
-        enter(request, reply)
-        const ctx = request[kContext]
-        pending = runStages(ctx.state.pipelines[ctx.route!.index]!, request, ctx)
-      } catch (err) {
-        done(err as Error)
-        return
-      }
-      if (pending === undefined) done()
-      else pending.then(() => done(), done)
+    if (request.raw.httpVersionMajor === 1) {
+      const q = queueOf(request.raw.socket)
+      if (q.busy) return waitTurn(q, reply.raw, () => run(request, reply, done))
+      // The connection is free (the usual case): no closure, no queue entry.
+      startTurn(q, reply.raw)
     }
-    if (request.raw.httpVersionMajor === 1) inOrder(request.raw.socket, reply.raw, run)
-    else run()
+    run(request, reply, done)
   })
+
+  // The context, then the route's compiled stages and the pool decision, in one hook: no
+  // promise unless a stage waits.
+  function run(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    let pending: void | Promise<void>
+    try {
+      enter(request, reply)
+      const ctx = request[kContext]
+      pending = runStages(ctx.state.pipelines[ctx.route!.index]!, request, ctx)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (pending === undefined) done()
+    else pending.then(() => done(), done)
+  }
 
   function enter(request: FastifyRequest, reply: FastifyReply): void {
     const state = gw.state

@@ -30,15 +30,18 @@ export function metricsOnce<T>(registry: Registry, feature: string, create: () =
 
 export interface GatewayMetrics {
   readonly registry: Registry
-  /** Every answer the gateway gave, including refusals before any route is known (route and pool `-`). */
-  /** Updated on every request, like duration and upstreamDuration: pre-bound series (src/metrics/fast-series.ts), same exposition. */
+  /**
+   * Every answer the gateway gave, including refusals before any route is known (route and pool `-`).
+   * This and the other series updated on every request (duration, request and response bytes,
+   * upstreamDuration) are pre-bound series (src/metrics/fast-series.ts) with prom-client's exposition.
+   */
   readonly requests: FastCounter<'route' | 'pool' | 'status' | 'method'>
   /** By route, serving pool and status class (2xx, 4xx, ...): RED per route and per pool. */
   readonly duration: FastHistogram<'route' | 'pool' | 'class'>
   /** Bytes on the client connection (request line, headers and body), by route. */
-  readonly requestBytes: Counter<'route'>
+  readonly requestBytes: FastCounter<'route'>
   /** Bytes written to the client (status line, headers and body), by route. */
-  readonly responseBytes: Counter<'route'>
+  readonly responseBytes: FastCounter<'route'>
   /** The gateway's own error answers, by code (SWITCHYARD_*): what clients can branch on. */
   readonly errors: Counter<'code'>
   /** Client connections accepted, by listener (http, https). */
@@ -135,13 +138,13 @@ export function createMetrics(getPools: () => PoolRegistry | undefined, opts: { 
     labelNames: ['version', 'node'] as const,
     registers: [registry],
   }).set({ version: packageVersion, node: process.version }, 1)
-  const requestBytes = new Counter({
+  const requestBytes = new FastCounter({
     name: 'switchyard_request_bytes_total',
     help: 'Bytes received from clients (request line, headers and body), by route',
     labelNames: ['route'] as const,
     registers: [registry],
   })
-  const responseBytes = new Counter({
+  const responseBytes = new FastCounter({
     name: 'switchyard_response_bytes_total',
     help: 'Bytes sent to clients (status line, headers and body), by route',
     labelNames: ['route'] as const,

@@ -273,3 +273,46 @@ export class FastHistogram<T extends string = string> extends FastMetric<T, Hist
     return data
   }
 }
+
+/**
+ * Bound children by label values, found through nested maps: no key string is built per update
+ * (a concatenated key is a new string to flatten and hash on every request). The label values
+ * are bounded by configuration (route, pool and backend names, status codes).
+ */
+export class ChildCache<C> {
+  // One tree per depth: a cache used with two and three values keeps them apart.
+  private readonly two = new Map<string | number, Map<string | number, unknown>>()
+  private readonly three = new Map<string | number, Map<string | number, unknown>>()
+  private readonly flat = new Map<string | number, C>()
+
+  constructor(private readonly make: (...values: string[]) => C) {}
+
+  /** The child of one label value. */
+  get1(a: string): C {
+    let child = this.flat.get(a)
+    if (child === undefined) this.flat.set(a, (child = this.make(a)))
+    return child
+  }
+
+  /** The child of two label values. */
+  get2(a: string, b: string | number): C {
+    const m = this.level(this.two, a) as Map<string | number, C>
+    let child = m.get(b)
+    if (child === undefined) m.set(b, (child = this.make(a, String(b))))
+    return child
+  }
+
+  /** The child of three label values (a number, such as a status code, is its decimal text). */
+  get3(a: string, b: string, c: string | number): C {
+    const m = this.level(this.level(this.three, a) as Map<string | number, Map<string | number, unknown>>, b) as Map<string | number, C>
+    let child = m.get(c)
+    if (child === undefined) m.set(c, (child = this.make(a, b, String(c))))
+    return child
+  }
+
+  private level(map: Map<string | number, Map<string | number, unknown>>, key: string | number): Map<string | number, unknown> {
+    let next = map.get(key)
+    if (next === undefined) map.set(key, (next = new Map()))
+    return next
+  }
+}

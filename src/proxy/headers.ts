@@ -58,7 +58,8 @@ export function compileHeaderPlan(headers: { request: HeaderRewriteSettings; res
 
 /** Names listed in a Connection header value (RFC 9110 §7.6.1), lower-cased. */
 function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined
+  // The usual values name no header: no split, no set (Node's own upstreams send keep-alive).
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined
   const joined = Array.isArray(value) ? value.join(',') : value
   let out: Set<string> | undefined
   for (const token of joined.split(',')) {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Counter, Histogram, Registry } from 'prom-client'
-import { FastCounter, FastHistogram } from '../../src/metrics/fast-series.js'
+import { ChildCache, FastCounter, FastHistogram } from '../../src/metrics/fast-series.js'
 import { LATENCY_BUCKETS } from '../../src/metrics.js'
 
 type Label = 'route' | 'pool' | 'status'
@@ -97,5 +97,19 @@ describe('fast series', () => {
     const r = new Registry()
     new Counter({ name: 'dup_total', help: 'x', registers: [r] })
     expect(() => new FastCounter({ name: 'dup_total', help: 'x', registers: [r] })).toThrow(/already been registered/)
+  })
+
+  it('ChildCache makes one child per label values and hands it back afterwards', () => {
+    const made: string[][] = []
+    const cache = new ChildCache((...values: string[]) => {
+      made.push(values)
+      return { values }
+    })
+    const a = cache.get3('r', 'p', 200)
+    expect(cache.get3('r', 'p', 200)).toBe(a)
+    expect(cache.get3('r', 'p', 503)).not.toBe(a)
+    expect(cache.get2('r', 'p')).toBe(cache.get2('r', 'p'))
+    expect(cache.get1('r')).toBe(cache.get1('r'))
+    expect(made).toEqual([['r', 'p', '200'], ['r', 'p', '503'], ['r', 'p'], ['r']])
   })
 })
