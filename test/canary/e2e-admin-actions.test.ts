@@ -30,13 +30,13 @@ describe('canary admin actions', () => {
     expect(initial).toMatchObject({ route: 'users', state: 'progressing', step: 1, steps: [10, 50], weight: 10, baseline: { pool: 'v1', weight: 90, requests: 0 }, candidate: { pool: 'v2', weight: 10 } })
 
     expect(await act('users', 'pause')).toMatchObject({ status: 200, body: { state: 'paused', weight: 10 } })
-    expect(await act('users', 'pause')).toEqual({ status: 409, body: { statusCode: 409, error: 'Conflict', message: 'cannot pause a canary that is paused' } })
+    expect(await act('users', 'pause')).toEqual({ status: 409, body: { statusCode: 409, error: 'Conflict', message: 'cannot pause a canary that is paused', code: 'SWITCHYARD_CANARY_CONFLICT' } })
     expect(await act('users', 'resume')).toMatchObject({ status: 200, body: { state: 'progressing', step: 1 } })
     expect(await act('users', 'promote')).toMatchObject({ status: 200, body: { state: 'promoted', weight: 100 } })
     expect(await splitOf(gw)).toEqual({ v1: 0, v2: 100 })
     expect(await act('users', 'rollback')).toMatchObject({ status: 200, body: { state: 'rolled-back', weight: 0 } })
     expect(await splitOf(gw)).toEqual({ v1: 100, v2: 0 })
-    expect(await act('nope', 'pause')).toEqual({ status: 404, body: { statusCode: 404, error: 'Not Found', message: 'route "nope" has no canary' } })
+    expect(await act('nope', 'pause')).toEqual({ status: 404, body: { statusCode: 404, error: 'Not Found', message: 'route "nope" has no canary', code: 'SWITCHYARD_CANARY_UNKNOWN' } })
 
     const actions = canaryEvents(gw).map((e) => `${e.action}/${e.by}`)
     expect(actions).toEqual(['started/analysis', 'paused/operator', 'resumed/operator', 'promoted/operator', 'rolled-back/operator'])
