@@ -71,8 +71,8 @@ export function createCacheFeature(deps: CacheFeatureDeps): Feature {
   const settings = deps.settings
   const store = createStore(settings, (err) => deps.log.warn({ err: err.message }, 'cache store connection error'))
   registerStoreMetrics(deps.registry, store)
-  const { middleware } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, requests: deps.requests, log: deps.log as never })
-  registerCacheService(deps.owner, storeService(store))
+  const { middleware, fills } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, maxSize: settings.maxSize, requests: deps.requests, log: deps.log as never })
+  registerCacheService(deps.owner, { ...storeService(store), fills })
   const compiled: RouteFeature = Object.freeze({ middleware })
   return {
     name: 'cache',
