@@ -31,7 +31,7 @@ function registerStoreMetrics(registry: Registry, store: CacheStore): void {
   const stats = () => (pending ??= store.stats().finally(() => setImmediate(() => (pending = undefined))))
   new Gauge({
     name: 'switchyard_cache_bytes',
-    help: 'Bytes held by the response cache (bodies, headers, keys)',
+    help: 'Bytes held by the response cache (bodies, headers, keys, fixed per-entry overhead)',
     registers: [registry],
     async collect() {
       this.set((await stats()).bytes)
