@@ -179,6 +179,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   /** A miss passed through uncached because fills are at their bound: counted, logged sparingly. */
   function noteShed(j: Job, why: string): void {
     count(j, 'shed')
+    fills.shedOne()
     shedSinceLog++
     const t = now()
     if (t - shedLoggedAt >= SHED_LOG_INTERVAL_MS) {
@@ -191,7 +192,6 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
 
   /** Shed before any upstream request: forward as is, stream the answer, store nothing. */
   async function passThrough(j: Job, why: string): Promise<UpstreamResponse> {
-    fills.shedOne()
     noteShed(j, why)
     return withStatus(await j.next(j.request, j.ctx), 'fwd=miss; detail=shed')
   }

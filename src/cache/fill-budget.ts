@@ -41,7 +41,7 @@ export interface FillStats {
   /** Highest values seen since the budget was created. */
   readonly peakFills: number
   readonly peakBytes: number
-  /** Fills refused or cut short (their responses passed through uncached). */
+  /** Requests passed through uncached at the bound (counted by the caller with shedOne). */
   readonly shed: number
 }
 
@@ -62,10 +62,7 @@ export class FillBudget {
    * Undefined when no slot is free or the declared body does not fit: pass the response through.
    */
   start(declared = 0): Fill | undefined {
-    if (this.#fills >= this.limits.maxFills || this.#bytes + declared > this.limits.maxBytes) {
-      this.#shed++
-      return undefined
-    }
+    if (this.#fills >= this.limits.maxFills || this.#bytes + declared > this.limits.maxBytes) return undefined
     this.#fills++
     this.#peakFills = Math.max(this.#peakFills, this.#fills)
     let held = 0
@@ -78,10 +75,7 @@ export class FillBudget {
         if (ended) return false
         const extra = used + n - held
         if (extra > 0) {
-          if (this.#bytes + extra > this.limits.maxBytes) {
-            this.#shed++
-            return false
-          }
+          if (this.#bytes + extra > this.limits.maxBytes) return false
           this.#add(extra)
           held += extra
         }
@@ -97,7 +91,7 @@ export class FillBudget {
     }
   }
 
-  /** Count a request passed through uncached for want of a coalescing slot. */
+  /** Count a request passed through uncached (no fill slot, no room for its bytes, no coalescing slot). */
   shedOne(): void {
     this.#shed++
   }

@@ -81,7 +81,7 @@ describe('cache: a miss flood is shed, not buffered without bound', () => {
     expect(f.peakBytes).toBeLessThanOrEqual(limits.maxBytes)
     expect(maxFillBytes).toBeLessThanOrEqual(limits.maxBytes)
     expect(f.peakFills).toBeLessThanOrEqual(limits.maxFills)
-    expect(f).toMatchObject({ fills: 0, bytes: 0 })
+    expect(f).toMatchObject({ fills: 0, bytes: 0, shed })
 
     const metrics = (await send(rig.gw.adminUrl!, '/metrics')).body
     expect(metrics).toContain(`switchyard_cache_requests_total{route="cached",result="shed"} ${shed}`)
