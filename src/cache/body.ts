@@ -5,12 +5,21 @@
  */
 import { PassThrough, type Readable } from 'node:stream'
 
-export type Collected = { readonly complete: true; readonly body: Buffer } | { readonly complete: false; readonly stream: Readable }
+export type Collected =
+  | { readonly complete: true; readonly body: Buffer }
+  /** `shed`: the fill budget (src/cache/fill-budget.ts) refused the bytes; `too-large`: past `limit`. */
+  | { readonly complete: false; readonly stream: Readable; readonly reason: 'too-large' | 'shed' }
 
-export function collectUpTo(src: Readable | Buffer | null, limit: number): Promise<Collected> {
+/**
+ * `charge(n)`, when given, accounts each chunk against the in-flight fill budget before it is
+ * kept; a refusal streams the body through like an oversized one.
+ */
+export function collectUpTo(src: Readable | Buffer | null, limit: number, charge?: (n: number) => boolean): Promise<Collected> {
   if (src === null) return Promise.resolve({ complete: true, body: EMPTY })
   if (Buffer.isBuffer(src)) {
-    return Promise.resolve(src.length <= limit ? { complete: true, body: src } : { complete: false, stream: replay([src], null) })
+    if (src.length > limit) return Promise.resolve({ complete: false, stream: replay([src], null), reason: 'too-large' })
+    if (charge !== undefined && !charge(src.length)) return Promise.resolve({ complete: false, stream: replay([src], null), reason: 'shed' })
+    return Promise.resolve({ complete: true, body: src })
   }
   const stream: Readable = src
   return new Promise<Collected>((resolve, reject) => {
@@ -19,10 +28,11 @@ export function collectUpTo(src: Readable | Buffer | null, limit: number): Promi
     const onData = (c: Buffer): void => {
       size += c.length
       chunks.push(c)
-      if (size > limit) {
+      const reason = size > limit ? 'too-large' : charge !== undefined && !charge(c.length) ? 'shed' : undefined
+      if (reason !== undefined) {
         cleanup()
         stream.pause()
-        resolve({ complete: false, stream: replay(chunks, stream) })
+        resolve({ complete: false, stream: replay(chunks, stream), reason })
       }
     }
     const onEnd = (): void => {

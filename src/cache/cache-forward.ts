@@ -19,6 +19,7 @@ import type { CompiledRoute } from '../routing/types.js'
 import { collectUpTo } from './body.js'
 import { requestDirectives, type RequestDirectives } from './cache-control.js'
 import { Coalescer } from './coalescer.js'
+import { FillBudget, fillLimits } from './fill-budget.js'
 import { bypassReason, entryKey, urlKey } from './key.js'
 import {
   clientNotModified,
@@ -60,11 +61,14 @@ export type CacheResult =
   | 'updated'
   | 'bypass'
   | 'only-if-cached'
+  | 'shed'
 
 export interface CacheMiddlewareDeps {
   readonly store: CacheStore
   /** Global entry bound (cache.maxEntrySize). */
   readonly maxEntrySize: number
+  /** The store's byte bound (cache.maxSize): in-flight fills are bounded from it (fill-budget.ts). */
+  readonly maxSize?: number
   readonly requests: Counter<'route' | 'result'>
   readonly log: Logger
   /** Wall clock in epoch ms (Date.now); injectable for tests. */
@@ -75,7 +79,12 @@ export interface CacheMiddleware {
   readonly middleware: ForwardMiddleware
   /** Background refreshes in flight (stale-while-revalidate). */
   readonly refreshing: ReadonlySet<string>
+  /** Fills in flight and their bytes, against their bound. */
+  readonly fills: FillBudget
 }
+
+/** Shedding is logged at most once per this many ms (with how many since the last line). */
+const SHED_LOG_INTERVAL_MS = 10_000
 
 /** Per route, computed once: the policy inputs and how long coalesced requests wait. */
 interface RouteCache {
@@ -119,7 +128,10 @@ interface FetchPlan {
 export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddleware {
   const { store, log, requests } = deps
   const now = deps.now ?? Date.now
-  const coalescer = new Coalescer<CacheEntry>(30_000)
+  const fills = new FillBudget(fillLimits(deps.maxSize ?? 64 * 1024 * 1024, deps.maxEntrySize))
+  const coalescer = new Coalescer<CacheEntry>(30_000, undefined, { maxFlights: fills.limits.maxFills, maxWaiters: fills.limits.maxWaiters })
+  let shedLoggedAt = -Infinity
+  let shedSinceLog = 0
   const refreshing = new Set<string>()
   const routeCaches = new WeakMap<CompiledRoute, RouteCache>()
   const anyCached = new WeakMap<RuntimeState, boolean>()
@@ -162,6 +174,26 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   function count(job: { ctx: RequestContext; route: CompiledRoute }, result: CacheResult): void {
     job.ctx.cacheResult = result
     requests.inc({ route: job.route.name, result })
+  }
+
+  /** A miss passed through uncached because fills are at their bound: counted, logged sparingly. */
+  function noteShed(j: Job, why: string): void {
+    count(j, 'shed')
+    fills.shedOne()
+    shedSinceLog++
+    const t = now()
+    if (t - shedLoggedAt >= SHED_LOG_INTERVAL_MS) {
+      shedLoggedAt = t
+      const s = fills.stats()
+      log.warn({ route: j.route.name, why, shed: shedSinceLog, fills: s.fills, fillBytes: s.bytes, limits: fills.limits }, 'cache fills at their bound: misses pass through uncached')
+      shedSinceLog = 0
+    }
+  }
+
+  /** Shed before any upstream request: forward as is, stream the answer, store nothing. */
+  async function passThrough(j: Job, why: string): Promise<UpstreamResponse> {
+    noteShed(j, why)
+    return withStatus(await j.next(j.request, j.ctx), 'fwd=miss; detail=shed')
   }
 
   function job(request: ProxyRequest, ctx: RequestContext, next: Forward, route: CompiledRoute): Job {
@@ -237,6 +269,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
 
     // Miss: one upstream request per key; concurrent misses wait for it.
     const c = coalescer.join(j.keyFor([]), j.rc.coalesceMs)
+    if (c === undefined) return passThrough(j, 'coalescing bound')
     if (!c.leader) {
       const shared = await c.shared
       if (shared !== undefined && j.keyFor(shared.vary) === shared.key) {
@@ -274,6 +307,8 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     // validated once for all concurrent requests (no thundering herd on expiry).
     if (byClient) return fetch(j, plan)
     const c = coalescer.join(`stale\n${entry.key}`, j.rc.coalesceMs)
+    // At the coalescing bound: validate alone (the fill bound still applies in fetch).
+    if (c === undefined) return fetch(j, plan)
     if (!c.leader) {
       const shared = await c.shared
       if (shared !== undefined && shared.key === entry.key && evaluate(shared.freshness, d, now()) === 'fresh') {
@@ -328,27 +363,35 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     }
     if (plan.previous !== undefined && res.statusCode === 304) return applyNotModified(j, plan, res, requestTime, responseTime)
 
-    count(j, plan.result)
     const status = plan.previous !== undefined ? `${plan.fwd}; fwd-status=${res.statusCode}` : plan.fwd
     const decision = decideStore({ method: 'GET', requestHeaders: request.headers, status: res.statusCode, responseHeaders: res.headers, requestTime, responseTime }, j.rc.rules)
     if (!decision.store) {
+      count(j, plan.result)
       if (plan.previous !== undefined) void safeDelete(plan.previous.key, ctx)
       return withStatus(clientView(res, j.head, j.rc.hidden), `${status}; detail=${decision.reason}`)
     }
+    // Buffer for storage only within the fill budget; past it the response streams through.
+    const fill = fills.start(declaredLength(res.headers['content-length'], j.rc.rules.maxEntrySize))
     let collected
     try {
-      collected = await collectUpTo(res.body, j.rc.rules.maxEntrySize)
+      collected = await collectUpTo(res.body, j.rc.rules.maxEntrySize, fill === undefined ? refuse : fill.charge)
     } catch (err) {
+      fill?.end()
+      count(j, plan.result)
       log.warn({ reqId: ctx.id, err: (err as Error).message }, 'upstream body failed while caching')
       const e = new ERR_UPSTREAM_RESET()
       e.cause = err
       throw e
     }
     if (!collected.complete) {
-      // Too large to store: the client gets it streamed; a HEAD wants none of it.
+      fill?.end()
+      if (collected.reason === 'shed') noteShed(j, 'fill bound')
+      else count(j, plan.result)
+      // Too large to store, or no room to buffer it: the client gets it streamed; a HEAD wants none of it.
       if (j.head) collected.stream.destroy()
-      return withStatus(clientView({ ...res, body: j.head ? null : collected.stream }, j.head, j.rc.hidden), `${status}; detail=too-large`)
+      return withStatus(clientView({ ...res, body: j.head ? null : collected.stream }, j.head, j.rc.hidden), `${status}; detail=${collected.reason}`)
     }
+    count(j, plan.result)
     const entry: CacheEntry = {
       key: j.keyFor(decision.vary),
       urlKey: j.url,
@@ -368,6 +411,8 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     } catch (err) {
       outcome = 'detail=store-error'
       log.warn({ reqId: ctx.id, err: (err as Error).message }, 'cache store failed; response not stored')
+    } finally {
+      fill?.end()
     }
     if (outcome === 'stored') plan.onStored?.(entry)
     const out = clientView({ statusCode: res.statusCode, headers: res.headers, body: j.head ? null : collected.body }, false, j.rc.hidden)
@@ -404,6 +449,9 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
   /** RFC 5861 §3: refresh a stale entry once, in the background, while it is being served. */
   function refreshInBackground(j: Job, entry: CacheEntry): void {
     if (refreshing.has(entry.key)) return
+    // At the fill bound, skip the refresh: the stale entry is served, a later hit refreshes it.
+    const fill = fills.start()
+    if (fill === undefined) return
     refreshing.add(entry.key)
     const { request, ctx } = j
     const run = async (): Promise<void> => {
@@ -426,10 +474,10 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
         await store.delete(entry.key)
         return
       }
-      const collected = await collectUpTo(res.body, j.rc.rules.maxEntrySize)
+      const collected = await collectUpTo(res.body, j.rc.rules.maxEntrySize, fill.charge)
       if (!collected.complete) {
         collected.stream.destroy()
-        await store.delete(entry.key)
+        if (collected.reason === 'too-large') await store.delete(entry.key)
         return
       }
       await store.set(
@@ -439,7 +487,10 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     }
     run()
       .catch((err: unknown) => log.debug({ reqId: ctx.id, err: (err as Error).message }, 'background refresh failed'))
-      .finally(() => refreshing.delete(entry.key))
+      .finally(() => {
+        fill.end()
+        refreshing.delete(entry.key)
+      })
   }
 
   /** The entry updated by a matching 304 (§3.2), or undefined when it may no longer be stored. */
@@ -516,5 +567,14 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
     }
   }
 
-  return { middleware, refreshing }
+  return { middleware, refreshing, fills }
+}
+
+const refuse = (): boolean => false
+
+/** The Content-Length to reserve up front (0 when absent, malformed or past the entry bound). */
+function declaredLength(v: string | undefined, max: number): number {
+  if (v === undefined) return 0
+  const n = Number(v)
+  return Number.isSafeInteger(n) && n >= 0 && n <= max ? n : 0
 }

@@ -4,6 +4,10 @@
  * share (the stored entry) or undefined (not storable, failed). Followers wait, bounded by a
  * timeout, and get the shared value or undefined, which means "make your own request". A
  * leader that never settles cannot wedge a key: the timeout ends the flight for everyone.
+ *
+ * Bounded: at most `maxFlights` keys in flight and `maxWaiters` followers in all, so a flood of
+ * distinct URLs cannot grow the map without limit; past either, `join` answers undefined and
+ * the caller passes its request through uncached instead of queueing it.
  */
 
 export interface Flight<V> {
@@ -31,22 +35,38 @@ interface Pending<V> {
   done: boolean
 }
 
+export interface CoalescerLimits {
+  readonly maxFlights: number
+  readonly maxWaiters: number
+}
+
+const UNBOUNDED: CoalescerLimits = { maxFlights: Infinity, maxWaiters: Infinity }
+
 export class Coalescer<V> {
   readonly #flights = new Map<string, Pending<V>>()
   readonly #timeoutMs: number
   readonly #timers: Timers
+  readonly #limits: CoalescerLimits
+  #waiting = 0
 
-  constructor(timeoutMs: number, timers: Timers = NODE_TIMERS) {
+  constructor(timeoutMs: number, timers: Timers = NODE_TIMERS, limits: CoalescerLimits = UNBOUNDED) {
     this.#timeoutMs = timeoutMs
     this.#timers = timers
+    this.#limits = limits
   }
 
-  /** Lead a new flight for `key` (ending at the latest after `timeoutMs`), or follow the one in progress. */
-  join(key: string, timeoutMs: number = this.#timeoutMs): Coalesced<V> {
+  /**
+   * Lead a new flight for `key` (ending at the latest after `timeoutMs`), or follow the one in
+   * progress; undefined when the flight or waiter bound is reached (do the request uncoalesced).
+   */
+  join(key: string, timeoutMs: number = this.#timeoutMs): Coalesced<V> | undefined {
     const pending = this.#flights.get(key)
     if (pending) {
+      if (this.#waiting >= this.#limits.maxWaiters) return undefined
+      this.#waiting++
       return { leader: false, shared: new Promise<V | undefined>((resolve) => pending.waiters.push(resolve)) }
     }
+    if (this.#flights.size >= this.#limits.maxFlights) return undefined
     const p: Pending<V> = {
       waiters: [],
       done: false,
@@ -61,11 +81,17 @@ export class Coalescer<V> {
     return this.#flights.size
   }
 
+  /** Followers waiting now (for tests and introspection). */
+  get waiting(): number {
+    return this.#waiting
+  }
+
   #finish(key: string, p: Pending<V>, value: V | undefined): void {
     if (p.done) return
     p.done = true
     this.#timers.clearTimeout(p.timer)
     if (this.#flights.get(key) === p) this.#flights.delete(key)
+    this.#waiting -= p.waiters.length
     for (const w of p.waiters) w(value)
   }
 }

@@ -31,7 +31,7 @@ function registerStoreMetrics(registry: Registry, store: CacheStore): void {
   const stats = () => (pending ??= store.stats().finally(() => setImmediate(() => (pending = undefined))))
   new Gauge({
     name: 'switchyard_cache_bytes',
-    help: 'Bytes held by the response cache (bodies, headers, keys)',
+    help: 'Bytes held by the response cache (bodies, headers, keys, fixed per-entry overhead)',
     registers: [registry],
     async collect() {
       this.set((await stats()).bytes)
@@ -71,8 +71,8 @@ export function createCacheFeature(deps: CacheFeatureDeps): Feature {
   const settings = deps.settings
   const store = createStore(settings, (err) => deps.log.warn({ err: err.message }, 'cache store connection error'))
   registerStoreMetrics(deps.registry, store)
-  const { middleware } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, requests: deps.requests, log: deps.log as never })
-  registerCacheService(deps.owner, storeService(store))
+  const { middleware, fills } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, maxSize: settings.maxSize, requests: deps.requests, log: deps.log as never })
+  registerCacheService(deps.owner, { ...storeService(store), fills })
   const compiled: RouteFeature = Object.freeze({ middleware })
   return {
     name: 'cache',

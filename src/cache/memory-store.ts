@@ -60,8 +60,9 @@ export class MemoryStore implements CacheStore {
     return this.#lru.get(keyFor(idx.vary))
   }
 
-  async set(entry: CacheEntry, retainMs: number): Promise<boolean> {
-    if (retainMs <= 0 || entrySize(entry) > this.#maxEntrySize) return false
+  async set(stored: CacheEntry, retainMs: number): Promise<boolean> {
+    if (retainMs <= 0 || entrySize(stored) > this.#maxEntrySize) return false
+    const entry = ownedBody(stored)
     // Remove the old value first so dispose unindexes it before the new one is indexed.
     this.#lru.delete(entry.key)
     this.#lru.set(entry.key, entry, { ttl: Math.ceil(retainMs) })
@@ -131,6 +132,19 @@ export class MemoryStore implements CacheStore {
     removeFrom(this.#byPath, entry.path, key)
     for (const tag of entry.tags) removeFrom(this.#byTag, tag, key)
   }
+}
+
+/**
+ * The entry with a body that owns its memory. A small Buffer from Buffer.concat/allocUnsafe is a
+ * view into Node's shared 8 KiB pool slab; keeping it would keep the whole slab (and whatever
+ * short-lived chunks share it) alive for the entry's lifetime, unaccounted.
+ */
+function ownedBody(entry: CacheEntry): CacheEntry {
+  const b = entry.body
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return entry
+  const own = Buffer.allocUnsafeSlow(b.length)
+  b.copy(own)
+  return { ...entry, body: own }
 }
 
 function addTo(index: Map<string, Set<string>>, name: string, key: string): void {

@@ -3,6 +3,7 @@
  * gateway handle (the HTTP and TLS data planes share it), the purge endpoint looks it up.
  * A WeakMap keyed by the handle, so nothing outlives the gateway.
  */
+import type { FillBudget } from './fill-budget.js'
 import type { CacheStore } from './store.js'
 
 export interface PurgeRequest {
@@ -16,6 +17,8 @@ export interface CacheService {
   readonly store: CacheStore
   /** Remove the selected entries (all when neither prefix nor tag is given); resolves how many. */
   purge(request: PurgeRequest): Promise<number>
+  /** In-flight fills against their bound (the memory cache's admission control). */
+  readonly fills?: FillBudget
 }
 
 const services = new WeakMap<object, CacheService>()

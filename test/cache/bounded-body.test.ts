@@ -17,6 +17,18 @@ describe('reading a body for storage within the entry bound', () => {
     expect(await text(c.stream)).toBe('aaaabbbbccccdddd')
   })
 
+  it('when the fill budget refuses a chunk, streams the whole body on (shed), keeping nothing', async () => {
+    const parts = ['aaaa', 'bbbb', 'cccc'].map((s) => Buffer.from(s))
+    let allowed = 1
+    const c = await collectUpTo(Readable.from(parts), 100, () => allowed-- > 0)
+    expect(c.complete).toBe(false)
+    if (c.complete) throw new Error('expected the body to stream through')
+    expect(c.reason).toBe('shed')
+    expect(await text(c.stream)).toBe('aaaabbbbcccc')
+    const whole = await collectUpTo(Buffer.from('abc'), 100, () => false)
+    expect(!whole.complete && whole.reason).toBe('shed')
+  })
+
   it('reports a body that fails before the bound', async () => {
     const src = new PassThrough()
     const p = collectUpTo(src, 100)

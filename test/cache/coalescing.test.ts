@@ -18,9 +18,9 @@ describe('request coalescing', () => {
   it('makes the first caller the leader and shares its value with the followers', async () => {
     const t = fakeTimers()
     const c = new Coalescer<string>(1000, t.timers)
-    const a = c.join('k')
-    const b = c.join('k')
-    const d = c.join('k')
+    const a = c.join('k')!
+    const b = c.join('k')!
+    const d = c.join('k')!
     expect(a.leader).toBe(true)
     expect(b.leader).toBe(false)
     if (!a.leader || b.leader || d.leader) throw new Error('roles')
@@ -33,8 +33,8 @@ describe('request coalescing', () => {
 
   it('tells followers to make their own request when the result is not shareable', async () => {
     const c = new Coalescer<string>(1000, fakeTimers().timers)
-    const a = c.join('k')
-    const b = c.join('k')
+    const a = c.join('k')!
+    const b = c.join('k')!
     if (!a.leader || b.leader) throw new Error('roles')
     a.flight.settle(undefined)
     expect(await b.shared).toBeUndefined()
@@ -43,18 +43,18 @@ describe('request coalescing', () => {
   it('bounds the wait: at the timeout followers fall back and the key is free again', async () => {
     const t = fakeTimers()
     const c = new Coalescer<string>(1000, t.timers)
-    const a = c.join('k')
-    const b = c.join('k')
+    const a = c.join('k')!
+    const b = c.join('k')!
     if (!a.leader || b.leader) throw new Error('roles')
     t.fireAll()
     expect(await b.shared).toBeUndefined()
-    expect(c.join('k').leader).toBe(true)
+    expect(c.join('k')!.leader).toBe(true)
     a.flight.settle('late') // a late settle of an ended flight changes nothing
   })
 
   it('keeps different keys apart', () => {
     const c = new Coalescer<string>(1000, fakeTimers().timers)
-    expect(c.join('a').leader).toBe(true)
-    expect(c.join('b').leader).toBe(true)
+    expect(c.join('a')!.leader).toBe(true)
+    expect(c.join('b')!.leader).toBe(true)
   })
 })
