@@ -16,6 +16,7 @@ import { createJwtFeature } from './auth/jwt-feature.js'
 import type { JwtVerifierOptions } from './auth/jwt-verifier.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createCanaryFeature } from './canary/controller.js'
+import type { CanaryReport } from './canary/service.js'
 import type { EventLog } from './events.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { Feature } from './pipeline/feature.js'
@@ -39,6 +40,8 @@ export interface BuiltInFeatureDeps {
   readonly jwtVerifier?: JwtVerifierOptions
   /** The gateway's event log (canary decisions are recorded there). */
   readonly events: EventLog
+  /** A worker thread's canary controller reports outcomes here and decides nothing (controller.ts). */
+  readonly canaryReport?: (reports: CanaryReport[]) => void
 }
 
 export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
@@ -48,6 +51,6 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createJwtFeature({ log: d.log, registry: d.registry, ...(d.jwtVerifier !== undefined ? { verifier: d.jwtVerifier } : {}) }),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
-    createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner }),
+    createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner, ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}) }),
   ]
 }

@@ -37,6 +37,7 @@ import requestContextPlugin from '../plugins/request-context.js'
 import { buildAdmin } from '../routes/admin.js'
 import { startTlsListener, withHttpsRedirect, type TlsListener } from './tls/listener.js'
 import { builtInFeatures } from './features.js'
+import type { CanaryReport } from './canary/service.js'
 import { createRateLimitStore } from '../plugins/rate-limit-store.js'
 import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import { compileProblems } from './check.js'
@@ -93,6 +94,11 @@ export interface GatewayOptions {
   readonly processSeries?: () => Promise<readonly { readonly name: string; readonly values: readonly unknown[] }[]>
   /** `GET /api/workers`; default: this thread alone. */
   readonly workers?: () => Promise<readonly WorkerView[]>
+  /**
+   * A worker thread's canary analyses: present, this gateway decides no canary and sends its
+   * cohorts' outcomes here in batches; the main thread decides (src/canary/controller.ts).
+   */
+  readonly canaryReport?: (reports: CanaryReport[]) => void
 }
 
 /** One worker thread as `GET /api/workers` shows it (SPEC §5). */
@@ -335,7 +341,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const shared = options.worker?.sharedRateLimit
   const builtIns = { rateLimitStore: shared !== undefined && settings.rateLimit.store === 'memory' ? sharedMemoryStoreHandle(shared) : createRateLimitStore(settings.rateLimit) }
   const features: readonly Feature[] = [
-    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore, events }),
+    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore, events, ...(options.canaryReport !== undefined ? { canaryReport: options.canaryReport } : {}) }),
     ...(options.features ?? []),
   ]
   const baseForward = createForward({ metrics, transport })

@@ -46,6 +46,18 @@ export interface CohortFigures {
   readonly p99Ms: number | null
 }
 
+/**
+ * A window's raw counts, as a worker thread sends them to the main thread (plain data, a
+ * structured clone): merged there exactly as if each request had been recorded there.
+ */
+export interface CohortCounts {
+  readonly requests: number
+  readonly errors: number
+  readonly maxMs: number
+  /** Per bucket of BUCKET_BOUNDS_MS, then the overflow bucket. */
+  readonly buckets: readonly number[]
+}
+
 export class CohortWindow {
   #requests = 0
   #errors = 0
@@ -58,6 +70,21 @@ export class CohortWindow {
     if (failedOver || (status >= 500 && status <= 599)) this.#errors++
     if (ms > this.#maxMs) this.#maxMs = ms
     this.#buckets[bucketOf(ms)]!++
+  }
+
+  /** Add another window's counts (a worker thread's batch); buckets beyond this table's are ignored. */
+  merge(c: CohortCounts): void {
+    this.#requests += c.requests
+    this.#errors += c.errors
+    if (c.maxMs > this.#maxMs) this.#maxMs = c.maxMs
+    const n = Math.min(c.buckets.length, this.#buckets.length)
+    for (let i = 0; i < n; i++) this.#buckets[i]! += c.buckets[i]!
+  }
+
+  /** The raw counts (for a batch), or undefined without requests. */
+  counts(): CohortCounts | undefined {
+    if (this.#requests === 0) return undefined
+    return { requests: this.#requests, errors: this.#errors, maxMs: this.#maxMs, buckets: Array.from(this.#buckets) }
   }
 
   reset(): void {

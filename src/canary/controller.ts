@@ -15,7 +15,12 @@
  *   weights on the newly compiled route; a changed block starts again at step 1 and says so
  *   (`restarted` event); a removed block is dropped (`removed` event).
  * - One place decides: the controller lives in the gateway's main thread and decides from the
- *   numbers of every listener of this process.
+ *   numbers of every listener of this process. With worker threads (`server.workers` > 1) each
+ *   worker's controller runs in reporting mode (`report`): it decides nothing, counts its
+ *   cohorts' outcomes into the same windows and sends them in batches (one per route every
+ *   100 ms at most, never per request); the main thread's controller merges them into its
+ *   analyses as if it had seen the requests itself, decides, and the supervisor sends the
+ *   weights it sets to every worker, which follow them (`CanaryLink`, service.ts).
  *
  * Metrics: `switchyard_canary_weight{route,pool}` (the weight each cohort's pool has now) and
  * `switchyard_canary_state{route}` (0 progressing, 1 paused, 2 promoted, 3 rolled-back).
@@ -29,8 +34,18 @@ import type { Feature, PreparedFeature, RouteFeature } from '../pipeline/feature
 import type { OutcomeObserver } from '../request-context.js'
 import { withWeights } from '../routing/split.js'
 import type { CompiledRoute } from '../routing/types.js'
+import { CohortWindow } from './cohort-window.js'
 import { CanaryConflictError, UnknownCanaryError } from './errors.js'
-import { registerCanaryService, type CanaryAdminAction, type CanaryCohortView, type CanaryService, type CanaryView } from './service.js'
+import {
+  registerCanaryLink,
+  registerCanaryService,
+  type CanaryAdminAction,
+  type CanaryCohortView,
+  type CanaryReport,
+  type CanaryService,
+  type CanaryView,
+  type CanaryWeight,
+} from './service.js'
 import { CanaryMachine, CanaryTransitionError, type CanaryDecision, type CanaryState, type Clock } from './state-machine.js'
 import { createNotifier, fetchWebhook, type WebhookSender } from './webhook.js'
 
@@ -46,7 +61,15 @@ export interface CanaryFeatureDeps {
   readonly owner: object
   readonly clock?: Clock
   readonly webhook?: WebhookSender
+  /**
+   * Reporting mode (a worker thread of a multi-thread gateway): decide nothing; send the
+   * cohorts' outcomes here in batches and run at the weights `CanaryLink.follow` is given.
+   */
+  readonly report?: (reports: CanaryReport[]) => void
 }
+
+/** Most time a worker's outcomes wait before they are sent to the deciding thread. */
+const REPORT_PERIOD_MS = 100
 
 interface Entry {
   readonly route: string
@@ -56,6 +79,10 @@ interface Entry {
   webhook: CanarySettings['webhook']
   /** The last decision, for the API. */
   last: (CanaryDecision & { readonly time: string }) | undefined
+  /** Deciding: which window the weight belongs to (changes with every decision). */
+  epoch: number
+  /** Reporting: what this thread counted since its last batch. */
+  readonly out: { readonly baseline: CohortWindow; readonly candidate: CohortWindow } | undefined
 }
 
 interface CanaryMetrics {
@@ -97,7 +124,14 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   const clock = deps.clock ?? monotonic
   const metrics = canaryMetrics(deps.registry)
   const notifier = createNotifier(deps.webhook ?? fetchWebhook, deps.log)
+  const report = deps.report
+  const reporting = report !== undefined
   let entries = new Map<string, Entry>()
+  /** Reporting: the weights the deciding thread set, by route. */
+  const followed = new Map<string, CanaryWeight>()
+  /** Deciding: listeners of weight changes (the worker supervisor). */
+  const weightListeners: ((weights: CanaryWeight[]) => void)[] = []
+  let epochs = 0
   let timer: NodeJS.Timeout | undefined
   let period = 0
   let started = false
@@ -107,17 +141,52 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   const epoch = Date.now() - clock.now()
   const isoAt = (t: number): string => new Date(epoch + t).toISOString()
 
+  /** The weight the entry runs at: its analysis's, or (reporting) the deciding thread's for this block. */
+  function weightOf(e: Entry): number {
+    if (!reporting) return e.machine.weight
+    const f = followed.get(e.route)
+    return f !== undefined && f.key === e.key ? f.weight : e.machine.weight
+  }
+
+  function weightMessage(e: Entry): CanaryWeight {
+    return { route: e.route, key: e.key, weight: e.machine.weight, epoch: e.epoch }
+  }
+
+  /** Reporting: send what this thread counted for the entry since its last batch. */
+  function flush(e: Entry, into: CanaryReport[]): void {
+    const out = e.out
+    if (out === undefined) return
+    const baseline = out.baseline.counts()
+    const candidate = out.candidate.counts()
+    if (baseline === undefined && candidate === undefined) return
+    const f = followed.get(e.route)
+    into.push({ route: e.route, key: e.key, epoch: f !== undefined && f.key === e.key ? f.epoch : -1, ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}) })
+    out.baseline.reset()
+    out.candidate.reset()
+  }
+
+  function send(reports: CanaryReport[]): void {
+    if (reports.length === 0 || report === undefined) return
+    try {
+      report(reports)
+    } catch (err) {
+      deps.log.error({ type: 'canary', err }, 'canary: sending outcomes to the deciding thread failed')
+    }
+  }
+
   function applyWeight(e: Entry): void {
     const r = e.compiled
     if (r === undefined) return
     const s = e.machine.settings
-    const w = e.machine.weight
+    const w = weightOf(e)
     const want = { [s.baseline]: 100 - w, [s.candidate]: w }
     if (r.split.targets.every((t) => t.weight === want[t.pool])) return
     r.split = withWeights(r.split, want)
   }
 
   function publishGauges(e: Entry): void {
+    // Reporting threads' series would be summed into the process's: the deciding thread's alone count.
+    if (reporting) return
     const s = e.machine.settings
     metrics.weight.labels(e.route, s.baseline).set(100 - e.machine.weight)
     metrics.weight.labels(e.route, s.candidate).set(e.machine.weight)
@@ -134,8 +203,14 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   function publish(e: Entry, d: CanaryDecision, extra: Record<string, unknown> = {}): void {
     const time = new Date().toISOString()
     e.last = { ...d, time }
+    // Every decision starts a new window (or ends the analysis): batches counted before it are stale.
+    e.epoch = ++epochs
     applyWeight(e)
     publishGauges(e)
+    if (weightListeners.length > 0) {
+      const w = [weightMessage(e)]
+      for (const l of weightListeners) l(w)
+    }
     const s = e.machine.settings
     const detail: Record<string, unknown> = {
       route: e.route,
@@ -159,6 +234,16 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   }
 
   function tick(): void {
+    if (reporting) {
+      const batch: CanaryReport[] = []
+      for (const e of entries.values()) {
+        flush(e, batch)
+        // A runtime snapshot broadcast (PUT /api/routes/:name/split) is undone as on the deciding thread.
+        applyWeight(e)
+      }
+      send(batch)
+      return
+    }
     for (const e of entries.values()) {
       // A timer callback must never throw: one route's trouble is logged, the others go on.
       try {
@@ -175,7 +260,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
 
   function schedule(): void {
     if (!started) return
-    const want = entries.size === 0 ? 0 : tickPeriod(entries)
+    const want = entries.size === 0 ? 0 : reporting ? Math.min(REPORT_PERIOD_MS, tickPeriod(entries)) : tickPeriod(entries)
     if (want === period) return
     if (timer !== undefined) clearInterval(timer)
     timer = undefined
@@ -234,6 +319,34 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
     },
   }
   registerCanaryService(deps.owner, service)
+  registerCanaryLink(deps.owner, {
+    ingest(reports) {
+      if (reporting) return
+      for (const r of reports) {
+        const e = entries.get(r.route)
+        // Another block (this thread reloaded first, or the worker did) or another window: dropped.
+        if (e === undefined || e.key !== r.key || e.epoch !== r.epoch) continue
+        if (r.baseline !== undefined) e.machine.merge('baseline', r.baseline)
+        if (r.candidate !== undefined) e.machine.merge('candidate', r.candidate)
+      }
+    },
+    weights: () => (reporting ? [] : [...entries.values()].map(weightMessage)),
+    onWeights(listener) {
+      weightListeners.push(listener)
+    },
+    follow(weights) {
+      if (!reporting) return
+      const batch: CanaryReport[] = []
+      for (const w of weights) {
+        const e = entries.get(w.route)
+        // What was counted at the previous weight goes out tagged with the previous epoch.
+        if (e !== undefined) flush(e, batch)
+        followed.set(w.route, w)
+        if (e !== undefined && e.key === w.key) applyWeight(e)
+      }
+      send(batch)
+    },
+  })
 
   return {
     name: 'canary',
@@ -250,7 +363,16 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
           continue
         }
         fresh.set(r.name, existing === undefined ? 'started' : 'restarted')
-        pending.set(r.name, { route: r.name, key, machine: new CanaryMachine(c, clock), compiled: undefined, webhook: c.webhook, last: undefined })
+        pending.set(r.name, {
+          route: r.name,
+          key,
+          machine: new CanaryMachine(c, clock),
+          compiled: undefined,
+          webhook: c.webhook,
+          last: undefined,
+          epoch: 0,
+          out: reporting ? { baseline: new CohortWindow(), candidate: new CohortWindow() } : undefined,
+        })
       }
       return {
         compileRoute(route: CompiledRoute): RouteFeature | undefined {
@@ -261,13 +383,21 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
           // Bound to this configuration's entry: a request finishing after a reload that
           // restarted the analysis feeds the discarded one, never the new window.
           const machine = e.machine
+          const out = e.out
           // A request its cohort's pool could not serve (a fallback pool answered) is that
           // cohort's failure, whatever the fallback answered.
-          const observe: OutcomeObserver = (ctx, status, ms) => {
-            const pool = ctx.pool
-            if (pool === candidate) machine.record('candidate', status, ms, ctx.fallbackUsed)
-            else if (pool === baseline) machine.record('baseline', status, ms, ctx.fallbackUsed)
-          }
+          const observe: OutcomeObserver =
+            out === undefined
+              ? (ctx, status, ms) => {
+                  const pool = ctx.pool
+                  if (pool === candidate) machine.record('candidate', status, ms, ctx.fallbackUsed)
+                  else if (pool === baseline) machine.record('baseline', status, ms, ctx.fallbackUsed)
+                }
+              : (ctx, status, ms) => {
+                  const pool = ctx.pool
+                  if (pool === candidate) out.candidate.record(status, ms, ctx.fallbackUsed)
+                  else if (pool === baseline) out.baseline.record(status, ms, ctx.fallbackUsed)
+                }
           return {
             stage: {
               phase: 'late',
@@ -282,9 +412,22 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
           // Entries share their machine with the previous configuration's: keep `last` in step.
           for (const [name, e] of pending) {
             const before = previous.get(name)
-            if (before !== undefined && before.machine === e.machine) e.last = before.last
+            if (before !== undefined && before.machine === e.machine) {
+              e.last = before.last
+              e.epoch = before.epoch
+            }
           }
           entries = pending
+          if (reporting) {
+            // The outcomes counted on a replaced block's route are that block's: sent before it goes.
+            const batch: CanaryReport[] = []
+            for (const [name, e] of previous) if (entries.get(name)?.out !== e.out) flush(e, batch)
+            send(batch)
+            for (const name of followed.keys()) if (!entries.has(name)) followed.delete(name)
+            for (const e of entries.values()) applyWeight(e)
+            schedule()
+            return
+          }
           for (const [name, e] of previous) {
             const now = entries.get(name)
             if (now === undefined || now.machine !== e.machine) forgetGauges(e)
@@ -310,6 +453,11 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       schedule()
     },
     close() {
+      if (reporting) {
+        const batch: CanaryReport[] = []
+        for (const e of entries.values()) flush(e, batch)
+        send(batch)
+      }
       started = false
       if (timer !== undefined) clearInterval(timer)
       timer = undefined

@@ -3,7 +3,7 @@
  * WeakMap, so nothing outlives the gateway). The admin routes depend on this, not on the
  * controller.
  */
-import type { CohortFigures } from './cohort-window.js'
+import type { CohortCounts, CohortFigures } from './cohort-window.js'
 import type { CanaryDecision, CanaryState, StepRecord } from './state-machine.js'
 
 export type CanaryAdminAction = 'pause' | 'resume' | 'promote' | 'rollback'
@@ -50,4 +50,56 @@ export function registerCanaryService(owner: object, service: CanaryService): vo
 
 export function canaryServiceOf(owner: object): CanaryService | undefined {
   return services.get(owner)
+}
+
+/**
+ * Worker threads (`server.workers` > 1, src/workers/): each worker's controller reports its
+ * cohort outcomes in batches and follows the weights the main thread's controller decides.
+ * Plain data (structured clone).
+ */
+
+/** The weight one canary route runs at, as the deciding controller set it. */
+export interface CanaryWeight {
+  readonly route: string
+  /** The analysis identity (the canary block): a worker still on another block ignores it until it reloads. */
+  readonly key: string
+  /** Candidate weight; the baseline gets 100 - weight. */
+  readonly weight: number
+  /**
+   * Which window the weight belongs to: it changes with every decision (a new step, a resume,
+   * a restart), so a batch counted before it is not fed into the window after it.
+   */
+  readonly epoch: number
+}
+
+/** One route's outcomes in one worker since its previous batch. */
+export interface CanaryReport {
+  readonly route: string
+  readonly key: string
+  /** The epoch of the weight the worker ran at while counting. */
+  readonly epoch: number
+  readonly baseline?: CohortCounts
+  readonly candidate?: CohortCounts
+}
+
+/** What the worker supervisor drives. Deciding side: ingest, weights, onWeights; reporting side: follow. */
+export interface CanaryLink {
+  /** Feed worker batches into the analyses (a batch of another block or epoch is dropped). */
+  ingest(reports: readonly CanaryReport[]): void
+  /** Every canary route's weight now (for a worker that starts or restarts). */
+  weights(): CanaryWeight[]
+  /** Called with the changed weights on every decision and reload. */
+  onWeights(listener: (weights: CanaryWeight[]) => void): void
+  /** A reporting controller: run at these weights (sends the batch counted at the previous ones first). */
+  follow(weights: readonly CanaryWeight[]): void
+}
+
+const links = new WeakMap<object, CanaryLink>()
+
+export function registerCanaryLink(owner: object, link: CanaryLink): void {
+  links.set(owner, link)
+}
+
+export function canaryLinkOf(owner: object): CanaryLink | undefined {
+  return links.get(owner)
 }

@@ -16,7 +16,7 @@
  * step extends: too little traffic never passes a gate.
  */
 import type { CanarySettings } from '../config/model.js'
-import { CohortWindow, LATENCY_FLOOR_MS, type CohortFigures } from './cohort-window.js'
+import { CohortWindow, LATENCY_FLOOR_MS, type CohortCounts, type CohortFigures } from './cohort-window.js'
 
 export type CanaryState = 'progressing' | 'paused' | 'promoted' | 'rolled-back'
 export type Cohort = 'baseline' | 'candidate'
@@ -128,6 +128,15 @@ export class CanaryMachine {
   record(cohort: Cohort, status: number, ms: number, failedOver = false): void {
     if (this.#state !== 'progressing') return
     ;(cohort === 'candidate' ? this.#candidate : this.#baseline).record(status, ms, failedOver)
+  }
+
+  /**
+   * A batch of finished requests counted elsewhere (a worker thread of this process), merged as
+   * if each had been recorded here. Counted only while progressing.
+   */
+  merge(cohort: Cohort, counts: CohortCounts): void {
+    if (this.#state !== 'progressing') return
+    ;(cohort === 'candidate' ? this.#candidate : this.#baseline).merge(counts)
   }
 
   /** The current window's figures. */

@@ -10,12 +10,11 @@ import { tryParseDuration } from './units.js'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-export function normalizeCanary(raw: unknown, split: readonly SplitTarget[], path: string, ctx: NormalizeContext, workers: number | 'auto' = 1): CanarySettings | undefined {
+export function normalizeCanary(raw: unknown, split: readonly SplitTarget[], path: string, ctx: NormalizeContext): CanarySettings | undefined {
   const o = asObject(raw)
   if (o === undefined) return undefined
-  // Each worker thread runs its own gateway: each would decide on its own share of the traffic
-  // and the admin API (main thread) would see none of it. One process-wide decision is not built yet.
-  if (workers !== 1) ctx.problem(path, `needs server.workers: 1 (found ${JSON.stringify(workers)}): with worker threads each would decide on its share of the traffic alone`)
+  // Any `server.workers`: with worker threads the main thread decides from every worker's
+  // outcomes (src/canary/controller.ts), one decision per process.
   const d = DEFAULTS.route.canary
   const baseline = asString(o['baseline'])
   const candidate = asString(o['candidate'])

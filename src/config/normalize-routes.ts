@@ -37,8 +37,6 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export interface RouteEnvironment {
   readonly pools: ReadonlySet<string>
   readonly jwtConfigured: boolean
-  /** `server.workers` (a canary needs one decision per process). Absent: 1. */
-  readonly workers?: number | 'auto'
 }
 
 export function normalizeRoutes(raw: unknown, env: RouteEnvironment, ctx: NormalizeContext): RouteSettings[] {
@@ -134,7 +132,7 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
     }
   }
 
-  const canary = normalizeCanary(raw['canary'], route.split, childPath(path, 'canary'), ctx, env.workers ?? 1)
+  const canary = normalizeCanary(raw['canary'], route.split, childPath(path, 'canary'), ctx)
   if (canary !== undefined) route.canary = canary
 
   const mirror = asObject(raw['mirror'])

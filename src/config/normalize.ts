@@ -128,7 +128,7 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
   const admin = normalizeAdmin(raw['admin'], server, ctx)
   const jwt = normalizeJwt(asObject(raw['jwt']), ctx)
   const pools = normalizePools(raw['pools'], ctx)
-  const routes = normalizeRoutes(raw['routes'], { pools: new Set(pools.map((p) => p.name)), jwtConfigured: jwt !== undefined, workers: server.workers }, ctx)
+  const routes = normalizeRoutes(raw['routes'], { pools: new Set(pools.map((p) => p.name)), jwtConfigured: jwt !== undefined }, ctx)
   if (jwt === undefined) {
     for (const path of ctx.jwtKeyUses) ctx.problem(path, 'a jwt: key needs the top-level jwt section (the token verifier)')
   }

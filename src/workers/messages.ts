@@ -3,6 +3,7 @@
  * (`server.workers`, src/workers/). Plain data only (structured clone).
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
+import type { CanaryReport, CanaryWeight } from '../canary/service.js'
 import type { WorkerView } from '../gateway.js'
 import type { RuntimeSnapshot } from '../runtime-changes.js'
 import type { CircuitState } from '../upstream/types.js'
@@ -20,6 +21,8 @@ export interface WorkerStart {
   /** pino level for the worker's own log lines ('silent' in tests). */
   readonly logLevel: string
   readonly restarts: number
+  /** The main thread's canary weights now: followed before the worker binds (a replacement must not serve the file's first step). */
+  readonly canaryWeights: readonly CanaryWeight[]
 }
 
 export type ToWorker =
@@ -29,6 +32,8 @@ export type ToWorker =
   | { readonly type: 'circuit'; readonly pool: string; readonly backend: string; readonly to: CircuitState; readonly openFor: number | undefined }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'view'; readonly id: number }
+  /** The main thread's canary analyses set these weights: run at them. */
+  | { readonly type: 'canary-weights'; readonly weights: readonly CanaryWeight[] }
   | { readonly type: 'close' }
 
 export type FromWorker =
@@ -38,3 +43,5 @@ export type FromWorker =
   | { readonly type: 'circuit'; readonly pool: string; readonly backend: string; readonly to: CircuitState; readonly openFor: number | undefined }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricObjectWithValues<MetricValue<string>>[] }
   | { readonly type: 'view'; readonly id: number; readonly view: WorkerView }
+  /** A batch of canary cohort outcomes counted by this worker (the main thread decides). */
+  | { readonly type: 'canary-report'; readonly reports: readonly CanaryReport[] }

@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { Logger } from 'pino'
+import { canaryLinkOf } from '../canary/service.js'
 import { normalizeConfig } from '../config/index.js'
 import { createGateway, type Gateway, type GatewayOptions, type ReloadResult, type WorkerView } from '../gateway.js'
 import { packageRoot } from '../package-root.js'
@@ -30,7 +31,7 @@ import { threadView } from './thread-view.js'
 import type { SyncedGateway } from '../config-source/etcd-sync.js'
 
 /** Series the main thread owns for the process (health, circuits, reloads, the process itself); everything else is summed over workers. */
-const MAIN_OWNED = /^(process_|nodejs_|switchyard_(backend_up|backend_healthy|circuit_state|config_|build_info|stream_))/
+const MAIN_OWNED = /^(process_|nodejs_|switchyard_(backend_up|backend_healthy|circuit_state|config_|build_info|stream_|canary_))/
 /** The same value in every worker (certificates): the first worker's. */
 const SAME_IN_EVERY_WORKER = /^switchyard_tls_certificate_expiry/
 
@@ -137,6 +138,8 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     }
     const runtime = g.runtimeSnapshot()
     if (Object.keys(runtime.splits).length > 0 || Object.keys(runtime.backends).length > 0) post(slot, { type: 'runtime', snapshot: runtime, from: 'main' })
+    const weights = canaryLinkOf(g.app.switchyard)?.weights() ?? []
+    if (weights.length > 0) post(slot, { type: 'canary-weights', weights })
   }
 
   const spawn = (slot: Slot): Promise<void> => {
@@ -148,6 +151,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
       sharedInFlight,
       logLevel: o.workerLogLevel ?? log?.level ?? 'silent',
       restarts: slot.restarts,
+      canaryWeights: canaryLinkOf(gateway!.app.switchyard)?.weights() ?? [],
     }
     const worker = new Worker(join(packageRoot, 'dist/src/workers/worker-main.js'), { workerData: start })
     slot.worker = worker
@@ -171,6 +175,10 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
             broadcast({ type: 'circuit', pool: m.pool, backend: m.backend, to: m.to, openFor: m.openFor }, slot)
             break
           }
+          case 'canary-report':
+            // Fed into the main thread's analyses as if it had served the requests itself.
+            canaryLinkOf(gateway!.app.switchyard)?.ingest(m.reports)
+            break
           default:
             if ('id' in m) pending.get(m.id)?.(m)
             if ('id' in m) pending.delete(m.id)
@@ -249,6 +257,8 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
   })
   // Runtime changes made through the admin API apply in every worker.
   g.onRuntimeChange(() => broadcast({ type: 'runtime', snapshot: g.runtimeSnapshot(), from: 'main' }))
+  // Every canary decision (analysis, operator, reload) sets the weights every worker runs at.
+  canaryLinkOf(g.app.switchyard)?.onWeights((weights) => broadcast({ type: 'canary-weights', weights }))
 
   const url = `http://${settings.server.host === '0.0.0.0' ? '127.0.0.1' : settings.server.host}:${server.port as number}`
   const syncTarget: SyncedGateway = {

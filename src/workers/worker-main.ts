@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { pino } from 'pino'
+import { canaryLinkOf } from '../canary/service.js'
 import { createGateway, type Gateway } from '../gateway.js'
 import type { UpstreamEvent } from '../upstream/types.js'
 import type { FromWorker, ToWorker, WorkerStart } from './messages.js'
@@ -35,9 +36,20 @@ async function main(): Promise<void> {
   }
   gateway = await createGateway(
     { ...(start.document as Record<string, unknown>), admin: false },
-    { configPath: start.configPath, logger: log, processMetrics: false, worker: { sharedRateLimit: start.sharedRateLimit }, sharedInFlight: start.sharedInFlight, onUpstreamEvent },
+    {
+      configPath: start.configPath,
+      logger: log,
+      processMetrics: false,
+      worker: { sharedRateLimit: start.sharedRateLimit },
+      sharedInFlight: start.sharedInFlight,
+      onUpstreamEvent,
+      // The main thread decides every canary from every worker's outcomes.
+      canaryReport: (reports) => send({ type: 'canary-report', reports }),
+    },
   )
   const g = gateway
+  // The main thread's canary weights, before the first request (catch-up messages bring later ones).
+  if (start.canaryWeights.length > 0) canaryLinkOf(g.app.switchyard)?.follow(start.canaryWeights)
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'reload':
@@ -51,6 +63,9 @@ async function main(): Promise<void> {
         break
       case 'circuit':
         backendOf(g, m.pool, m.backend)?.breaker.mirror?.(m.to, m.openFor)
+        break
+      case 'canary-weights':
+        canaryLinkOf(g.app.switchyard)?.follow(m.weights)
         break
       case 'metrics':
         void g.metrics.registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, metrics }))

@@ -40,9 +40,10 @@ describe('routes[].canary', () => {
     expect(linesOfYaml(`${POOLS}  - name: r\n${body}\n`)).toEqual([line])
   })
 
-  it('refuses a canary with worker threads, which would each decide alone', () => {
-    const lines = linesOfYaml(`server: { workers: 2 }\n${POOLS}  - name: r\n    split: [{ pool: v1, weight: 1 }, { pool: v2, weight: 1 }]\n    canary: { baseline: v1, candidate: v2, steps: [10] }\n`)
-    expect(lines).toEqual(['routes[0].canary: needs server.workers: 1 (found 2): with worker threads each would decide on its share of the traffic alone'])
+  it('accepts a canary with worker threads (the main thread decides for the process)', () => {
+    const settings = parseConfigText(`server: { workers: 2 }\n${POOLS}  - name: r\n    split: [{ pool: v1, weight: 1 }, { pool: v2, weight: 1 }]\n    canary: { baseline: v1, candidate: v2, steps: [10] }\n`)
+    expect(settings.server.workers).toBe(2)
+    expect(settings.routes[0]!.canary).toMatchObject({ baseline: 'v1', candidate: 'v2', steps: [10] })
   })
 
   it('refuses a step above 100 through the schema', () => {
