@@ -38,7 +38,7 @@ async function canary(s: Supervisor): Promise<Record<string, unknown>> {
 }
 
 /** Requests on fresh connections (`connection: close`), 8 at a time, until the canary reaches `state`. */
-async function driveUntil(s: Supervisor, state: string, timeoutMs = 8_000): Promise<void> {
+async function driveUntil(s: Supervisor, state: string, timeoutMs = 12_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let now = ''
   let n = 0
@@ -69,7 +69,7 @@ async function perWorker(s: Supervisor): Promise<number[]> {
   return ((await json(`${s.gateway.adminUrl}/api/workers`)) as { requests: number }[]).map((w) => w.requests)
 }
 
-describe('canary with server.workers: 2 (the main thread decides)', { timeout: 20_000 }, () => {
+describe('canary with server.workers: 2 (the main thread decides)', { timeout: 30_000 }, () => {
   it('promotes a healthy candidate through every step from both workers, and the weights reach both', async () => {
     const v1 = await startUpstream('v1')
     const v2 = await startUpstream('v2')
