@@ -98,9 +98,10 @@ beforeAll(async () => {
   })
   demo.stdout!.on('data', (d) => (banner += d))
   demo.stderr!.on('data', (d) => (banner += d))
-  await waitFor(() => banner.includes('Ctrl-C'), 15_000, 50, 'demo banner')
+  await waitFor(() => banner.includes('Ctrl-C'), 35_000, 50, 'demo banner')
   token = /^\s*export TOKEN=(\S+)/m.exec(banner)?.[1] ?? ''
-}, 30_000)
+  // The demo ports may be held by the CLI's demo test first (lockDemoPorts), then start-up.
+}, 120_000)
 
 afterAll(async () => {
   if (demo && demo.exitCode === null) {
