@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { clientCodeOf, errorBody } from '../src/errors.js'
 import { setErrorCode } from '../src/log/error-code.js'
+import { isGatewayAnswer, type GatewayAnswer } from '../src/pipeline/answer.js'
 import '../src/gateway-handle.js'
 import { routePlan } from '../src/proxy/forward.js'
 import { mergeHeaders, writeResponse } from '../src/proxy/respond.js'
@@ -95,12 +96,35 @@ export function sendError(reply: FastifyReply, err: FastifyError | Error): Fasti
   return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message, code))
 }
 
+/**
+ * Write an answer the gateway gives itself (src/pipeline/answer.ts): its headers, the route's
+ * `headers.response.set`, then the features' headers (CORS, RateLimit-*), which win.
+ */
+function sendAnswer(reply: FastifyReply, answer: GatewayAnswer): FastifyReply {
+  const ctx = reply.request[kContext]
+  const headers: OutgoingHttpHeaders = { ...answer.headers }
+  if (ctx?.route !== undefined) {
+    const set = routePlan(ctx.route).headers.setResponse
+    for (let i = 0; i < set.length; i++) headers[set[i]![0]] = set[i]![1]
+  }
+  mergeHeaders(headers, ctx?.responseHeaders)
+  for (const k in headers) reply.header(k, headers[k])
+  reply.code(answer.statusCode)
+  if (answer.body === null) return reply.send()
+  if (reply.request.method === 'HEAD') {
+    reply.header('content-length', String(answer.body.length))
+    return reply.send()
+  }
+  return reply.send(answer.body)
+}
+
 async function proxyPlugin(app: FastifyInstance): Promise<void> {
   // Bodies are streamed to the upstream untouched: no parsing, and Fastify must not read them.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, _payload, done) => done(null))
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (isGatewayAnswer(err)) return sendAnswer(reply, err)
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500
     if (status >= 500) request.log.warn({ err, reqId: request[kContext]?.id }, 'request failed')
     return sendError(reply, err)

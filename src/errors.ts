@@ -30,12 +30,15 @@ export const ERR_NOT_FOUND = createError('SWITCHYARD_NOT_FOUND', '%s', 404, unde
 export const ERR_INTERNAL = createError('SWITCHYARD_INTERNAL', 'internal error', 500, undefined, false)
 export const ERR_UNAVAILABLE = createError('SWITCHYARD_UNAVAILABLE', '%s', 503, undefined, false)
 
+import { ERR_ACCESS_DENIED, ERR_API_KEY_INVALID, ERR_API_KEY_MISSING, ERR_BASIC_AUTH, ERR_CORS_ORIGIN } from './policies/errors.js'
+
 /** Codes a client can see, with their meaning; a test keeps docs/errors.md in step with this. */
 export const ERROR_CODES = [
   ERR_NO_ROUTE, ERR_BAD_REQUEST, ERR_BODY_TOO_LARGE, ERR_URL_TOO_LONG, ERR_METHOD_NOT_ALLOWED, ERR_CLIENT_CLOSED, ERR_NO_BACKEND,
   ERR_UPSTREAM_CONNECT, ERR_UPSTREAM_RESET, ERR_UPSTREAM_BAD_RESPONSE, ERR_UPSTREAM_TLS,
   ERR_UPSTREAM_TIMEOUT, BadPathError, ERR_HEADERS_TOO_LARGE, ERR_REQUEST_TIMEOUT, ERR_UNAUTHORIZED, ERR_FORBIDDEN, ERR_NOT_FOUND,
   ERR_INTERNAL, ERR_UNAVAILABLE,
+  ERR_ACCESS_DENIED, ERR_API_KEY_MISSING, ERR_API_KEY_INVALID, ERR_BASIC_AUTH, ERR_CORS_ORIGIN,
 ].map((E) => {
   const e = new (E as new (...args: unknown[]) => { code: string; statusCode?: number })('…', '…')
   return { code: e.code, statusCode: e.statusCode as number }

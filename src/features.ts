@@ -25,6 +25,8 @@ import { createRateLimitFeature } from './ratelimit/rate-limit-feature.js'
 import type { RateLimitStoreHandle } from './ratelimit/store.js'
 import type { Transport } from './proxy/transport.js'
 import { createTracingFeature } from './tracing/feature.js'
+import { createRouteActionFeature } from './policies/route-action-feature.js'
+import { createAccessFeature } from './policies/access.js'
 
 export interface BuiltInFeatureDeps {
   readonly settings: GatewaySettings
@@ -47,10 +49,12 @@ export interface BuiltInFeatureDeps {
 export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
   return [
     createTracingFeature(),
+    createAccessFeature(),
     createRateLimitFeature({ log: d.log, registry: d.registry, rejected: d.metrics.rateLimitRejected, store: d.rateLimitStore }),
     createJwtFeature({ log: d.log, registry: d.registry, ...(d.jwtVerifier !== undefined ? { verifier: d.jwtVerifier } : {}) }),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
     createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner, ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}) }),
+    createRouteActionFeature(),
   ]
 }

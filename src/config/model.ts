@@ -207,6 +207,8 @@ export interface RouteMatchSettings {
   readonly host?: string // lower-cased
   readonly methods?: readonly string[] // upper-cased
   readonly headers?: Readonly<Record<string, HeaderMatch>> // names lower-cased
+  /** Addresses and CIDRs, canonical form (src/net/client-ip.ts canonicalIp), e.g. `10.0.0.0/8`, `2001:db8::/32`. */
+  readonly clientIp?: readonly string[]
 }
 
 export interface SplitTarget {
@@ -279,6 +281,69 @@ export interface RouteSettings {
   /** Present (true) when the client's Host is sent upstream instead of the backend's authority. */
   readonly passHost?: true
   readonly headers: { readonly request: HeaderRewriteSettings; readonly response: HeaderRewriteSettings }
+  /** Route actions (instead of a pool; `split` is then empty). */
+  readonly respond?: RouteRespondSettings
+  readonly redirect?: RouteRedirectSettings
+  readonly access?: RouteAccessSettings
+  readonly cors?: RouteCorsSettings
+  readonly compress?: RouteCompressSettings
+  readonly apiKey?: RouteApiKeySettings
+  readonly basicAuth?: RouteBasicAuthSettings
+  /** Per-route override of the pools' response timeout (ms). */
+  readonly timeouts?: { readonly response?: number }
+  /** Per-route override of server.bodyLimit (bytes). */
+  readonly bodyLimit?: number
+}
+
+export interface RouteRespondSettings {
+  readonly status: number
+  /** Names lower-cased; content-type filled in for a non-empty body. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+export interface RouteRedirectSettings {
+  readonly to: string
+  readonly status: 301 | 302 | 303 | 307 | 308
+  readonly keepPath: boolean
+  readonly keepQuery: boolean
+}
+
+export interface RouteAccessSettings {
+  /** Canonical addresses and CIDRs; absent: everyone not denied. */
+  readonly allow?: readonly string[]
+  readonly deny: readonly string[]
+}
+
+export interface RouteCorsSettings {
+  /** Exact origins (lower-cased scheme and host), `scheme://*.domain` patterns, or `*`. */
+  readonly origins: readonly string[]
+  readonly methods: readonly string[] // upper-cased
+  /** Allowed request headers, lower-cased; absent: whatever the preflight asks for. */
+  readonly headers?: readonly string[]
+  readonly exposeHeaders: readonly string[]
+  readonly credentials: boolean
+  /** Milliseconds; absent: no Access-Control-Max-Age. */
+  readonly maxAge?: number
+}
+
+export interface RouteCompressSettings {
+  readonly encodings: readonly ('br' | 'gzip')[]
+  readonly minSize: number
+  /** Lower-cased media types, `type/*` allowed. */
+  readonly types: readonly string[]
+}
+
+export interface RouteApiKeySettings {
+  readonly header: string // lower-cased
+  readonly query?: string
+  /** `hash` is the hex SHA-256 of the key, lower-cased, without the `sha256:` prefix. */
+  readonly keys: readonly { readonly name: string; readonly hash: string }[]
+}
+
+export interface RouteBasicAuthSettings {
+  readonly realm: string
+  readonly users: readonly { readonly name: string; readonly hash: string }[]
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'

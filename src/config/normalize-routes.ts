@@ -31,6 +31,7 @@ import {
   type RawObject,
 } from './read.js'
 import { tryParseDuration } from './units.js'
+import { normalizeCidrList, normalizeRoutePolicies } from './normalize-policies.js'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -65,7 +66,7 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
   const route: Mutable<RouteSettings> = {
     name,
     match,
-    split: normalizeSplit(raw, path, env, ctx),
+    split: isAction(raw) ? [] : normalizeSplit(raw, path, env, ctx),
     stickyCookie: { ttl: asDuration(asObject(raw['stickyCookie'])?.['ttl'], d.stickyCookieTtl) },
     websocket: asObject(raw['websocket']) !== undefined || asBoolean(raw['websocket'], d.websocket),
     headers: {
@@ -76,6 +77,7 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
 
   if (route.websocket) route.websocketIdleTimeout = asDuration(asObject(raw['websocket'])?.['idleTimeout'], d.websocketIdleTimeout)
   if (raw['passHost'] === true) route.passHost = true
+  Object.assign(route, normalizeRoutePolicies(raw, path, raw['pool'] !== undefined || raw['split'] !== undefined, match.path !== undefined, ctx))
 
   const rewritePrefix = asString(raw['rewritePrefix'])
   if (rewritePrefix !== undefined) {
@@ -202,7 +204,13 @@ function normalizeMatch(raw: RawObject, path: string, ctx: NormalizeContext): Ro
     }
     match.headers = ordinaryRecord(out)
   }
+  if (raw['clientIp'] !== undefined) match.clientIp = normalizeCidrList(raw['clientIp'], childPath(path, 'clientIp'), ctx)
   return match
+}
+
+/** A route answered by the gateway itself (`respond:` or `redirect:`) has no pool. */
+function isAction(raw: RawObject): boolean {
+  return asObject(raw['respond']) !== undefined || asObject(raw['redirect']) !== undefined
 }
 
 function headerMatch(condition: unknown, path: string, ctx: NormalizeContext): HeaderMatch | undefined {
@@ -239,7 +247,7 @@ function normalizeSplit(raw: RawObject, path: string, env: RouteEnvironment, ctx
     ctx.problem(path, 'use pool or split, not both')
   }
   if (pool === undefined && split === undefined) {
-    ctx.problem(path, 'needs pool or split (where matching requests go)')
+    ctx.problem(path, 'needs pool, split, respond or redirect (where matching requests go)')
     return []
   }
   if (pool !== undefined) {

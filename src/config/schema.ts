@@ -574,6 +574,12 @@ const Match = Strict(
     headers: Type.Optional(
       Type.Record(Type.String(), HeaderMatch, { description: 'Header conditions by (case-insensitive) name.' }),
     ),
+    clientIp: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: 'The client address (after trustedProxies resolution) is in one of these addresses or CIDRs (IPv4 and IPv6).',
+      }),
+    ),
   },
   'Conditions, all of which must hold. None: the route matches everything.',
 )
@@ -660,6 +666,120 @@ const Canary = Strict(
   'Progressive delivery on a two-pool split: candidate weight raised step by step while its gates pass, rolled back on the first that fails.',
 )
 
+// ---- edge policies: route actions, IP rules, CORS, API keys, basic auth, compression ----
+
+const CidrList = (description: string) =>
+  Type.Array(Type.String({ minLength: 1, description: 'An IPv4 or IPv6 address, or a CIDR (10.0.0.0/8, 2001:db8::/32).' }), { description })
+
+const RouteRespond = Strict(
+  {
+    status: Type.Optional(Type.Integer({ minimum: 200, maximum: 599, description: 'Status code. Default 200.' })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Response headers.' })),
+    body: Type.Optional(Type.String({ description: 'Response body (UTF-8). Default empty; text/plain unless headers say otherwise.' })),
+  },
+  'Answer with this response instead of forwarding (instead of pool/split).',
+)
+
+const RouteRedirect = Strict(
+  {
+    to: Type.String({ minLength: 1, description: 'Target: an absolute URL (https://host/path) or a path (/new).' }),
+    status: Type.Optional(
+      Type.Unsafe<301 | 302 | 303 | 307 | 308>({ type: 'integer', enum: [301, 302, 303, 307, 308], description: 'Redirect status. Default 302.' }),
+    ),
+    keepPath: Type.Optional(
+      Type.Boolean({ description: 'Append the request path after the matched match.path prefix (the whole path without one) to `to`. Default false.' }),
+    ),
+    keepQuery: Type.Optional(Type.Boolean({ description: "Append the request's query string. Default false." })),
+  },
+  'Answer with a redirect instead of forwarding (instead of pool/split).',
+)
+
+const RouteAccess = Strict(
+  {
+    allow: Type.Optional(CidrList('Only these client addresses are served (absent: everyone not denied).')),
+    deny: Type.Optional(CidrList('These client addresses are refused (checked first).')),
+  },
+  'Client-IP access rules (after trustedProxies resolution); refused requests get 403.',
+)
+
+const RouteCors = Strict(
+  {
+    origins: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'Allowed origins: exact ("https://app.example.com"), a wildcard subdomain ("https://*.example.com") or "*" (any, never with credentials).',
+    }),
+    methods: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Methods allowed cross-origin. Default GET, HEAD, POST.' })),
+    headers: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { description: 'Request headers allowed cross-origin. Default: what the preflight asks for.' }),
+    ),
+    exposeHeaders: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Response headers scripts may read.' })),
+    credentials: Type.Optional(Type.Boolean({ description: 'Allow cookies and Authorization (Access-Control-Allow-Credentials). Default false.' })),
+    maxAge: Type.Optional(Duration('How long browsers may cache a preflight answer. Default: not sent.')),
+  },
+  'Cross-origin resource sharing: preflights answered by the gateway, allow headers on responses.',
+)
+
+const RouteCompress = Type.Union(
+  [
+    Type.Boolean({ description: 'true: br and gzip, minSize 1kb.' }),
+    Strict(
+      {
+        encodings: Type.Optional(
+          Type.Array(StringEnum(['br', 'gzip'] as const, 'A content coding.'), { minItems: 1, description: 'Codings offered, in preference order. Default [br, gzip].' }),
+        ),
+        minSize: Type.Optional(Size('Bodies known to be smaller are sent as they are. Default 1kb.')),
+        types: Type.Optional(
+          Type.Array(Type.String({ minLength: 1 }), { description: 'Compressible media types (type/subtype or type/*). Default: text/*, JSON, XML, JavaScript, SVG and the like.' }),
+        ),
+      },
+      'Compression settings.',
+    ),
+  ],
+  { description: 'Compress responses (br, gzip) for clients that accept it.', errorMessage: 'must be true, false or a compress object' },
+)
+
+const RouteApiKey = Strict(
+  {
+    header: Type.Optional(HeaderName('Request header carrying the key. Default x-api-key.')),
+    query: Type.Optional(Type.String({ minLength: 1, description: 'Query parameter carrying the key, if keys may come that way (header first).' })),
+    keys: Type.Array(
+      Strict(
+        {
+          name: Type.String({ minLength: 1, description: 'Consumer name (rate-limit key `apikey`, access log).' }),
+          hash: Type.String({ pattern: '^sha256:[0-9a-fA-F]{64}$', description: 'sha256:<hex of the SHA-256 of the key>.', errorMessage: 'must be sha256: followed by 64 hex digits' }),
+        },
+        'A known key.',
+      ),
+      { minItems: 1, description: 'Known keys, stored as SHA-256 hashes.' },
+    ),
+  },
+  'API-key authentication: 401 without a known key.',
+)
+
+const RouteBasicAuth = Strict(
+  {
+    realm: Type.Optional(Type.String({ minLength: 1, description: 'Realm shown by browsers. Default the route name.' })),
+    users: Type.Array(
+      Strict(
+        {
+          name: Type.String({ minLength: 1, description: 'User name.' }),
+          hash: Type.String({ minLength: 1, description: 'What `switchyard hash-password` prints (scrypt, salted).' }),
+        },
+        'A user.',
+      ),
+      { minItems: 1, description: 'Users allowed.' },
+    ),
+  },
+  'HTTP basic authentication (RFC 7617): 401 with WWW-Authenticate without valid credentials.',
+)
+
+const RouteTimeouts = Strict(
+  {
+    response: Type.Optional(Duration("Overrides the pool's timeouts.response for this route (exceeded → 504).")),
+  },
+  "Per-route override of the pools' upstream timeouts.",
+)
+
 const Route = Strict(
   {
     name: Type.String({ minLength: 1, description: 'Unique route name (labels metrics, logs, admin API).' }),
@@ -667,7 +787,7 @@ const Route = Strict(
     rewritePrefix: Type.Optional(
       Type.String({ description: 'Replaces the matched `path` prefix upstream ("" strips it). Needs match.path.' }),
     ),
-    pool: Type.Optional(Type.String({ minLength: 1, description: 'The pool serving this route (or use split).' })),
+    pool: Type.Optional(Type.String({ minLength: 1, description: 'The pool serving this route (or use split, respond or redirect).' })),
     split: Type.Optional(
       Type.Array(SplitEntry, { minItems: 1, description: 'Weighted pools serving this route (or use pool).' }),
     ),
@@ -745,6 +865,15 @@ const Route = Strict(
           "Send the client's Host upstream instead of the backend's own authority (NGINX `proxy_set_header Host $host`). Default false.",
       }),
     ),
+    respond: Type.Optional(RouteRespond),
+    redirect: Type.Optional(RouteRedirect),
+    access: Type.Optional(RouteAccess),
+    cors: Type.Optional(RouteCors),
+    compress: Type.Optional(RouteCompress),
+    apiKey: Type.Optional(RouteApiKey),
+    basicAuth: Type.Optional(RouteBasicAuth),
+    timeouts: Type.Optional(RouteTimeouts),
+    bodyLimit: Type.Optional(Size('Largest request body on this route (overrides server.bodyLimit); larger requests get 413.')),
     headers: Type.Optional(
       Strict(
         { request: Type.Optional(HeaderRewrite), response: Type.Optional(HeaderRewrite) },

@@ -7,6 +7,8 @@
  * Used by `POST /api/explain` on the admin listener (live health and breaker state) and by
  * `switchyard explain` (offline from a file: every backend healthy, every breaker closed).
  */
+import { canonicalIp } from '../net/client-ip.js'
+import { accessAllows } from '../policies/access.js'
 import { routingHost } from '../net/host.js'
 import type { RouteSettings } from '../config/model.js'
 import { compileRouteJwt } from '../auth/claims.js'
@@ -73,7 +75,7 @@ export interface PoolStep {
 
 export interface ExplainAnswer {
   /** What the gateway would answer: `forward` (to `backend`), or the status it would send itself. */
-  readonly outcome: { readonly action: 'forward' | 'reject'; readonly status: number | null; readonly message: string }
+  readonly outcome: { readonly action: 'forward' | 'reject' | 'answer'; readonly status: number | null; readonly message: string }
   readonly request: { readonly method: string; readonly host: string; readonly path: string; readonly query: string; readonly clientIp: string; readonly protocol: 'http' | 'https' }
   /** Routes checked in order up to the first match. */
   readonly routes: readonly RouteCheck[]
@@ -151,7 +153,7 @@ export function explainRequest(state: RuntimeState, input: ExplainInput): Explai
   }
   const request = { method, host: input.host, path, query, clientIp, protocol }
 
-  const matchInput: MatchInput = { method, host: routingHost(input.host), path, headers }
+  const matchInput: MatchInput = { method, host: routingHost(input.host), path, headers, clientIp: canonicalIp(clientIp) }
   const routes: RouteCheck[] = []
   let route: CompiledRoute | undefined
   for (const r of state.routes.routes) {
@@ -179,6 +181,15 @@ export function explainRequest(state: RuntimeState, input: ExplainInput): Explai
   const jwt = explainJwt(s, headers, claims)
   if (jwt?.verdict === 'missing-token') outcome = reject(401, 'the route requires a token: pass its verified claims as "claims"')
   else if (jwt?.verdict === 'missing-claim') outcome = reject(403, `token lacks required claim "${jwt.claim}"`)
+
+  if (outcome === undefined && s.access !== undefined && !accessAllows(s.access, canonicalIp(clientIp))) outcome = reject(403, `client ${clientIp} is refused by the route's access rules`)
+  // A route the gateway answers itself has no pool: say what it would answer.
+  if (s.respond !== undefined || s.redirect !== undefined) {
+    outcome ??= s.respond !== undefined
+      ? { action: 'answer', status: s.respond.status, message: `the gateway answers ${s.respond.status} itself (respond)` }
+      : { action: 'answer', status: s.redirect!.status, message: `the gateway redirects (${s.redirect!.status}) to ${s.redirect!.to}${s.redirect!.keepPath ? ' + path' : ''}${s.redirect!.keepQuery ? ' + query' : ''}` }
+    return { ...empty, outcome, request, routes, route: route.name, jwt, rateLimit: explainRateLimit(route, clientIp, headers, claims) }
+  }
 
   const split = explainSplit(route, headers, clientIp, claims, path, query)
   const { pools, backend } = explainPools(state, split.pool, keyInput)

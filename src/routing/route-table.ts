@@ -3,11 +3,12 @@
  * be decided from configuration (normalised prefixes, regexes, method sets, host suffixes) is
  * computed here once; `match` is a linear scan in configuration order, first match wins.
  */
+import { compileIpMatcher } from '../net/ip-matcher.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { HeaderMatch, RouteSettings } from '../config/model.js'
 import { BadRouteSettingError } from './errors.js'
 import { normalizeConfiguredPath } from './normalize-path.js'
-import { createSplitSelector } from './split.js'
+import { createSplitSelector, noSplit } from './split.js'
 import type { CompiledRoute, MatchInput, RouteResolution, RouteTable, SplitSelector } from './types.js'
 
 /** One condition of a route: a fast predicate and the reason it fails, for explain. */
@@ -61,6 +62,15 @@ function methodsCondition(methods: readonly string[]): Condition {
   const set = new Set(methods.includes('GET') ? [...methods, 'HEAD'] : methods)
   const list = [...set].join(', ')
   return { test: (input) => set.has(input.method), why: (input) => `method ${input.method} not in ${list}` }
+}
+
+function clientIpCondition(entries: readonly string[]): Condition {
+  const set = compileIpMatcher(entries)
+  const list = entries.join(', ')
+  return {
+    test: (input) => input.clientIp !== undefined && set.has(input.clientIp),
+    why: (input) => `client ${input.clientIp ?? '(unknown)'} not in ${list}`,
+  }
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | string[] | undefined {
@@ -209,6 +219,7 @@ class Route implements CompiledRoute {
     if (m.headers !== undefined) {
       for (const [name, hm] of Object.entries(m.headers)) conditions.push(headerCondition(settings.name, name.toLowerCase(), hm))
     }
+    if (m.clientIp !== undefined) conditions.push(clientIpCondition(m.clientIp))
     this.#conditions = conditions
     this.matches = allOf(conditions.map((c) => c.test))
     // A guarded route (it checks who is asking) that restricts methods answers 405 for its
@@ -217,7 +228,8 @@ class Route implements CompiledRoute {
     this.allow = methods === undefined ? undefined : [...new Set(m.methods!.includes('GET') ? [...m.methods!, 'HEAD'] : m.methods!)].join(', ')
     this.matchesExceptMethod = guarded && methods !== undefined ? allOf(conditions.filter((c) => c !== methods).map((c) => c.test)) : undefined
     this.rewrite = compileRewrite(settings)
-    this.split = createSplitSelector(settings)
+    // A route the gateway answers itself (respond, redirect) has no pool to choose.
+    this.split = settings.split.length === 0 && (settings.respond !== undefined || settings.redirect !== undefined) ? noSplit(settings) : createSplitSelector(settings)
   }
 
   mismatch(input: MatchInput): string | undefined {

@@ -233,3 +233,19 @@ export function withWeights(selector: SplitSelector, weights: Readonly<Record<st
   if (next.every((t) => t.weight === 0)) throw new BadSplitWeightsError('weights must not all be zero')
   return new Split(selector.route, next)
 }
+
+/**
+ * The selector of a route the gateway answers itself (`respond:`, `redirect:`): no targets.
+ * Its stage answers before the pool decision, so `choose` is never reached on the request path;
+ * a caller that asks anyway gets the same error as a route without a pool.
+ */
+export function noSplit(route: RouteSettings): SplitSelector {
+  return Object.freeze({
+    targets: Object.freeze([]) as readonly SplitTarget[],
+    sticky: undefined,
+    overrideHeader: undefined,
+    choose(): SplitDecision {
+      throw new BadRouteSettingError(route.name, 'the route answers itself (respond/redirect) and has no pool')
+    },
+  })
+}

@@ -11,6 +11,8 @@ export interface MatchInput {
   readonly host: string
   readonly path: string
   readonly headers: IncomingHttpHeaders
+  /** The client address (trustedProxies resolved, canonical), for `match.clientIp`; absent: unknown. */
+  readonly clientIp?: string
 }
 
 /** What a split decision may look at besides headers. */

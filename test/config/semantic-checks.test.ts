@@ -60,7 +60,7 @@ describe('routes', () => {
   })
 
   test('a route needs exactly one of pool and split', () => {
-    expect(linesOfYaml(routes('  - { name: r }'))).toEqual(['routes[0]: needs pool or split (where matching requests go)'])
+    expect(linesOfYaml(routes('  - { name: r }'))).toEqual(['routes[0]: needs pool, split, respond or redirect (where matching requests go)'])
     expect(linesOfYaml(routes('  - { name: r, pool: a, split: [{ pool: b, weight: 1 }] }'))).toEqual([
       'routes[0]: use pool or split, not both',
     ])
