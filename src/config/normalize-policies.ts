@@ -82,7 +82,9 @@ export function normalizeCidrList(raw: unknown, path: string, ctx: NormalizeCont
       return
     }
     const bitsText = item.slice(slash + 1).trim()
-    const bits = /^[0-9]{1,3}$/.test(bitsText) ? Number(bitsText) : NaN
+    let bits = /^[0-9]{1,3}$/.test(bitsText) ? Number(bitsText) : NaN
+    // An IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) is the IPv4 network /8.
+    if (fam === 4 && item.includes(':')) bits = bits >= 96 ? bits - 96 : NaN
     const max = fam === 4 ? 32 : 128
     if (!(bits >= 0 && bits <= max)) {
       ctx.problem(itemPath, `"${item}": prefix length must be 0-${max}`)
@@ -137,8 +139,9 @@ export function normalizeRoutePolicies(raw: RawObject, path: string, hasPoolOrSp
   const access = asObject(raw['access'])
   if (access !== undefined) {
     const accessPath = childPath(path, 'access')
+    const allow = access['allow'] !== undefined ? normalizeCidrList(access['allow'], childPath(accessPath, 'allow'), ctx) : undefined
     const a: Mutable<RouteAccessSettings> = { deny: normalizeCidrList(access['deny'], childPath(accessPath, 'deny'), ctx) }
-    if (access['allow'] !== undefined) a.allow = normalizeCidrList(access['allow'], childPath(accessPath, 'allow'), ctx)
+    if (allow !== undefined) a.allow = allow
     if (a.allow === undefined && a.deny.length === 0) ctx.problem(accessPath, 'needs allow or deny')
     out.access = a
   }
