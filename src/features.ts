@@ -27,6 +27,7 @@ import type { Transport } from './proxy/transport.js'
 import { createTracingFeature } from './tracing/feature.js'
 import { createRouteActionFeature } from './policies/route-action-feature.js'
 import { createAccessFeature } from './policies/access.js'
+import { createCorsFeature } from './policies/cors.js'
 
 export interface BuiltInFeatureDeps {
   readonly settings: GatewaySettings
@@ -50,6 +51,7 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
   return [
     createTracingFeature(),
     createAccessFeature(),
+    createCorsFeature(),
     createRateLimitFeature({ log: d.log, registry: d.registry, rejected: d.metrics.rateLimitRejected, store: d.rateLimitStore }),
     createJwtFeature({ log: d.log, registry: d.registry, ...(d.jwtVerifier !== undefined ? { verifier: d.jwtVerifier } : {}) }),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),

@@ -42,7 +42,8 @@ export const COMPRESS_DEFAULTS = {
   ],
 } as const
 
-export const CORS_DEFAULT_METHODS = ['GET', 'HEAD', 'POST'] as const
+// @fastify/cors's default.
+export const CORS_DEFAULT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const
 export const API_KEY_DEFAULT_HEADER = 'x-api-key'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }

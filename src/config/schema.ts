@@ -708,7 +708,7 @@ const RouteCors = Strict(
       minItems: 1,
       description: 'Allowed origins: exact ("https://app.example.com"), a wildcard subdomain ("https://*.example.com") or "*" (any, never with credentials).',
     }),
-    methods: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Methods allowed cross-origin. Default GET, HEAD, POST.' })),
+    methods: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Methods allowed cross-origin. Default GET, HEAD, PUT, PATCH, POST, DELETE.' })),
     headers: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), { description: 'Request headers allowed cross-origin. Default: what the preflight asks for.' }),
     ),

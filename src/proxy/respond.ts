@@ -24,6 +24,14 @@ export function mergeHeaders(target: OutgoingHttpHeaders, source: HeaderBag | un
         target['set-cookie'] = ([] as string[]).concat(prior as string | string[], v as string | string[])
         continue
       }
+    } else if (name === 'vary') {
+      // Vary is a list (RFC 9110 §12.5.5): a feature's `Vary: Origin` must not drop the
+      // upstream's `Vary: Accept-Encoding`, or a shared cache would mix the variants.
+      const prior = target['vary']
+      if (prior !== undefined && prior !== '') {
+        target['vary'] = appendVary(String(prior), String(v))
+        continue
+      }
     }
     target[name] = v as string | string[]
   }
@@ -58,4 +66,16 @@ export function writeResponse(res: ClientResponse, status: number, headers: Outg
     if (!body.readableEnded) body.destroy()
   })
   body.pipe(res as NodeJS.WritableStream)
+}
+
+/** `prior` with the field names of `added` that it lacks (case-insensitive), or `*` if either is `*`. */
+export function appendVary(prior: string, added: string): string {
+  if (prior === '*' || added === '*') return '*'
+  const have = prior.toLowerCase().split(',').map((n) => n.trim())
+  let out = prior
+  for (const name of added.split(',')) {
+    const n = name.trim()
+    if (n !== '' && !have.includes(n.toLowerCase())) out += `, ${n}`
+  }
+  return out
 }

@@ -56,11 +56,19 @@ function hostCondition(host: string): Condition {
   return { test: (input) => input.host === host, why: (input) => `host ${input.host || '(none)'} is not ${host}` }
 }
 
-function methodsCondition(methods: readonly string[]): Condition {
+function methodsCondition(methods: readonly string[], corsPreflight = false): Condition {
   // RFC 9110 §9.3.2: HEAD is GET without the body, so it matches wherever GET does (else a
   // HEAD would skip a guarded GET route and fall through to a public one).
   const set = new Set(methods.includes('GET') ? [...methods, 'HEAD'] : methods)
   const list = [...set].join(', ')
+  if (corsPreflight) {
+    // A route with `cors` answers the CORS preflight (an OPTIONS with Access-Control-Request-
+    // Method) for the methods it serves, so the preflight must reach it whatever `methods` says.
+    return {
+      test: (input) => set.has(input.method) || (input.method === 'OPTIONS' && input.headers['access-control-request-method'] !== undefined),
+      why: (input) => `method ${input.method} not in ${list}`,
+    }
+  }
   return { test: (input) => set.has(input.method), why: (input) => `method ${input.method} not in ${list}` }
 }
 
@@ -214,7 +222,7 @@ class Route implements CompiledRoute {
     this.firstSegment = firstSegment
     if (m.host !== undefined) conditions.push(hostCondition(m.host.toLowerCase()))
     let methods: Condition | undefined
-    if (m.methods !== undefined && m.methods.length > 0) conditions.push((methods = methodsCondition(m.methods)))
+    if (m.methods !== undefined && m.methods.length > 0) conditions.push((methods = methodsCondition(m.methods, settings.cors !== undefined)))
     if (m.pathRegex !== undefined) conditions.push(pathRegexCondition(settings.name, m.pathRegex))
     if (m.headers !== undefined) {
       for (const [name, hm] of Object.entries(m.headers)) conditions.push(headerCondition(settings.name, name.toLowerCase(), hm))
