@@ -138,6 +138,7 @@ function createRecorder(gw: GatewayHandle, access: AccessLog | undefined): Answe
       entry.attempts = ctx?.attempts ?? 0
       entry.fallback = ctx?.fallbackUsed || undefined
       entry.cache = ctx?.cacheResult
+      entry.consumer = ctx?.consumer
       entry.status = status
       entry.code = code
       entry.bytes = ctx?.responseBytes ?? numberOr(res.getHeader('content-length'))

@@ -5,6 +5,7 @@
  * reload would refuse.
  */
 import { compileJwtVerifier } from './auth/jwt-verifier.js'
+import { parsePasswordHash } from './auth/password.js'
 import { checkConfigFile, ConfigError, loadConfigFile, type GatewaySettings } from './config/index.js'
 import { compileRouteTable } from './routing/route-table.js'
 import { validateTlsFiles } from './tls/certificates.js'
@@ -34,6 +35,13 @@ export function compileProblems(settings: GatewaySettings): Problem[] {
       problems.push(m ? { path: `jwt.${m[1]}`, message: m[2]! } : { path: 'jwt', message: text })
     }
   }
+  // basicAuth hashes are parsed by the basic-auth feature at start and reload: the same check.
+  settings.routes.forEach((r, i) => {
+    r.basicAuth?.users.forEach((u, j) => {
+      const parsed = parsePasswordHash(u.hash)
+      if (typeof parsed === 'string') problems.push({ path: `routes[${i}].basicAuth.users[${j}].hash`, message: parsed })
+    })
+  })
   return problems
 }
 

@@ -5,5 +5,6 @@
 import type { CliCommand } from './cli-types.js'
 import { explainCommand } from './explain/cli.js'
 import { configCommand } from './config-source/config-command.js'
+import { hashPasswordCommand } from './auth/hash-password-cli.js'
 
-export const cliCommands: Record<string, CliCommand> = { explain: explainCommand, config: configCommand }
+export const cliCommands: Record<string, CliCommand> = { explain: explainCommand, config: configCommand, 'hash-password': hashPasswordCommand() }

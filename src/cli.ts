@@ -30,6 +30,7 @@ const USAGE = `usage:
   switchyard schema                 print the configuration JSON Schema
   switchyard config push -c FILE --etcd URL [--key K]   validate FILE and publish it to etcd
   switchyard config get --etcd URL [--key K]            print the configuration live in etcd
+  switchyard hash-password          read a password on stdin, print its hash for basicAuth
   switchyard --version              Switchyard's version and the Node that runs it
   switchyard COMMAND --help         what COMMAND accepts (runs nothing)`
 

@@ -28,6 +28,8 @@ import { createTracingFeature } from './tracing/feature.js'
 import { createRouteActionFeature } from './policies/route-action-feature.js'
 import { createAccessFeature } from './policies/access.js'
 import { createCorsFeature } from './policies/cors.js'
+import { createApiKeyFeature } from './policies/api-key.js'
+import { createBasicAuthFeature } from './policies/basic-auth.js'
 
 export interface BuiltInFeatureDeps {
   readonly settings: GatewaySettings
@@ -54,6 +56,8 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createCorsFeature(),
     createRateLimitFeature({ log: d.log, registry: d.registry, rejected: d.metrics.rateLimitRejected, store: d.rateLimitStore }),
     createJwtFeature({ log: d.log, registry: d.registry, ...(d.jwtVerifier !== undefined ? { verifier: d.jwtVerifier } : {}) }),
+    createApiKeyFeature(),
+    createBasicAuthFeature(),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
     createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner, ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}) }),

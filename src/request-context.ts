@@ -42,6 +42,8 @@ export interface RequestContext {
   lastResort?: boolean
   upstreamMs: number | undefined
   cacheResult: string | undefined
+  /** The authenticated consumer (API key name, basic-auth user): rate-limit key `apikey`, access log. */
+  consumer?: string
   /** Verified JWT claims, when the route checked a token. */
   claims: Readonly<Record<string, unknown>> | undefined
   /** Headers the gateway adds upstream (e.g. forwarded claims); set after client copies are dropped. */

@@ -10,7 +10,7 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 export type KeySourceResult = { ok: true; value: KeySource } | { ok: false; message: string }
 
 export function parseKeySource(text: string): KeySourceResult {
-  if (text === 'ip' || text === 'path' || text === 'route') return { ok: true, value: { kind: text } }
+  if (text === 'ip' || text === 'path' || text === 'route' || text === 'apikey') return { ok: true, value: { kind: text } }
   const colon = text.indexOf(':')
   const kind = colon < 0 ? text : text.slice(0, colon)
   const name = colon < 0 ? '' : text.slice(colon + 1)
@@ -30,7 +30,7 @@ export function parseKeySource(text: string): KeySourceResult {
     default:
       return {
         ok: false,
-        message: 'must be a key source: ip, path, route, header:NAME, cookie:NAME, query:NAME or jwt:CLAIM',
+        message: 'must be a key source: ip, path, route, apikey, header:NAME, cookie:NAME, query:NAME or jwt:CLAIM',
       }
   }
 }
@@ -41,6 +41,7 @@ export function formatKeySource(source: KeySource): string {
     case 'ip':
     case 'path':
     case 'route':
+    case 'apikey':
       return source.kind
     case 'jwt':
       return `jwt:${source.claim}`

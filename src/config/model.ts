@@ -14,6 +14,8 @@ export type KeySource =
   | { readonly kind: 'cookie'; readonly name: string }
   | { readonly kind: 'query'; readonly name: string }
   | { readonly kind: 'jwt'; readonly claim: string }
+  /** The authenticated consumer (API key name or basic-auth user); rate-limit keys only. */
+  | { readonly kind: 'apikey' }
 
 export interface TlsCertificateSettings {
   readonly cert: string // absolute path

@@ -216,6 +216,7 @@ export function normalizeRoutePolicies(raw: RawObject, path: string, hasPoolOrSp
       users.push({ name, hash })
     })
     out.basicAuth = { realm, users }
+    if (raw['jwt'] !== undefined && raw['jwt'] !== false) ctx.problem(p, 'cannot be combined with jwt on one route: both read the Authorization header')
   }
 
   const timeouts = asObject(raw['timeouts'])

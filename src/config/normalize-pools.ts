@@ -49,6 +49,7 @@ function normalizePool(name: string, raw: RawObject, path: string, ctx: Normaliz
   const hashOn = parseKeySource(hashOnText)
   if (!hashOn.ok) ctx.problem(hashOnPath, hashOn.message)
   else if (hashOn.value.kind === 'jwt') ctx.jwtKeyUses.push(hashOnPath)
+  else if (hashOn.value.kind === 'apikey') ctx.problem(hashOnPath, '"apikey" is a rate-limit key only')
 
   const layer4 = streamProtocolOf(raw['backends'], childPath(path, 'backends'), ctx)
   const pool: {

@@ -88,7 +88,8 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
   }
 
   const sticky = keySource(raw['sticky'], childPath(path, 'sticky'), ctx)
-  if (sticky !== undefined) route.sticky = sticky
+  if (sticky?.kind === 'apikey') ctx.problem(childPath(path, 'sticky'), '"apikey" is a rate-limit key only')
+  else if (sticky !== undefined) route.sticky = sticky
 
   const jwt = normalizeRouteJwt(raw['jwt'], childPath(path, 'jwt'), env, ctx)
   if (jwt !== undefined) route.jwt = jwt
@@ -115,6 +116,9 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
       window,
       key: keySource(rateLimit['key'] ?? d.rateLimit.key, childPath(rlPath, 'key'), ctx) ?? { kind: 'ip' },
       onStoreError: rateLimit['onStoreError'] === 'deny' ? 'deny' : d.rateLimit.onStoreError,
+    }
+    if (route.rateLimit.key.kind === 'apikey' && raw['apiKey'] === undefined && raw['basicAuth'] === undefined) {
+      ctx.problem(childPath(rlPath, 'key'), '"apikey" needs apiKey or basicAuth on this route (the consumer is known after authentication)')
     }
     // A claim key needs verified claims: without `jwt` on the route every client would share
     // the IP fallback bucket, which is not what the key says.

@@ -12,8 +12,8 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 export const DURATION_PATTERN = '^[0-9]+(\\.[0-9]+)?\\s*(ms|s|m|h|d)?$'
 /** Bytes as bare digits or with a 1024-based unit (b, kb, mb, gb), any letter case. */
 export const SIZE_PATTERN = '^[0-9]+(\\.[0-9]+)?\\s*([bB]|[kK][bB]|[mM][bB]|[gG][bB])?$'
-/** `ip | path | route | header:NAME | cookie:NAME | query:NAME | jwt:CLAIM`. */
-export const KEY_SOURCE_PATTERN = '^(ip|path|route|(header|cookie|query|jwt):.+)$'
+/** `ip | path | route | apikey | header:NAME | cookie:NAME | query:NAME | jwt:CLAIM` (apikey: rate-limit keys only). */
+export const KEY_SOURCE_PATTERN = '^(ip|path|route|apikey|(header|cookie|query|jwt):.+)$'
 
 export const ALGORITHMS = [
   'round-robin',
@@ -809,7 +809,7 @@ const Route = Strict(
         {
           max: Type.Integer({ minimum: 1, description: 'Requests allowed per window and key.' }),
           window: Duration('The window.'),
-          key: Type.Optional(KeySource('What is counted: ip, header:NAME, jwt:CLAIM, route, ... Default ip.')),
+          key: Type.Optional(KeySource('What is counted: ip, header:NAME, jwt:CLAIM, apikey (the API key or basic-auth user), route, ... Default ip.')),
           onStoreError: Type.Optional(
             StringEnum(['allow', 'deny'] as const, 'While the shared store is unreachable. Default allow.'),
           ),

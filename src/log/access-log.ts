@@ -28,6 +28,8 @@ export interface AccessEntry {
   attempts?: number | undefined
   fallback?: boolean | undefined
   cache?: string | undefined
+  /** The authenticated consumer: an API key's name or a basic-auth user (never a secret). */
+  consumer?: string | undefined
   status?: number | undefined
   /** The gateway's error code (SWITCHYARD_*) when the gateway answered with an error itself. */
   code?: string | undefined
@@ -164,6 +166,7 @@ export function formatFields(e: AccessEntry): string {
   if (isNumber(e.attempts)) s += ',"attempts":' + e.attempts
   if (e.fallback !== undefined) s += e.fallback ? ',"fallback":true' : ',"fallback":false'
   if (e.cache !== undefined) s += ',"cache":' + str(e.cache)
+  if (e.consumer !== undefined) s += ',"consumer":' + str(e.consumer)
   if (isNumber(e.status)) s += ',"status":' + e.status
   if (e.code !== undefined) s += ',"code":' + str(e.code)
   if (isNumber(e.bytes)) s += ',"bytes":' + e.bytes

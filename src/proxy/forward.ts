@@ -50,6 +50,9 @@ export function routePlan(route: CompiledRoute): RoutePlan {
     const extra: string[] = []
     if (s.override) extra.push(s.override)
     if (s.jwt) extra.push(...Object.values(s.jwt.forwardClaims))
+    // The secrets of API-key and basic auth stay at the gateway.
+    if (s.apiKey) extra.push(s.apiKey.header)
+    if (s.basicAuth) extra.push('authorization')
     plan = { headers: compileHeaderPlan(s.headers, extra) }
     plans.set(route, plan)
   }

@@ -18,6 +18,8 @@ export interface RateLimitKeyInput {
   readonly clientIp: string
   readonly headers: IncomingHttpHeaders
   readonly claims: Readonly<Record<string, unknown>> | undefined
+  /** The authenticated consumer (API key name, basic-auth user), for `key: apikey`. */
+  readonly consumer?: string | undefined
   /**
    * Values of the other key sources (`cookie:`, `query:`, `path` = the normalised path, never the
    * raw target), read by the caller on demand.
@@ -76,6 +78,17 @@ export function compileRateLimitKey(routeName: string, source: KeySource): Compi
           if (typeof v === 'string' && v.length > 0) return jp + boundedValue(v)
           if (typeof v === 'number' || typeof v === 'boolean') return jp + String(v)
           return byIp(input)
+        },
+      }
+    }
+    case 'apikey': {
+      // Counted after authentication (like a claim): the consumer is known only then.
+      const ap = `${prefix}key:`
+      return {
+        needsClaims: true,
+        derive: (input) => {
+          const v = input.consumer
+          return v === undefined || v.length === 0 ? byIp(input) : ap + boundedValue(v)
         },
       }
     }

@@ -129,7 +129,7 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
             claims: ctx.claims,
             lookup: (s) => keyValueOf(s, { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, path: ctx.path, query: ctx.query, route: routeName }),
           }
-        : { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims }
+        : { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, consumer: ctx.consumer }
       const bucket = derive(input)
       // The memory store calls back before incr returns: answer inline, no promise. A store that
       // answers later gets the promise created below, whose executor runs before any callback can.

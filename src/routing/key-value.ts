@@ -20,6 +20,8 @@ export interface KeyInput {
   readonly query?: string
   /** The matched route's name. */
   readonly route?: string
+  /** The authenticated consumer (API key name, basic-auth user). */
+  readonly consumer?: string
 }
 
 function nonEmpty(v: string | undefined | null): string | undefined {
@@ -43,6 +45,8 @@ export function keyValueOf(source: KeySource, input: KeyInput): string | undefin
     case 'query':
       // URLSearchParams only on this path: query keys are rare, and parsing is per request.
       return input.query === undefined || input.query === '' ? undefined : nonEmpty(new URLSearchParams(input.query).get(source.name))
+    case 'apikey':
+      return nonEmpty(input.consumer)
     case 'jwt': {
       const v = input.claims?.[source.claim]
       if (v === undefined || v === null) return undefined

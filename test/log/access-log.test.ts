@@ -70,7 +70,7 @@ describe('access line format', () => {
   it('keeps the field order of the old pino line', () => {
     const all: Required<AccessEntry> = {
       reqId: 'r', traceId: 't', method: 'GET', path: '/', host: 'h', client: '127.0.0.1', route: 'all', pool: 'p', splitPool: 's',
-      backend: 'http://b', attempts: 2, fallback: true, cache: 'HIT', status: 200, code: 'SWITCHYARD_X', bytes: 1, upstreamMs: 1, totalMs: 2,
+      backend: 'http://b', attempts: 2, fallback: true, cache: 'HIT', consumer: 'ci', status: 200, code: 'SWITCHYARD_X', bytes: 1, upstreamMs: 1, totalMs: 2,
     }
     expect(Object.keys(JSON.parse(`{${formatFields(all).slice(1)}}`))).toEqual(Object.keys(all))
   })
