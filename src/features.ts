@@ -7,6 +7,11 @@
  * - the cache before the mirror: its middleware wraps the mirror's, so cache hits are not
  *   mirrored and only requests that really go upstream are copied.
  * - the canary last: its stage (phase `late`) only marks the route's requests for analysis.
+ * - compression before (outside) the cache: the cache stores one representation and every
+ *   answer, hit or miss, is compressed on the way out (src/policies/compress.ts says why).
+ * - access rules, then CORS, in phase `early`, before rate limits: a refused address spends no
+ *   budget, and a preflight is answered before anything that needs credentials; API keys and
+ *   basic auth in `auth` after JWT; respond/redirect in `late`, after everything that guards them.
  * Embedders' features (GatewayOptions.features) come after these.
  */
 import type { Registry } from 'prom-client'
@@ -30,6 +35,7 @@ import { createAccessFeature } from './policies/access.js'
 import { createCorsFeature } from './policies/cors.js'
 import { createApiKeyFeature } from './policies/api-key.js'
 import { createBasicAuthFeature } from './policies/basic-auth.js'
+import { createCompressFeature } from './policies/compress.js'
 
 export interface BuiltInFeatureDeps {
   readonly settings: GatewaySettings
@@ -58,6 +64,7 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createJwtFeature({ log: d.log, registry: d.registry, ...(d.jwtVerifier !== undefined ? { verifier: d.jwtVerifier } : {}) }),
     createApiKeyFeature(),
     createBasicAuthFeature(),
+    createCompressFeature(),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
     createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner, ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}) }),
