@@ -182,11 +182,6 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
       reply.header('allow', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS')
       throw new ERR_METHOD_NOT_ALLOWED('TRACE')
     }
-    const cl = request.headers['content-length']
-    if (cl !== undefined && Number(cl) > server.bodyLimit) {
-      if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
-      throw new ERR_BODY_TOO_LARGE(server.bodyLimit)
-    }
     const { path, query } = normalizePath(url, request.method)
     ;(ctx as { path: string }).path = path
     ;(ctx as { query: string }).query = query
@@ -199,6 +194,14 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
     }
     const route = resolved.route
     ctx.route = route
+    // The declared size against the route's limit (its own `bodyLimit`, else the server's), before
+    // any stage or upstream: a body the gateway would refuse is refused before it is read.
+    const cl = request.headers['content-length']
+    const bodyLimit = route.settings.bodyLimit ?? server.bodyLimit
+    if (cl !== undefined && Number(cl) > bodyLimit) {
+      if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
+      throw new ERR_BODY_TOO_LARGE(bodyLimit)
+    }
     ctx.upstreamPath = route.rewrite(path)
   }
 }

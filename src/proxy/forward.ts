@@ -65,7 +65,7 @@ type WithBody = RequestContext & { [kBody]?: Promise<RequestBody> }
 
 export function requestBodyOf(request: ProxyRequest, ctx: RequestContext): Promise<RequestBody> {
   const c = ctx as WithBody
-  return (c[kBody] ??= prepareBody(request.raw, ctx.state.settings.server.bodyLimit))
+  return (c[kBody] ??= prepareBody(request.raw, ctx.route?.settings.bodyLimit ?? ctx.state.settings.server.bodyLimit))
 }
 
 /** What key sources (hashOn, sticky cookies, rate-limit keys) read from this request. */
@@ -229,7 +229,9 @@ export function createForward(deps: ForwardDeps): Forward {
       budgetPool = undefined
       budgetRetries = 0
     }
-    const timeouts = (pool: Pool) => pool.settings.timeouts.response
+    // A route's own `timeouts.response` overrides its pools'.
+    const routeResponseTimeout = route.settings.timeouts?.response
+    const timeouts = (pool: Pool) => routeResponseTimeout ?? pool.settings.timeouts.response
     // 1xx from the upstream go to the client that waits for this exchange (RFC 9110 §15.2);
     // the gateway's own background requests drop them.
     const sink = ctx.interim
