@@ -36,6 +36,7 @@ import { createCorsFeature } from './policies/cors.js'
 import { createApiKeyFeature } from './policies/api-key.js'
 import { createBasicAuthFeature } from './policies/basic-auth.js'
 import { createCompressFeature } from './policies/compress.js'
+import { createHeaderTemplateFeature } from './policies/header-templates.js'
 
 export interface BuiltInFeatureDeps {
   readonly settings: GatewaySettings
@@ -68,6 +69,7 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
     createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner, ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}) }),
+    createHeaderTemplateFeature(),
     createRouteActionFeature(),
   ]
 }

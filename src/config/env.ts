@@ -1,7 +1,9 @@
 /**
  * `${NAME}` and `${NAME:-default}` substitution. It runs on string scalars of the already
  * parsed document, so a variable's value is always one string: it can never add keys, lists
- * or YAML syntax, whatever characters it holds. `$${` writes a literal `${`.
+ * or YAML syntax, whatever characters it holds. `$${` writes a literal `${`. The names of header
+ * templates (`${client_ip}`, `${request_id}`, `${host}`, `${path}`, `${apikey.name}`, `${claim.NAME}`)
+ * are not variables: they stay as written, for the request path to fill in.
  */
 import { plainRecord } from './plain-record.js'
 import type { ConfigProblem } from './errors.js'
@@ -12,6 +14,8 @@ export type Env = Readonly<Record<string, string | undefined>>
 // `$${` (escape) or `${NAME}` / `${NAME:-default}`; anything else after `${` is an error.
 const TOKEN = /\$\$\{|\$\{([^}]*)\}|\$\{/g
 const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s
+/** The names of header templates, kept for the request path (lower-case, unlike environment variables by convention). */
+const HEADER_TEMPLATE = /^(client_ip|request_id|host|path|apikey\.name|claim\.[A-Za-z0-9_.:-]+)$/
 
 /** A copy of `value` with every string substituted; problems are appended to `problems`. */
 export function substituteEnv(value: unknown, env: Env, problems: ConfigProblem[], path = ''): unknown {
@@ -33,6 +37,9 @@ function substituteString(text: string, env: Env, problems: ConfigProblem[], pat
       problems.push({ path, message: 'unterminated "${": write ${NAME}, ${NAME:-default}, or $${ for a literal' })
       return token
     }
+    // Header templates (`${client_ip}`, `${claim.sub}`, ...; src/policies/header-templates.ts) are
+    // filled per request, not from the environment: left as written.
+    if (HEADER_TEMPLATE.test(body)) return token
     const ref = REFERENCE.exec(body)
     if (ref === null) {
       problems.push({ path, message: `invalid substitution "${token}": write \${NAME} or \${NAME:-default}` })

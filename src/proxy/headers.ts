@@ -7,6 +7,7 @@
  * claims) are removed from the client's request first and then set by the gateway, so naming
  * them in `Connection` can strip the client's copy but never the gateway's.
  */
+import { hasTemplate } from '../policies/header-templates.js'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { HeaderRewriteSettings } from '../config/model.js'
 
@@ -45,14 +46,18 @@ export interface HeaderPlan {
 }
 
 export function compileHeaderPlan(headers: { request: HeaderRewriteSettings; response: HeaderRewriteSettings }, extraDropped: readonly string[]): HeaderPlan {
-  const dropRequest = new Set<string>([...ALWAYS_DROPPED_REQUEST, ...headers.request.remove, ...extraDropped])
+  // Values with `${client_ip}`-style templates are set per request by src/policies/header-templates.ts;
+  // the client's own copies of those request headers are dropped here.
+  const requestSet = Object.entries(headers.request.set)
+  const templatedRequest = requestSet.filter(([, v]) => hasTemplate(v)).map(([k]) => k)
+  const dropRequest = new Set<string>([...ALWAYS_DROPPED_REQUEST, ...headers.request.remove, ...extraDropped, ...templatedRequest])
   const dropRequestUntrusted = new Set<string>([...dropRequest, ...FORWARDING])
   return {
     dropRequest,
     dropRequestUntrusted,
-    setRequest: Object.entries(headers.request.set),
+    setRequest: requestSet.filter(([, v]) => !hasTemplate(v)),
     dropResponse: new Set<string>([...HOP_BY_HOP, ...headers.response.remove]),
-    setResponse: Object.entries(headers.response.set),
+    setResponse: Object.entries(headers.response.set).filter(([, v]) => !hasTemplate(v)),
   }
 }
 
