@@ -8,6 +8,7 @@ import { compileJwtVerifier } from './auth/jwt-verifier.js'
 import { parsePasswordHash } from './auth/password.js'
 import { checkConfigFile, ConfigError, loadConfigFile, type GatewaySettings } from './config/index.js'
 import { compileRouteTable } from './routing/route-table.js'
+import { shadowedRoutes } from './routing/shadowed.js'
 import { validateTlsFiles } from './tls/certificates.js'
 
 export interface Problem {
@@ -45,7 +46,15 @@ export function compileProblems(settings: GatewaySettings): Problem[] {
   return problems
 }
 
-export async function checkGatewayFile(path: string): Promise<{ ok: true } | { ok: false; lines: string[] }> {
+/** Warnings: the file is valid but probably not what was meant (routes that can never match). */
+export function configWarnings(settings: GatewaySettings): Problem[] {
+  return shadowedRoutes(settings.routes).map((s) => ({
+    path: `routes[${s.index}]`,
+    message: `route "${s.name}" can never match: routes[${s.by}] ("${s.byName}") takes every request it could (the first match wins)`,
+  }))
+}
+
+export async function checkGatewayFile(path: string): Promise<{ ok: true; warnings?: string[] } | { ok: false; lines: string[] }> {
   const base = await checkConfigFile(path)
   if (!base.ok) return base
   let settings: GatewaySettings
@@ -56,5 +65,7 @@ export async function checkGatewayFile(path: string): Promise<{ ok: true } | { o
     throw err
   }
   const problems = [...compileProblems(settings), ...(await validateTlsFiles(settings.server.tls))]
-  return problems.length === 0 ? { ok: true } : { ok: false, lines: problems.map((p) => `${p.path}: ${p.message}`) }
+  if (problems.length > 0) return { ok: false, lines: problems.map((p) => `${p.path}: ${p.message}`) }
+  const warnings = configWarnings(settings).map((p) => `warning: ${p.path}: ${p.message}`)
+  return warnings.length === 0 ? { ok: true } : { ok: true, warnings }
 }

@@ -220,6 +220,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'check': {
       const result = await checkGatewayFile(configPath())
       if (result.ok) {
+        // Warnings go to stderr: stdout stays `ok` for scripts, and the exit code stays 0.
+        for (const w of result.warnings ?? []) err(w)
         out('ok')
         return 0
       }
