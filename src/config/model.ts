@@ -229,6 +229,8 @@ export interface RouteRateLimitSettings {
   readonly window: number
   readonly key: KeySource
   readonly onStoreError: 'allow' | 'deny'
+  /** Absent: fixed-window. */
+  readonly algorithm?: 'fixed-window' | 'gcra'
 }
 
 export interface RouteCacheSettings {
@@ -273,7 +275,10 @@ export interface RouteSettings {
   readonly stickyCookie: { readonly ttl: number } // lifetime of an assigned `cookie:` sticky key
   readonly override?: string // lower-cased header name
   readonly jwt?: RouteJwtSettings
+  /** The first (or only) limit. */
   readonly rateLimit?: RouteRateLimitSettings
+  /** Every limit, in file order, when `rateLimit` is a list (absent for a single limit). */
+  readonly rateLimits?: readonly RouteRateLimitSettings[]
   readonly cache?: RouteCacheSettings
   readonly mirror?: { readonly pool: string; readonly percent: number; readonly maxBodySize: number }
   readonly canary?: CanarySettings

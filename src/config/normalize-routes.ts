@@ -106,26 +106,34 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
     route.override = header
   }
 
-  const rateLimit = asObject(raw['rateLimit'])
-  if (rateLimit !== undefined) {
-    const rlPath = childPath(path, 'rateLimit')
+  const rateLimitRaw = raw['rateLimit']
+  const rateLimitItems = Array.isArray(rateLimitRaw) ? rateLimitRaw : rateLimitRaw === undefined ? [] : [rateLimitRaw]
+  const limits: RouteSettings['rateLimit'][] = []
+  rateLimitItems.forEach((item, i) => {
+    const rateLimit = asObject(item)
+    if (rateLimit === undefined) return
+    const rlPath = Array.isArray(rateLimitRaw) ? indexPath(childPath(path, 'rateLimit'), i) : childPath(path, 'rateLimit')
     const window = asDuration(rateLimit['window'], 0)
     if (tryParseDuration(rateLimit['window']) === 0) ctx.problem(childPath(rlPath, 'window'), 'must be longer than 0')
-    route.rateLimit = {
+    const limit: Mutable<NonNullable<RouteSettings['rateLimit']>> = {
       max: typeof rateLimit['max'] === 'number' ? rateLimit['max'] : 1,
       window,
       key: keySource(rateLimit['key'] ?? d.rateLimit.key, childPath(rlPath, 'key'), ctx) ?? { kind: 'ip' },
       onStoreError: rateLimit['onStoreError'] === 'deny' ? 'deny' : d.rateLimit.onStoreError,
     }
-    if (route.rateLimit.key.kind === 'apikey' && raw['apiKey'] === undefined && raw['basicAuth'] === undefined) {
+    if (rateLimit['algorithm'] === 'gcra') limit.algorithm = 'gcra'
+    limits.push(limit)
+    if (limit.key.kind === 'apikey' && raw['apiKey'] === undefined && raw['basicAuth'] === undefined) {
       ctx.problem(childPath(rlPath, 'key'), '"apikey" needs apiKey or basicAuth on this route (the consumer is known after authentication)')
     }
     // A claim key needs verified claims: without `jwt` on the route every client would share
     // the IP fallback bucket, which is not what the key says.
-    if (route.rateLimit.key.kind === 'jwt' && jwt === undefined && env.jwtConfigured) {
-      ctx.problem(childPath(rlPath, 'key'), `"jwt:${route.rateLimit.key.claim}" needs \`jwt\` on this route (claims are only known after verification)`)
+    if (limit.key.kind === 'jwt' && jwt === undefined && env.jwtConfigured) {
+      ctx.problem(childPath(rlPath, 'key'), `"jwt:${limit.key.claim}" needs \`jwt\` on this route (claims are only known after verification)`)
     }
-  }
+  })
+  if (limits.length > 0) route.rateLimit = limits[0]
+  if (Array.isArray(rateLimitRaw) && limits.length > 0) route.rateLimits = limits as NonNullable<RouteSettings['rateLimit']>[]
 
   const cache = asObject(raw['cache'])
   if (cache !== undefined) {

@@ -780,6 +780,29 @@ const RouteTimeouts = Strict(
   "Per-route override of the pools' upstream timeouts.",
 )
 
+const RouteRateLimit = Strict(
+  {
+    max: Type.Integer({ minimum: 1, description: 'Requests allowed per window and key.' }),
+    window: Duration('The window.'),
+    key: Type.Optional(KeySource('What is counted: ip, header:NAME, jwt:CLAIM, apikey (the API key or basic-auth user), route, ... Default ip.')),
+    algorithm: Type.Optional(
+      StringEnum(
+        ['fixed-window', 'gcra'] as const,
+        'fixed-window: max per window counted from the first hit; gcra: a steady rate of max per window with bursts up to max, no double burst at window edges. Default fixed-window.',
+      ),
+    ),
+    onStoreError: Type.Optional(
+      StringEnum(['allow', 'deny'] as const, 'While the shared store is unreachable. Default allow.'),
+    ),
+  },
+  'Rate limit of this route (429 with Retry-After when exceeded).',
+)
+
+const RouteRateLimits = Type.Union([RouteRateLimit, Type.Array(RouteRateLimit, { minItems: 1, description: 'Several limits (e.g. 10/s and 1000/h): a request must pass every one.' })], {
+  description: 'Rate limit of this route, or a list of limits that all apply.',
+  errorMessage: 'must be a rateLimit object or a list of them',
+})
+
 const Route = Strict(
   {
     name: Type.String({ minLength: 1, description: 'Unique route name (labels metrics, logs, admin API).' }),
@@ -804,19 +827,7 @@ const Route = Strict(
       HeaderName('A request with this header naming a pool of the split goes to that pool.'),
     ),
     jwt: Type.Optional(RouteJwt),
-    rateLimit: Type.Optional(
-      Strict(
-        {
-          max: Type.Integer({ minimum: 1, description: 'Requests allowed per window and key.' }),
-          window: Duration('The window.'),
-          key: Type.Optional(KeySource('What is counted: ip, header:NAME, jwt:CLAIM, apikey (the API key or basic-auth user), route, ... Default ip.')),
-          onStoreError: Type.Optional(
-            StringEnum(['allow', 'deny'] as const, 'While the shared store is unreachable. Default allow.'),
-          ),
-        },
-        'Rate limit of this route (429 with Retry-After when exceeded).',
-      ),
-    ),
+    rateLimit: Type.Optional(RouteRateLimits),
     cache: Type.Optional(
       Strict(
         {

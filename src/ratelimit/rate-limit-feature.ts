@@ -29,7 +29,8 @@ import type { CompiledRoute } from '../routing/types.js'
 import { ERR_RATE_LIMIT_STORE, ERR_RATE_LIMITED } from './errors.js'
 import { retryAfterSeconds } from './headers.js'
 import { compileRateLimitKey, type RateLimitKeyInput } from './key.js'
-import type { RateLimitStoreHandle } from './store.js'
+import { MEMORY_BUCKETS, REDIS_KEY_PREFIX, type RateLimitStore, type RateLimitStoreHandle } from './store.js'
+import { createMemoryGcraStore, createRedisGcraStore } from './gcra.js'
 
 export interface RateLimitFeatureLog {
   warn(obj: object, msg: string): void
@@ -85,10 +86,38 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
   let committed: GatewaySettings['rateLimit'] | undefined
   let readied: Promise<boolean> | undefined
 
-  function stageFor(route: CompiledRoute, settings: RouteRateLimitSettings): RouteFeature {
+  // GCRA limits count in their own store of the same kind (src/ratelimit/gcra.ts), made on first use.
+  let gcraStore: RateLimitStore | undefined
+  const gcra = (): RateLimitStore =>
+    (gcraStore ??= handle.kind === 'redis' && handle.redis !== undefined ? createRedisGcraStore(handle.redis, REDIS_KEY_PREFIX) : createMemoryGcraStore(MEMORY_BUCKETS))
+
+  /**
+   * A route's limits as one stage: every limit must pass, in file order (the first refusal
+   * answers). The headers describe the limit closest to refusing (the lowest RateLimit-Remaining).
+   */
+  function stagesFor(route: CompiledRoute, all: readonly RouteRateLimitSettings[]): RouteFeature {
+    if (all.length === 1) return stageFor(route, all[0]!, route.name)
+    // Each limit after the first counts in buckets of its own.
+    const runs = all.map((l, i) => stageFor(route, l, i === 0 ? route.name : `${route.name}#${i}`).stage!)
+    const late = runs.some((r) => r.phase === 'late')
+    const steps = runs.map((r) => r.run)
+    const from = (i: number, request: ProxyRequest, ctx: RequestContext): void | Promise<void> => {
+      for (; i < steps.length; i++) {
+        const r = steps[i]!(request, ctx)
+        if (r !== undefined) {
+          const next = i + 1
+          return r.then(() => from(next, request, ctx))
+        }
+      }
+    }
+    return { stage: { phase: late ? 'late' : 'early', run: (request, ctx) => from(0, request, ctx) } }
+  }
+
+  function stageFor(route: CompiledRoute, settings: RouteRateLimitSettings, bucketName: string): RouteFeature {
     const routeName = route.name
     const labels = { route: routeName }
-    const key = compileRateLimitKey(routeName, settings.key)
+    const key = compileRateLimitKey(bucketName, settings.key)
+    const limiter = settings.algorithm === 'gcra' ? gcra() : store
     const derive = key.derive
     const max = settings.max
     const window = settings.window
@@ -110,9 +139,13 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
       const remaining = max - current
       const resetSeconds = Math.max(0, Math.ceil(res.ttl / 1000))
       const headers = (ctx.responseHeaders ??= {})
-      headers['ratelimit-limit'] = limitText
-      headers['ratelimit-remaining'] = String(remaining > 0 ? remaining : 0)
-      headers['ratelimit-reset'] = String(resetSeconds)
+      // With several limits, the headers describe the one closest to refusing.
+      const shown = headers['ratelimit-remaining']
+      if (shown === undefined || Number(shown) > remaining || current > max) {
+        headers['ratelimit-limit'] = limitText
+        headers['ratelimit-remaining'] = String(remaining > 0 ? remaining : 0)
+        headers['ratelimit-reset'] = String(resetSeconds)
+      }
       if (current > max) {
         rejected.inc(labels)
         const wait = retryAfterSeconds({ limit: max, remaining: 0, resetSeconds })
@@ -127,6 +160,7 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
             clientIp: ctx.clientIp,
             headers: request.headers,
             claims: ctx.claims,
+            consumer: ctx.consumer,
             lookup: (s) => keyValueOf(s, { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, path: ctx.path, query: ctx.query, route: routeName }),
           }
         : { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, consumer: ctx.consumer }
@@ -155,7 +189,7 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
         }
       }
       try {
-        store.incr(bucket, onAnswer, window, max)
+        limiter.incr(bucket, onAnswer, window, max)
       } catch (err) {
         // A store that throws instead of calling back is a store failure like any other.
         if (!answered) {
@@ -180,8 +214,8 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
       const limited = next.routes.some((r) => r.rateLimit !== undefined)
       const prepared = {
         compileRoute(route: CompiledRoute): RouteFeature | undefined {
-          const settings = route.settings.rateLimit
-          return settings === undefined ? undefined : stageFor(route, settings)
+          const settings = route.settings.rateLimits ?? (route.settings.rateLimit === undefined ? undefined : [route.settings.rateLimit])
+          return settings === undefined ? undefined : stagesFor(route, settings)
         },
         commit() {
           if (committed !== undefined && (committed.store !== s.store || committed.redis !== s.redis)) {
