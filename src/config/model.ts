@@ -300,6 +300,8 @@ export interface RouteSettings {
   readonly timeouts?: { readonly response?: number }
   /** Per-route override of server.bodyLimit (bytes). */
   readonly bodyLimit?: number
+  /** Per-route override of the pools' retry policy (defaults filled in as for a pool). */
+  readonly retry?: RetrySettings
 }
 
 export interface RouteRespondSettings {

@@ -7,6 +7,7 @@
 import { isIP } from 'node:net'
 import { canonicalIp } from '../net/client-ip.js'
 import { TOKEN } from './key-source.js'
+import { normalizeRetry } from './normalize-pools.js'
 import type {
   RouteAccessSettings,
   RouteApiKeySettings,
@@ -15,6 +16,7 @@ import type {
   RouteCorsSettings,
   RouteRedirectSettings,
   RouteRespondSettings,
+  RetrySettings,
 } from './model.js'
 import { plainRecord, ordinaryRecord } from './plain-record.js'
 import { childPath, indexPath } from './paths.js'
@@ -59,6 +61,7 @@ export interface RoutePolicies {
   basicAuth?: RouteBasicAuthSettings
   timeouts?: { readonly response?: number }
   bodyLimit?: number
+  retry?: RetrySettings
 }
 
 /**
@@ -225,6 +228,8 @@ export function normalizeRoutePolicies(raw: RawObject, path: string, hasPoolOrSp
     if (response === 0) ctx.problem(childPath(childPath(path, 'timeouts'), 'response'), 'must be longer than 0')
     out.timeouts = response === undefined ? {} : { response }
   }
+  const retry = asObject(raw['retry'])
+  if (retry !== undefined) out.retry = normalizeRetry(retry)
   if (raw['bodyLimit'] !== undefined) {
     const limit = asSize(raw['bodyLimit'], -1)
     if (limit >= 0) out.bodyLimit = limit

@@ -250,7 +250,7 @@ function backendOrigin(text: string, path: string, ctx: NormalizeContext, bareSc
   return url.origin
 }
 
-function normalizeRetry(raw: RawObject): RetrySettings {
+export function normalizeRetry(raw: RawObject): RetrySettings {
   const d = DEFAULTS.pool.retry
   const on = Array.isArray(raw['on'])
     ? raw['on'].filter(

@@ -885,6 +885,7 @@ const Route = Strict(
     basicAuth: Type.Optional(RouteBasicAuth),
     timeouts: Type.Optional(RouteTimeouts),
     bodyLimit: Type.Optional(Size('Largest request body on this route (overrides server.bodyLimit); larger requests get 413.')),
+    retry: Type.Optional(Retry),
     headers: Type.Optional(
       Strict(
         { request: Type.Optional(HeaderRewrite), response: Type.Optional(HeaderRewrite) },

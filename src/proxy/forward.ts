@@ -248,9 +248,10 @@ export function createForward(deps: ForwardDeps): Forward {
           ctx.fallbackUsed = true
           metrics.fallbacks.inc({ route: route.name, from: previousPool, to: pool.name })
         }
-        const retry = pool.settings.retry
+        // A route's own `retry` replaces its pools'.
+        const retry = route.settings.retry ?? pool.settings.retry
         const plan = retryPlan(retry)
-        const maxAttempts = 1 + pool.settings.retry.attempts
+        const maxAttempts = 1 + retry.attempts
         // Requests that may wait for a connection beyond the transport's connections.
         const maxPending = pool.settings.maxPending
         const queueTimeout = pool.settings.queueTimeout ?? 0

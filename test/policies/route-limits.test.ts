@@ -78,3 +78,26 @@ describe('per-route timeouts', () => {
     await patient.body.dump()
   })
 })
+
+describe('per-route retry', () => {
+  it("a route's retry replaces its pool's: no retry here, a retry there", async () => {
+    const dead = await startUpstream('dead')
+    const deadUrl = dead.url
+    await dead.close()
+    const live = await startUpstream('live')
+    cleanups.push(() => live.close())
+    const gw = await startGateway({
+      pools: { main: { algorithm: 'round-robin', backends: [deadUrl, live.url], retry: { attempts: 1 }, circuitBreaker: false } },
+      routes: [
+        { name: 'no-retry', match: { path: '/once' }, pool: 'main', retry: { attempts: 0 } },
+        { name: 'default', match: { path: '/' }, pool: 'main' },
+      ],
+    })
+    cleanups.push(() => gw.close())
+    // Round robin alternates: over two requests one starts on the dead backend.
+    const once = [await fetch(`${gw.url}/once`), await fetch(`${gw.url}/once`)].map((r) => r.status).sort()
+    expect(once).toEqual([200, 502])
+    const retried = [await fetch(`${gw.url}/x`), await fetch(`${gw.url}/x`)].map((r) => r.status)
+    expect(retried).toEqual([200, 200])
+  })
+})
