@@ -36,6 +36,15 @@ export function compileProblems(settings: GatewaySettings): Problem[] {
       problems.push(m ? { path: `jwt.${m[1]}`, message: m[2]! } : { path: 'jwt', message: text })
     }
   }
+  for (const [name, issuer] of Object.entries(settings.jwtIssuers ?? {})) {
+    try {
+      compileJwtVerifier(issuer).close()
+    } catch (err) {
+      const text = (err as Error).message.replace(/^jwt: /, '')
+      const m = /^(\w+): (.*)$/s.exec(text)
+      problems.push(m ? { path: `jwtIssuers.${name}.${m[1]}`, message: m[2]! } : { path: `jwtIssuers.${name}`, message: text })
+    }
+  }
   // basicAuth hashes are parsed by the basic-auth feature at start and reload: the same check.
   settings.routes.forEach((r, i) => {
     r.basicAuth?.users.forEach((u, j) => {

@@ -22,7 +22,8 @@
  */
 import { Counter, type Registry } from 'prom-client'
 import { ConfigError, type ConfigProblem } from '../config/errors.js'
-import type { JwtSettings } from '../config/model.js'
+import type { JwtSettings, RouteJwtSettings } from '../config/model.js'
+import { readCookie } from '../net/cookies.js'
 import { metricsOnce } from '../metrics.js'
 import type { Feature, PreparedFeature, RouteFeature, StageRun } from '../pipeline/feature.js'
 import type { ProxyRequest } from '../proxy/request.js'
@@ -30,7 +31,7 @@ import type { RequestContext } from '../request-context.js'
 import type { CompiledRoute } from '../routing/types.js'
 import { extractBearer } from './bearer.js'
 import { compileRouteJwt } from './claims.js'
-import { ERR_JWT_FORBIDDEN, ERR_JWT_KEYS_UNAVAILABLE, ERR_JWT_MISSING } from './errors.js'
+import { ERR_JWT_FORBIDDEN, ERR_JWT_INVALID, ERR_JWT_KEYS_UNAVAILABLE, ERR_JWT_MISSING, ERR_JWT_TOO_LARGE } from './errors.js'
 import { compileJwtVerifier, type Claims, type JwtVerifier, type JwtVerifierOptions } from './jwt-verifier.js'
 
 export interface JwtFeatureLog {
@@ -79,12 +80,12 @@ export function createJwtFeature(deps: JwtFeatureDeps): Feature {
       registers: [registry],
     }),
   )
-  /** The verifier of the serving configuration. */
-  let live: JwtVerifier | undefined
-  /** Every verifier not yet closed: the live one and any prepared but not committed or discarded. */
+  /** The verifiers of the serving configuration, by issuer name (`default` = the top-level jwt). */
+  let live = new Map<string, JwtVerifier>()
+  /** Every verifier not yet closed: the live ones and any prepared but not committed or discarded. */
   const open = new Set<JwtVerifier>()
 
-  function compile(settings: JwtSettings): JwtVerifier {
+  function compile(settings: JwtSettings, base: string): JwtVerifier {
     let verifier: JwtVerifier
     try {
       verifier = compileJwtVerifier(settings, {
@@ -92,7 +93,8 @@ export function createJwtFeature(deps: JwtFeatureDeps): Feature {
         jwks: { ...options.jwks, onFetchError: (err) => log.warn({ err: err.message, jwksUrl: settings.jwksUrl }, 'jwks fetch failed; keeping the last good keys') },
       })
     } catch (err) {
-      throw new ConfigError([jwtConfigProblem(err)])
+      const p = jwtConfigProblem(err)
+      throw new ConfigError([base === 'jwt' ? p : { path: p.path.replace(/^jwt/, base), message: p.message }])
     }
     open.add(verifier)
     return verifier
@@ -105,8 +107,9 @@ export function createJwtFeature(deps: JwtFeatureDeps): Feature {
     open.delete(verifier)
   }
 
-  function stageFor(route: CompiledRoute, verifier: JwtVerifier | undefined): StageRun {
-    const policy = compileRouteJwt(route.settings.jwt!)
+  function stageFor(route: CompiledRoute, verifiers: readonly JwtVerifier[]): StageRun {
+    const settings = route.settings.jwt!
+    const policy = compileRouteJwt(settings)
     const routeName = route.name
     const required = policy.required
 
@@ -126,19 +129,21 @@ export function createJwtFeature(deps: JwtFeatureDeps): Feature {
       if (forwarded !== undefined) ctx.upstreamHeaders = Object.assign(ctx.upstreamHeaders ?? {}, forwarded)
     }
 
-    if (verifier === undefined) {
-      // A route asks for tokens but there is no `jwt` section: refuse rather than guess.
+    if (verifiers.length === 0) {
+      // A route asks for tokens but there is no verifier: refuse rather than guess.
       return (_request, ctx) => refuse(ctx, new ERR_JWT_KEYS_UNAVAILABLE())
     }
-    const maxTokenLength = verifier.maxTokenLength
+    const maxTokenLength = Math.max(...verifiers.map((v) => v.maxTokenLength))
+    const read = tokenReader(settings.token, maxTokenLength)
+    const check = verifiers.length === 1 ? verifiers[0]!.check.bind(verifiers[0]!) : multiIssuerCheck(verifiers)
     return (request: ProxyRequest, ctx: RequestContext): void | Promise<void> => {
       try {
-        const token = extractBearer(request.headers.authorization, maxTokenLength)
+        const token = read(request)
         if (token === undefined) {
           if (required) throw new ERR_JWT_MISSING()
           return
         }
-        const claims = verifier.check(token)
+        const claims = check(token)
         if (isPromise(claims)) {
           return claims.then((c) => accept(ctx, c)).then(undefined, (err: unknown) => refuse(ctx, err))
         }
@@ -152,39 +157,57 @@ export function createJwtFeature(deps: JwtFeatureDeps): Feature {
   return {
     name: 'jwt-auth',
     prepare(next) {
-      const settings = next.jwt
-      let verifier: JwtVerifier | undefined
-      let fresh = false
-      if (settings !== undefined) {
-        if (live !== undefined && sameJwtSettings(live.settings, settings)) {
-          verifier = live
-        } else {
-          verifier = compile(settings)
-          fresh = true
+      const wanted = new Map<string, { settings: JwtSettings; base: string }>()
+      if (next.jwt !== undefined) wanted.set('default', { settings: next.jwt, base: 'jwt' })
+      for (const [name, settings] of Object.entries(next.jwtIssuers ?? {})) wanted.set(name, { settings, base: `jwtIssuers.${name}` })
+      const verifiers = new Map<string, JwtVerifier>()
+      const fresh: JwtVerifier[] = []
+      const problems: ConfigProblem[] = []
+      for (const [name, { settings, base }] of wanted) {
+        const current = live.get(name)
+        if (current !== undefined && sameJwtSettings(current.settings, settings)) {
+          verifiers.set(name, current)
+          continue
         }
+        try {
+          const v = compile(settings, base)
+          verifiers.set(name, v)
+          fresh.push(v)
+        } catch (err) {
+          if (err instanceof ConfigError) problems.push(...err.problems)
+          else throw err
+        }
+      }
+      if (problems.length > 0) {
+        for (const v of fresh) release(v)
+        throw new ConfigError(problems)
       }
       let settled = false
       const prepared: PreparedFeature = {
         compileRoute(route): RouteFeature | undefined {
-          if (route.settings.jwt === undefined) return undefined
-          return { stage: { phase: 'auth', run: stageFor(route, verifier) } }
+          const jwt = route.settings.jwt
+          if (jwt === undefined) return undefined
+          const names = jwt.issuers ?? ['default']
+          const list = names.map((n) => verifiers.get(n)).filter((v): v is JwtVerifier => v !== undefined)
+          return { stage: { phase: 'auth', run: stageFor(route, list) } }
         },
         commit() {
           if (settled) return
           settled = true
           const previous = live
-          live = verifier
-          if (fresh && verifier !== undefined) {
-            for (const w of verifier.warnings) log.warn({ jwt: w }, 'jwt settings')
+          live = verifiers
+          for (const v of fresh) {
+            for (const w of v.warnings) log.warn({ jwt: w }, 'jwt settings')
             // Warm the key set so the first request does not pay for the fetch.
-            void verifier.jwks?.refresh()
+            void v.jwks?.refresh()
           }
-          if (previous !== undefined && previous !== verifier) release(previous)
+          const kept = new Set(verifiers.values())
+          for (const v of previous.values()) if (!kept.has(v)) release(v)
         },
         discard() {
           if (settled) return
           settled = true
-          if (fresh && verifier !== undefined) release(verifier)
+          for (const v of fresh) release(v)
         },
       }
       return prepared
@@ -192,7 +215,69 @@ export function createJwtFeature(deps: JwtFeatureDeps): Feature {
     close() {
       for (const v of open) v.close()
       open.clear()
-      live = undefined
+      live = new Map()
     },
+  }
+}
+
+/**
+ * Where a route's token comes from: `Authorization: Bearer` (RFC 6750 §2.1) by default; a header
+ * (its whole value, or what follows "Bearer "), or a cookie, when the route says so.
+ */
+function tokenReader(source: RouteJwtSettings['token'], maxTokenLength: number): (request: ProxyRequest) => string | undefined {
+  if (source === undefined) return (request) => extractBearer(request.headers.authorization, maxTokenLength)
+  const name = source.name
+  const bounded = (v: string | undefined): string | undefined => {
+    if (v === undefined || v === '') return undefined
+    if (v.length > maxTokenLength) throw new ERR_JWT_TOO_LARGE(maxTokenLength)
+    return v
+  }
+  if (source.kind === 'cookie') return (request) => bounded(readCookie(request.headers.cookie, name))
+  return (request) => {
+    const h = request.headers[name]
+    const v = Array.isArray(h) ? h[0] : h
+    if (v === undefined) return undefined
+    return v.length > 7 && (v.charCodeAt(6) === 32 && v.slice(0, 6).toLowerCase() === 'bearer') ? bounded(v.slice(7).trim()) : bounded(v.trim())
+  }
+}
+
+/**
+ * Verification against several issuers: the token's (unverified) `iss` picks the verifier whose
+ * `issuer` it names; a token naming none of them is tried against each verifier without an
+ * `issuer` setting, in the route's order, and the first that accepts it wins. Nothing is trusted
+ * from the unverified payload but the choice of verifier, which then checks everything.
+ */
+function multiIssuerCheck(verifiers: readonly JwtVerifier[]): (token: string) => Claims | Promise<Claims> {
+  const byIssuer = new Map<string, JwtVerifier>()
+  for (const v of verifiers) if (v.settings.issuer !== undefined && !byIssuer.has(v.settings.issuer)) byIssuer.set(v.settings.issuer, v)
+  const open = verifiers.filter((v) => v.settings.issuer === undefined)
+  const tryEach = (token: string, i: number, first: unknown): Claims | Promise<Claims> => {
+    if (i >= open.length) throw first ?? new ERR_JWT_INVALID('no issuer of this route accepts it')
+    try {
+      const r = open[i]!.check(token)
+      if (isPromise(r)) return r.then(undefined, (err: unknown) => tryEach(token, i + 1, first ?? err))
+      return r
+    } catch (err) {
+      return tryEach(token, i + 1, first ?? err)
+    }
+  }
+  return (token) => {
+    const iss = unverifiedIssuer(token)
+    const v = iss === undefined ? undefined : byIssuer.get(iss)
+    if (v !== undefined) return v.check(token)
+    return tryEach(token, 0, undefined)
+  }
+}
+
+/** The `iss` of a compact JWS payload, read without verifying (only to pick a verifier). */
+function unverifiedIssuer(token: string): string | undefined {
+  const a = token.indexOf('.')
+  const b = token.indexOf('.', a + 1)
+  if (a < 0 || b < 0) return undefined
+  try {
+    const payload = JSON.parse(Buffer.from(token.slice(a + 1, b), 'base64url').toString('utf8')) as { iss?: unknown }
+    return typeof payload.iss === 'string' ? payload.iss : undefined
+  } catch {
+    return undefined
   }
 }

@@ -222,6 +222,10 @@ export interface RouteJwtSettings {
   readonly required: boolean
   readonly claims: Readonly<Record<string, string | number | boolean>>
   readonly forwardClaims: Readonly<Record<string, string>> // claim → lower-cased header name
+  /** Verifiers accepted: names of `jwtIssuers`, `default` for the top-level jwt. Absent: ["default"]. */
+  readonly issuers?: readonly string[]
+  /** Where the token is read; absent: `Authorization: Bearer`. */
+  readonly token?: { readonly kind: 'header' | 'cookie'; readonly name: string }
 }
 
 export interface RouteRateLimitSettings {
@@ -418,6 +422,8 @@ export interface GatewaySettings {
   readonly server: ServerSettings
   readonly admin: AdminSettings | false
   readonly jwt?: JwtSettings
+  /** Named verifiers besides `jwt` (a route picks them with jwt.issuers). */
+  readonly jwtIssuers?: Readonly<Record<string, JwtSettings>>
   readonly rateLimit: StoreSettings
   readonly cache: CacheSettings
   /** Applied at start only: a reload that changes it warns and keeps the running log. */

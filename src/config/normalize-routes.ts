@@ -38,6 +38,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export interface RouteEnvironment {
   readonly pools: ReadonlySet<string>
   readonly jwtConfigured: boolean
+  /** Names a route's jwt.issuers may use: the jwtIssuers, and `default` when `jwt` is configured. */
+  readonly jwtIssuers?: ReadonlySet<string>
 }
 
 export function normalizeRoutes(raw: unknown, env: RouteEnvironment, ctx: NormalizeContext): RouteSettings[] {
@@ -293,7 +295,27 @@ function normalizeRouteJwt(raw: unknown, path: string, env: RouteEnvironment, ct
   if (raw === undefined || raw === false) return undefined
   const o = raw === true ? {} : asObject(raw)
   if (o === undefined) return undefined
-  if (!env.jwtConfigured) ctx.problem(path, 'needs the top-level jwt section (the token verifier)')
+  const issuersRaw = o['issuers']
+  let issuers: string[] | undefined
+  if (Array.isArray(issuersRaw)) {
+    issuers = []
+    issuersRaw.forEach((n, i) => {
+      if (typeof n !== 'string') return
+      if (!(env.jwtIssuers ?? new Set()).has(n)) {
+        ctx.problem(indexPath(childPath(path, 'issuers'), i), n === 'default' ? '"default" needs the top-level jwt section' : `unknown issuer "${n}" (not in jwtIssuers)`)
+      }
+      if (!issuers!.includes(n)) issuers!.push(n)
+    })
+  } else if (!env.jwtConfigured) ctx.problem(path, 'needs the top-level jwt section (the token verifier), or issuers naming jwtIssuers')
+  let token: RouteJwtSettings['token']
+  const tokenText = asString(o['token'])
+  if (tokenText !== undefined) {
+    const colon = tokenText.indexOf(':')
+    const kind = tokenText.slice(0, colon)
+    const name = tokenText.slice(colon + 1)
+    if ((kind === 'header' || kind === 'cookie') && TOKEN.test(name)) token = { kind, name: kind === 'header' ? name.toLowerCase() : name }
+    else ctx.problem(childPath(path, 'token'), 'must be header:NAME or cookie:NAME')
+  }
   const claims: Record<string, string | number | boolean> = plainRecord()
   for (const [claim, value] of Object.entries(asObject(o['claims']) ?? {})) {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') claims[claim] = value
@@ -305,7 +327,10 @@ function normalizeRouteJwt(raw: unknown, path: string, env: RouteEnvironment, ct
     if (!TOKEN.test(header)) ctx.problem(childPath(forwardPath, claim), `"${header}" is not a valid header name`)
     forwardClaims[claim] = header.toLowerCase()
   }
-  return { required: asBoolean(o['required'], true), claims: ordinaryRecord(claims), forwardClaims: ordinaryRecord(forwardClaims) }
+  const out: Mutable<RouteJwtSettings> = { required: asBoolean(o['required'], true), claims: ordinaryRecord(claims), forwardClaims: ordinaryRecord(forwardClaims) }
+  if (issuers !== undefined) out.issuers = issuers
+  if (token !== undefined) out.token = token
+  return out
 }
 
 function normalizeRewrite(raw: RawObject | undefined, path: string, ctx: NormalizeContext): HeaderRewriteSettings {

@@ -28,6 +28,8 @@ import type { ConfigProblem } from './errors.js'
 import { deepFreeze } from './freeze.js'
 import { normalizePools } from './normalize-pools.js'
 import { normalizeRoutes } from './normalize-routes.js'
+import { NAME, NAME_RULE } from './names.js'
+import { ordinaryRecord, plainRecord } from './plain-record.js'
 import { checkPoolLayers, normalizeStreams } from './normalize-streams.js'
 import { normalizeTracing } from './normalize-tracing.js'
 import { childPath, indexPath, isWithin } from './paths.js'
@@ -127,9 +129,21 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
   const server = normalizeServer(asObject(raw['server']) ?? {}, ctx)
   const admin = normalizeAdmin(raw['admin'], server, ctx)
   const jwt = normalizeJwt(asObject(raw['jwt']), ctx)
+  const jwtIssuers: Record<string, JwtSettings> = plainRecord()
+  for (const [name, item] of Object.entries(asObject(raw['jwtIssuers']) ?? {})) {
+    const base = childPath('jwtIssuers', name)
+    if (name === 'default') ctx.problem(base, '"default" names the top-level jwt section; choose another name')
+    else if (!NAME.test(name)) ctx.problem(base, `invalid issuer name "${name}": ${NAME_RULE}`)
+    const settings = normalizeJwt(asObject(item), ctx, base)
+    if (settings !== undefined && name !== 'default') jwtIssuers[name] = settings
+  }
   const pools = normalizePools(raw['pools'], ctx)
-  const routes = normalizeRoutes(raw['routes'], { pools: new Set(pools.map((p) => p.name)), jwtConfigured: jwt !== undefined }, ctx)
-  if (jwt === undefined) {
+  const routes = normalizeRoutes(
+    raw['routes'],
+    { pools: new Set(pools.map((p) => p.name)), jwtConfigured: jwt !== undefined, jwtIssuers: new Set([...Object.keys(jwtIssuers), ...(jwt !== undefined ? ['default'] : [])]) },
+    ctx,
+  )
+  if (jwt === undefined && Object.keys(jwtIssuers).length === 0) {
     for (const path of ctx.jwtKeyUses) ctx.problem(path, 'a jwt: key needs the top-level jwt section (the token verifier)')
   }
   const settings: Mutable<GatewaySettings> = {
@@ -148,6 +162,7 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
   if (jwt !== undefined) settings.jwt = jwt
   const tracing = normalizeTracing(asObject(raw['tracing']), ctx)
   if (tracing !== undefined) settings.tracing = tracing
+  if (Object.keys(jwtIssuers).length > 0) settings.jwtIssuers = ordinaryRecord(jwtIssuers)
   if (source !== undefined) settings.source = resolve(source)
   // Written, not read at check time (it may not exist yet): resolved like the log files.
   const stateFile = asString(asObject(raw['state'])?.['file'])
@@ -280,7 +295,7 @@ function normalizeAdmin(raw: unknown, server: ServerSettings, ctx: NormalizeCont
   return admin
 }
 
-function normalizeJwt(raw: RawObject | undefined, ctx: NormalizeContext): JwtSettings | undefined {
+function normalizeJwt(raw: RawObject | undefined, ctx: NormalizeContext, base = 'jwt'): JwtSettings | undefined {
   if (raw === undefined) return undefined
   const algorithms = asArray(raw['algorithms']).filter((a): a is string => (JWT_ALGORITHMS as readonly unknown[]).includes(a))
   const jwt: Mutable<JwtSettings> = {
@@ -294,26 +309,26 @@ function normalizeJwt(raw: RawObject | undefined, ctx: NormalizeContext): JwtSet
     (k): k is string => k !== false,
   )
   if (given.length !== 1) {
-    ctx.problem('jwt', given.length === 0 ? 'needs one of secret, publicKey or jwksUrl' : `use only one of secret, publicKey, jwksUrl (found ${given.join(', ')})`)
+    ctx.problem(base, given.length === 0 ? 'needs one of secret, publicKey or jwksUrl' : `use only one of secret, publicKey, jwksUrl (found ${given.join(', ')})`)
   }
   const hmac = algorithms.filter((a) => a.startsWith('HS'))
   const asymmetric = algorithms.filter((a) => !a.startsWith('HS'))
   if (secret !== undefined) {
     // A short secret (under RFC 7518 §3.2's hash length) is a warning of the JWT verifier at
     // start, not a refusal here; an empty one verifies nothing and is refused.
-    if (secret === '') ctx.problem('jwt.secret', 'must not be empty')
+    if (secret === '') ctx.problem(`${base}.secret`, 'must not be empty')
     if (asymmetric.length > 0) {
-      ctx.problem('jwt.algorithms', `${asymmetric.join(', ')} verify with publicKey or jwksUrl, not a secret`)
+      ctx.problem(`${base}.algorithms`, `${asymmetric.join(', ')} verify with publicKey or jwksUrl, not a secret`)
     }
     jwt.secret = secret
   } else if (publicKey !== undefined || jwksUrl !== undefined) {
     if (hmac.length > 0) {
-      ctx.problem('jwt.algorithms', `${hmac.join(', ')} verify with a shared secret, not ${publicKey !== undefined ? 'publicKey' : 'jwksUrl'}`)
+      ctx.problem(`${base}.algorithms`, `${hmac.join(', ')} verify with a shared secret, not ${publicKey !== undefined ? 'publicKey' : 'jwksUrl'}`)
     }
   }
-  if (publicKey !== undefined) jwt.publicKey = ctx.file('jwt.publicKey', publicKey)
+  if (publicKey !== undefined) jwt.publicKey = ctx.file(`${base}.publicKey`, publicKey)
   if (jwksUrl !== undefined) {
-    if (!isHttpUrl(jwksUrl)) ctx.problem('jwt.jwksUrl', `"${jwksUrl}" must be an http:// or https:// URL`)
+    if (!isHttpUrl(jwksUrl)) ctx.problem(`${base}.jwksUrl`, `"${jwksUrl}" must be an http:// or https:// URL`)
     jwt.jwksUrl = jwksUrl
   }
   const issuer = asString(raw['issuer'])

@@ -610,6 +610,19 @@ const RouteJwt = Type.Union(
             description: 'Claim → upstream request header (a client-sent header of that name is dropped).',
           }),
         ),
+        issuers: Type.Optional(
+          Type.Array(Type.String({ minLength: 1 }), {
+            minItems: 1,
+            description: 'Verifiers this route accepts: names of jwtIssuers, or "default" (the top-level jwt). Default: ["default"].',
+          }),
+        ),
+        token: Type.Optional(
+          Type.String({
+            pattern: '^(header|cookie):.+$',
+            description: 'Where the token is read: header:NAME (the whole value, or after "Bearer ") or cookie:NAME. Default: Authorization: Bearer.',
+            errorMessage: 'must be header:NAME or cookie:NAME',
+          }),
+        ),
       },
       'Token requirements of this route.',
     ),
@@ -943,6 +956,11 @@ export const GatewayFileSchema = Strict(
       }),
     ),
     jwt: Type.Optional(Jwt),
+    jwtIssuers: Type.Optional(
+      Type.Record(Type.String(), Jwt, {
+        description: 'More token verifiers by name (each like `jwt`); a route names the ones it accepts in jwt.issuers ("default" is the top-level jwt).',
+      }),
+    ),
     rateLimit: Type.Optional(RateLimitStore),
     cache: Type.Optional(CacheStore),
     log: Type.Optional(Log),

@@ -230,7 +230,7 @@ describe('backends and weights', () => {
 describe('jwt', () => {
   test('jwt on a route with no top-level jwt section', () => {
     expect(linesOfYaml(routes('  - { name: r, pool: a, jwt: true }'))).toEqual([
-      'routes[0].jwt: needs the top-level jwt section (the token verifier)',
+      'routes[0].jwt: needs the top-level jwt section (the token verifier), or issuers naming jwtIssuers',
     ])
   })
 
