@@ -185,7 +185,7 @@ async function requestContextPlugin(app: FastifyInstance, opts: RequestContextOp
     const { path, query } = normalizePath(url, request.method)
     ;(ctx as { path: string }).path = path
     ;(ctx as { query: string }).query = query
-    const resolved = state.routes.resolve({ method: request.method, host: hostOf(request), path, headers: request.headers, clientIp: ctx.clientIp })
+    const resolved = state.routes.resolve({ method: request.method, host: hostOf(request), path, headers: request.headers, clientIp: ctx.clientIp, peerTrusted: ctx.peerTrusted })
     if (resolved === undefined) throw new ERR_NO_ROUTE(request.method, path)
     if ('refused' in resolved) {
       ctx.route = resolved.refused

@@ -9,6 +9,7 @@ import { parsePasswordHash } from './auth/password.js'
 import { checkConfigFile, ConfigError, loadConfigFile, type GatewaySettings } from './config/index.js'
 import { compileRouteTable } from './routing/route-table.js'
 import { shadowedRoutes } from './routing/shadowed.js'
+import { loadGeo } from './net/geo.js'
 import { validateTlsFiles } from './tls/certificates.js'
 
 export interface Problem {
@@ -44,6 +45,12 @@ export function compileProblems(settings: GatewaySettings): Problem[] {
       const m = /^(\w+): (.*)$/s.exec(text)
       problems.push(m ? { path: `jwtIssuers.${name}.${m[1]}`, message: m[2]! } : { path: `jwtIssuers.${name}`, message: text })
     }
+  }
+  try {
+    loadGeo(settings.geoip)
+  } catch (err) {
+    if (err instanceof ConfigError) problems.push(...err.problems)
+    else throw err
   }
   // basicAuth hashes are parsed by the basic-auth feature at start and reload: the same check.
   settings.routes.forEach((r, i) => {

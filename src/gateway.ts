@@ -24,6 +24,7 @@ import { compilePipelines, prepareFeatures, type Pipelines, type PreparedFeature
 import { createForward } from './proxy/forward.js'
 import { poolTransport } from './proxy/transports/index.js'
 import { compileRouteTable } from './routing/route-table.js'
+import { loadGeo } from './net/geo.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { RouteTable } from './routing/types.js'
 import { createPoolRegistry, type ManagedPoolRegistry, type PoolRegistry } from './upstream/index.js'
@@ -204,7 +205,7 @@ export interface ReloadRecord {
 function compileRoutes(settings: GatewaySettings): RouteTable {
   const problems = compileProblems(settings)
   if (problems.length > 0) throw new ConfigError(problems)
-  return compileRouteTable(settings.routes)
+  return compileRouteTable(settings.routes, { geo: loadGeo(settings.geoip) })
 }
 
 function isSettings(config: unknown): config is GatewaySettings {

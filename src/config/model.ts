@@ -211,6 +211,15 @@ export interface RouteMatchSettings {
   readonly headers?: Readonly<Record<string, HeaderMatch>> // names lower-cased
   /** Addresses and CIDRs, canonical form (src/net/client-ip.ts canonicalIp), e.g. `10.0.0.0/8`, `2001:db8::/32`. */
   readonly clientIp?: readonly string[]
+  /** ISO 3166-1 alpha-2 codes, upper case (needs `geoip`). */
+  readonly country?: readonly string[]
+}
+
+export interface GeoipSettings {
+  /** Absolute path of a MaxMind DB (MMDB) file. */
+  readonly database?: string
+  /** Lower-cased header a trusted CDN sets to the client's country. */
+  readonly header?: string
 }
 
 export interface SplitTarget {
@@ -326,6 +335,8 @@ export interface RouteAccessSettings {
   /** Canonical addresses and CIDRs; absent: everyone not denied. */
   readonly allow?: readonly string[]
   readonly deny: readonly string[]
+  /** Country rules (ISO codes, upper case; needs `geoip`). */
+  readonly countries?: { readonly allow?: readonly string[]; readonly deny: readonly string[] }
 }
 
 export interface RouteCorsSettings {
@@ -422,6 +433,8 @@ export interface GatewaySettings {
   readonly server: ServerSettings
   readonly admin: AdminSettings | false
   readonly jwt?: JwtSettings
+  /** Where client countries come from (match.country, access.countries). */
+  readonly geoip?: GeoipSettings
   /** Named verifiers besides `jwt` (a route picks them with jwt.issuers). */
   readonly jwtIssuers?: Readonly<Record<string, JwtSettings>>
   readonly rateLimit: StoreSettings

@@ -146,7 +146,14 @@ export function normalizeRoutePolicies(raw: RawObject, path: string, hasPoolOrSp
     const allow = access['allow'] !== undefined ? normalizeCidrList(access['allow'], childPath(accessPath, 'allow'), ctx) : undefined
     const a: Mutable<RouteAccessSettings> = { deny: normalizeCidrList(access['deny'], childPath(accessPath, 'deny'), ctx) }
     if (allow !== undefined) a.allow = allow
-    if (a.allow === undefined && a.deny.length === 0) ctx.problem(accessPath, 'needs allow or deny')
+    const countries = asObject(access['countries'])
+    if (countries !== undefined) {
+      const codes = (v: unknown): string[] => [...new Set(asArray(v).filter((c): c is string => typeof c === 'string').map((c) => c.toUpperCase()))]
+      const c: { allow?: string[]; deny: string[] } = { deny: codes(countries['deny']) }
+      if (countries['allow'] !== undefined) c.allow = codes(countries['allow'])
+      a.countries = c
+    }
+    if (a.allow === undefined && a.deny.length === 0 && a.countries === undefined) ctx.problem(accessPath, 'needs allow, deny or countries')
     out.access = a
   }
 

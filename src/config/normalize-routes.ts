@@ -40,6 +40,8 @@ export interface RouteEnvironment {
   readonly jwtConfigured: boolean
   /** Names a route's jwt.issuers may use: the jwtIssuers, and `default` when `jwt` is configured. */
   readonly jwtIssuers?: ReadonlySet<string>
+  /** Whether a `geoip` section exists (match.country and access.countries need it). */
+  readonly geoConfigured?: boolean
 }
 
 export function normalizeRoutes(raw: unknown, env: RouteEnvironment, ctx: NormalizeContext): RouteSettings[] {
@@ -80,6 +82,8 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
   if (route.websocket) route.websocketIdleTimeout = asDuration(asObject(raw['websocket'])?.['idleTimeout'], d.websocketIdleTimeout)
   if (raw['passHost'] === true) route.passHost = true
   Object.assign(route, normalizeRoutePolicies(raw, path, raw['pool'] !== undefined || raw['split'] !== undefined, match.path !== undefined, ctx))
+  if (match.country !== undefined && env.geoConfigured !== true) ctx.problem(childPath(childPath(path, 'match'), 'country'), 'needs the top-level geoip section (where countries come from)')
+  if (route.access?.countries !== undefined && env.geoConfigured !== true) ctx.problem(childPath(childPath(path, 'access'), 'countries'), 'needs the top-level geoip section (where countries come from)')
 
   const rewritePrefix = asString(raw['rewritePrefix'])
   if (rewritePrefix !== undefined) {
@@ -219,6 +223,7 @@ function normalizeMatch(raw: RawObject, path: string, ctx: NormalizeContext): Ro
     match.headers = ordinaryRecord(out)
   }
   if (raw['clientIp'] !== undefined) match.clientIp = normalizeCidrList(raw['clientIp'], childPath(path, 'clientIp'), ctx)
+  if (Array.isArray(raw['country'])) match.country = [...new Set(raw['country'].filter((c): c is string => typeof c === 'string').map((c) => c.toUpperCase()))]
   return match
 }
 

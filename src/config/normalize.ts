@@ -9,6 +9,7 @@ import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type {
   AcmeSettings,
+  GeoipSettings,
   AdminSettings,
   CacheSettings,
   GatewaySettings,
@@ -137,10 +138,24 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
     const settings = normalizeJwt(asObject(item), ctx, base)
     if (settings !== undefined && name !== 'default') jwtIssuers[name] = settings
   }
+  const geoipRaw = asObject(raw['geoip'])
+  let geoip: GeoipSettings | undefined
+  if (geoipRaw !== undefined) {
+    const g: { database?: string; header?: string } = {}
+    const database = asString(geoipRaw['database'])
+    if (database !== undefined) g.database = ctx.file('geoip.database', database)
+    const header = asString(geoipRaw['header'])
+    if (header !== undefined) {
+      if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(header)) ctx.problem('geoip.header', `"${header}" is not a valid header name`)
+      g.header = header.toLowerCase()
+    }
+    if (g.database === undefined && g.header === undefined) ctx.problem('geoip', 'needs database or header')
+    geoip = g
+  }
   const pools = normalizePools(raw['pools'], ctx)
   const routes = normalizeRoutes(
     raw['routes'],
-    { pools: new Set(pools.map((p) => p.name)), jwtConfigured: jwt !== undefined, jwtIssuers: new Set([...Object.keys(jwtIssuers), ...(jwt !== undefined ? ['default'] : [])]) },
+    { pools: new Set(pools.map((p) => p.name)), jwtConfigured: jwt !== undefined, geoConfigured: geoip !== undefined, jwtIssuers: new Set([...Object.keys(jwtIssuers), ...(jwt !== undefined ? ['default'] : [])]) },
     ctx,
   )
   if (jwt === undefined && Object.keys(jwtIssuers).length === 0) {
@@ -163,6 +178,7 @@ function build(raw: RawObject, ctx: NormalizeContext, source: string | undefined
   const tracing = normalizeTracing(asObject(raw['tracing']), ctx)
   if (tracing !== undefined) settings.tracing = tracing
   if (Object.keys(jwtIssuers).length > 0) settings.jwtIssuers = ordinaryRecord(jwtIssuers)
+  if (geoip !== undefined) settings.geoip = geoip
   if (source !== undefined) settings.source = resolve(source)
   // Written, not read at check time (it may not exist yet): resolved like the log files.
   const stateFile = asString(asObject(raw['state'])?.['file'])

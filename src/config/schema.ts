@@ -574,6 +574,12 @@ const Match = Strict(
     headers: Type.Optional(
       Type.Record(Type.String(), HeaderMatch, { description: 'Header conditions by (case-insensitive) name.' }),
     ),
+    country: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z]{2}$', errorMessage: 'must be a two-letter ISO 3166-1 country code' }), {
+        minItems: 1,
+        description: "The client's country (from geoip) is one of these ISO 3166-1 alpha-2 codes.",
+      }),
+    ),
     clientIp: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         minItems: 1,
@@ -711,6 +717,15 @@ const RouteAccess = Strict(
   {
     allow: Type.Optional(CidrList('Only these client addresses are served (absent: everyone not denied).')),
     deny: Type.Optional(CidrList('These client addresses are refused (checked first).')),
+    countries: Type.Optional(
+      Strict(
+        {
+          allow: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z]{2}$' }), { description: 'Only clients of these countries are served (unknown: refused).' })),
+          deny: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z]{2}$' }), { description: 'Clients of these countries are refused.' })),
+        },
+        'Country rules (ISO 3166-1 alpha-2 codes; needs geoip).',
+      ),
+    ),
   },
   'Client-IP access rules (after trustedProxies resolution); refused requests get 403.',
 )
@@ -956,6 +971,15 @@ export const GatewayFileSchema = Strict(
       }),
     ),
     jwt: Type.Optional(Jwt),
+    geoip: Type.Optional(
+      Strict(
+        {
+          database: Type.Optional(FilePath('A MaxMind DB (MMDB) country file (GeoLite2-Country, GeoIP2-Country, DB-IP); relative to this file. Re-read on reload when changed.')),
+          header: Type.Optional(HeaderName('A header a CDN in front sets to the client country (e.g. cf-ipcountry); believed only from trustedProxies, and before the database.')),
+        },
+        'Where client countries come from, for match.country and access.countries.',
+      ),
+    ),
     jwtIssuers: Type.Optional(
       Type.Record(Type.String(), Jwt, {
         description: 'More token verifiers by name (each like `jwt`); a route names the ones it accepts in jwt.issuers ("default" is the top-level jwt).',

@@ -12,6 +12,7 @@ import { resolve } from 'node:path'
 import type { CliCommand } from '../cli-types.js'
 import { ConfigError, loadConfigFile } from '../config/index.js'
 import { compileRouteTable } from '../routing/route-table.js'
+import { loadGeo } from '../net/geo.js'
 import type { RuntimeState } from '../runtime-state.js'
 import { createPoolRegistry } from '../upstream/index.js'
 import { explainRequest, type ExplainInput } from './explain.js'
@@ -148,7 +149,7 @@ export const explainCommand: CliCommand = async (args, io) => {
   // Not started: no health-check timers; connection pools are created lazily and never used.
   const pools = createPoolRegistry(settings.pools)
   try {
-    const state: RuntimeState = { version: 1, settings, routes: compileRouteTable(settings.routes), pools, pipelines: [] }
+    const state: RuntimeState = { version: 1, settings, routes: compileRouteTable(settings.routes, { geo: loadGeo(settings.geoip) }), pools, pipelines: [] }
     const input: ExplainInput = { method, host, path: target.path, headers, protocol: target.protocol, ...(claims ? { claims } : {}), ...(clientIp ? { clientIp } : {}) }
     io.out(JSON.stringify(explainRequest(state, input), null, 2))
     return 0

@@ -8,7 +8,7 @@
  * `switchyard explain` (offline from a file: every backend healthy, every breaker closed).
  */
 import { canonicalIp } from '../net/client-ip.js'
-import { accessAllows } from '../policies/access.js'
+import { accessAllows, compileCountryAccess } from '../policies/access.js'
 import { routingHost } from '../net/host.js'
 import type { RouteSettings } from '../config/model.js'
 import { compileRouteJwt } from '../auth/claims.js'
@@ -76,7 +76,7 @@ export interface PoolStep {
 export interface ExplainAnswer {
   /** What the gateway would answer: `forward` (to `backend`), or the status it would send itself. */
   readonly outcome: { readonly action: 'forward' | 'reject' | 'answer'; readonly status: number | null; readonly message: string }
-  readonly request: { readonly method: string; readonly host: string; readonly path: string; readonly query: string; readonly clientIp: string; readonly protocol: 'http' | 'https' }
+  readonly request: { readonly method: string; readonly host: string; readonly path: string; readonly query: string; readonly clientIp: string; readonly protocol: 'http' | 'https'; readonly country?: string | null }
   /** Routes checked in order up to the first match. */
   readonly routes: readonly RouteCheck[]
   readonly route: string | null
@@ -151,9 +151,11 @@ export function explainRequest(state: RuntimeState, input: ExplainInput): Explai
       ...empty,
     }
   }
-  const request = { method, host: input.host, path, query, clientIp, protocol }
+  // The client's country, when geoip is configured (a CDN header counts as from a trusted proxy here).
+  const country = state.routes.geo === undefined ? undefined : (state.routes.geo.country(canonicalIp(clientIp), headers as never, true) ?? null)
+  const request = { method, host: input.host, path, query, clientIp, protocol, ...(country !== undefined ? { country } : {}) }
 
-  const matchInput: MatchInput = { method, host: routingHost(input.host), path, headers, clientIp: canonicalIp(clientIp) }
+  const matchInput: MatchInput = { method, host: routingHost(input.host), path, headers, clientIp: canonicalIp(clientIp), peerTrusted: true }
   const routes: RouteCheck[] = []
   let route: CompiledRoute | undefined
   for (const r of state.routes.routes) {
@@ -183,6 +185,9 @@ export function explainRequest(state: RuntimeState, input: ExplainInput): Explai
   else if (jwt?.verdict === 'missing-claim') outcome = reject(403, `token lacks required claim "${jwt.claim}"`)
 
   if (outcome === undefined && s.access !== undefined && !accessAllows(s.access, canonicalIp(clientIp))) outcome = reject(403, `client ${clientIp} is refused by the route's access rules`)
+  if (outcome === undefined && s.access?.countries !== undefined && !compileCountryAccess(s.access.countries)(country ?? undefined)) {
+    outcome = reject(403, `country ${country ?? '(unknown)'} is refused by the route's access rules`)
+  }
   // A route the gateway answers itself has no pool: say what it would answer.
   if (s.respond !== undefined || s.redirect !== undefined) {
     outcome ??= s.respond !== undefined

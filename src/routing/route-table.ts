@@ -4,6 +4,7 @@
  * computed here once; `match` is a linear scan in configuration order, first match wins.
  */
 import { compileIpMatcher } from '../net/ip-matcher.js'
+import type { GeoResolver } from '../net/geo.js'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { HeaderMatch, RouteSettings } from '../config/model.js'
 import { BadRouteSettingError } from './errors.js'
@@ -78,6 +79,20 @@ function clientIpCondition(entries: readonly string[]): Condition {
   return {
     test: (input) => input.clientIp !== undefined && set.has(input.clientIp),
     why: (input) => `client ${input.clientIp ?? '(unknown)'} not in ${list}`,
+  }
+}
+
+function countryCondition(codes: readonly string[], geo: GeoResolver | undefined): Condition {
+  const set = new Set(codes)
+  const list = codes.join(', ')
+  if (geo === undefined) return { test: () => false, why: () => 'no geoip configured' }
+  return {
+    test: (input) => {
+      if (input.clientIp === undefined) return false
+      const c = geo.country(input.clientIp, input.headers, input.peerTrusted === true)
+      return c !== undefined && set.has(c)
+    },
+    why: (input) => `country ${(input.clientIp !== undefined && geo.country(input.clientIp, input.headers, input.peerTrusted === true)) || '(unknown)'} not in ${list}`,
   }
 }
 
@@ -201,7 +216,7 @@ class Route implements CompiledRoute {
   /** The methods this route takes (for Allow), when it restricts them. */
   readonly allow: string | undefined
 
-  constructor(settings: RouteSettings, index: number) {
+  constructor(settings: RouteSettings, index: number, geo?: GeoResolver) {
     this.name = settings.name
     this.index = index
     this.settings = settings
@@ -228,6 +243,8 @@ class Route implements CompiledRoute {
       for (const [name, hm] of Object.entries(m.headers)) conditions.push(headerCondition(settings.name, name.toLowerCase(), hm))
     }
     if (m.clientIp !== undefined) conditions.push(clientIpCondition(m.clientIp))
+    // Last: a database lookup is the most expensive condition.
+    if (m.country !== undefined) conditions.push(countryCondition(m.country, geo))
     this.#conditions = conditions
     this.matches = allOf(conditions.map((c) => c.test))
     // A guarded route (it checks who is asking) that restricts methods answers 405 for its
@@ -257,8 +274,11 @@ class Table implements RouteTable {
   readonly #bySegment: Map<string, readonly Route[]>
   readonly #unconstrained: readonly Route[]
 
-  constructor(routes: readonly Route[]) {
+  readonly geo: GeoResolver | undefined
+
+  constructor(routes: readonly Route[], geo?: GeoResolver) {
     this.routes = routes
+    this.geo = geo
     this.#byName = new Map(routes.map((r) => [r.name, r]))
     this.#unconstrained = routes.filter((r) => r.firstSegment === undefined)
     this.#bySegment = new Map()
@@ -298,10 +318,10 @@ class Table implements RouteTable {
  * be compiled (a regex that does not compile, a prefix that is not a valid path); the config
  * loader reports those earlier with their paths, this is the last line of defence.
  */
-export function compileRouteTable(routes: readonly RouteSettings[]): RouteTable {
+export function compileRouteTable(routes: readonly RouteSettings[], options: { readonly geo?: GeoResolver } = {}): RouteTable {
   const compiled = routes.map((r, i) => {
     try {
-      return new Route(r, i)
+      return new Route(r, i, options.geo)
     } catch (err) {
       if ((err as { code?: string }).code === 'SWITCHYARD_BAD_PATH') {
         throw new BadRouteSettingError(r.name, `invalid path in match or rewritePrefix: ${(err as Error).message}`)
@@ -309,5 +329,5 @@ export function compileRouteTable(routes: readonly RouteSettings[]): RouteTable 
       throw err
     }
   })
-  return new Table(compiled)
+  return new Table(compiled, options.geo)
 }

@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { KeySource, RouteSettings, SplitTarget } from '../config/model.js'
+import type { GeoResolver } from '../net/geo.js'
 
 /** What matching looks at. `path` is already normalised; `host` is lower-case without port. */
 export interface MatchInput {
@@ -13,6 +14,8 @@ export interface MatchInput {
   readonly headers: IncomingHttpHeaders
   /** The client address (trustedProxies resolved, canonical), for `match.clientIp`; absent: unknown. */
   readonly clientIp?: string
+  /** Whether the TCP peer is a trusted proxy (a CDN's country header is believed only then). */
+  readonly peerTrusted?: boolean
 }
 
 /** What a split decision may look at besides headers. */
@@ -74,4 +77,6 @@ export interface RouteTable {
   /** Like match, and says when a guarded route refuses the method rather than letting it fall through. */
   resolve(input: MatchInput): RouteResolution | undefined
   get(name: string): CompiledRoute | undefined
+  /** The country resolver the table was compiled with (`geoip`), for explain. */
+  readonly geo?: GeoResolver
 }
