@@ -37,6 +37,7 @@ import { createApiKeyFeature } from './policies/api-key.js'
 import { createBasicAuthFeature } from './policies/basic-auth.js'
 import { createCompressFeature } from './policies/compress.js'
 import { createHeaderTemplateFeature } from './policies/header-templates.js'
+import { createForwardedPrefixFeature } from './policies/forwarded-prefix.js'
 
 export interface BuiltInFeatureDeps {
   readonly settings: GatewaySettings
@@ -69,6 +70,7 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
     createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner, ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}) }),
+    createForwardedPrefixFeature(),
     createHeaderTemplateFeature(),
     createRouteActionFeature(),
   ]

@@ -133,7 +133,7 @@ export function normalizeRoutePolicies(raw: RawObject, path: string, hasPoolOrSp
   if (actions.length > 1) ctx.problem(path, `use exactly one of pool, split, respond, redirect (found ${actions.join(', ')})`)
   if (respond !== undefined) out.respond = normalizeRespond(respond, childPath(path, 'respond'), ctx)
   if (redirect !== undefined) out.redirect = normalizeRedirect(redirect, childPath(path, 'redirect'), hasMatchPath, ctx)
-  if ((respond !== undefined || redirect !== undefined) && raw['websocket'] === true) {
+  if ((respond !== undefined || redirect !== undefined) && (raw['websocket'] === true || asObject(raw['websocket']) !== undefined)) {
     ctx.problem(childPath(path, 'websocket'), 'a respond or redirect route has no upstream to tunnel to')
   }
   if ((respond !== undefined || redirect !== undefined) && asObject(raw['mirror']) !== undefined) {

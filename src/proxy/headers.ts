@@ -25,7 +25,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ])
 
 /** Forwarding headers a client could forge; only a trusted peer's copies survive. */
-const FORWARDING = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip'] as const
+const FORWARDING = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'forwarded', 'x-real-ip'] as const
 
 /**
  * Request headers never copied from the client: hop-by-hop, `host` (the upstream's own
