@@ -244,6 +244,8 @@ export interface RouteRateLimitSettings {
   readonly onStoreError: 'allow' | 'deny'
   /** Absent: fixed-window. */
   readonly algorithm?: 'fixed-window' | 'gcra'
+  /** Per-consumer tiers: the key's value (API key name, claim, header value) → its own max. */
+  readonly tiers?: Readonly<Record<string, number>>
 }
 
 export interface RouteCacheSettings {

@@ -128,6 +128,15 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
       onStoreError: rateLimit['onStoreError'] === 'deny' ? 'deny' : d.rateLimit.onStoreError,
     }
     if (rateLimit['algorithm'] === 'gcra') limit.algorithm = 'gcra'
+    const tiers = asObject(rateLimit['tiers'])
+    if (tiers !== undefined) {
+      const t: Record<string, number> = plainRecord()
+      for (const [value, m] of Object.entries(tiers)) if (typeof m === 'number' && Number.isInteger(m) && m >= 1) t[value] = m
+      if (limit.key.kind === 'ip' || limit.key.kind === 'route' || limit.key.kind === 'path') {
+        ctx.problem(childPath(rlPath, 'tiers'), `tiers need a consumer key (apikey, jwt:CLAIM, header:NAME, cookie:NAME, query:NAME), not ${limit.key.kind}`)
+      }
+      limit.tiers = ordinaryRecord(t)
+    }
     limits.push(limit)
     if (limit.key.kind === 'apikey' && raw['apiKey'] === undefined && raw['basicAuth'] === undefined) {
       ctx.problem(childPath(rlPath, 'key'), '"apikey" needs apiKey or basicAuth on this route (the consumer is known after authentication)')

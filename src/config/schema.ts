@@ -813,6 +813,11 @@ const RouteRateLimit = Strict(
     max: Type.Integer({ minimum: 1, description: 'Requests allowed per window and key.' }),
     window: Duration('The window.'),
     key: Type.Optional(KeySource('What is counted: ip, header:NAME, jwt:CLAIM, apikey (the API key or basic-auth user), route, ... Default ip.')),
+    tiers: Type.Optional(
+      Type.Record(Type.String(), Type.Integer({ minimum: 1 }), {
+        description: "Per-consumer limits: the key's value (an API key's name with key: apikey, a claim with jwt:CLAIM, a header's value) → its own max per window.",
+      }),
+    ),
     algorithm: Type.Optional(
       StringEnum(
         ['fixed-window', 'gcra'] as const,

@@ -119,15 +119,20 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
     const key = compileRateLimitKey(bucketName, settings.key)
     const limiter = settings.algorithm === 'gcra' ? gcra() : store
     const derive = key.derive
-    const max = settings.max
+    const baseMax = settings.max
     const window = settings.window
     const deny = settings.onStoreError === 'deny'
-    const limitText = String(max)
+    const baseLimitText = String(baseMax)
     const source = settings.key
     const needsLookup = source.kind === 'path' || source.kind === 'cookie' || source.kind === 'query'
+    // Per-consumer tiers: the key's value (an API key's name, a claim, a header) picks its own max.
+    const tiers = settings.tiers === undefined ? undefined : new Map(Object.entries(settings.tiers))
+    const tierText = tiers === undefined ? undefined : new Map([...tiers].map(([k, v]) => [k, String(v)]))
+    const tierOf = (request: ProxyRequest, ctx: RequestContext): string | undefined =>
+      keyValueOf(source, { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, path: ctx.path, query: ctx.query, route: routeName, consumer: ctx.consumer })
 
-    /** Apply the store's answer: headers, and 429 when the budget is spent. Throws the answer. */
-    const settle = (ctx: RequestContext, err: Error | null | undefined, res: StoreAnswer): void => {
+    /** Apply the store's answer: headers, and 429 when the budget (`max`, the request's tier) is spent. Throws the answer. */
+    const settle = (ctx: RequestContext, err: Error | null | undefined, res: StoreAnswer, max: number, limitText: string): void => {
       if (err || res === undefined) {
         const e = err ?? new Error('rate-limit store gave no answer')
         storeErrors.inc(labels)
@@ -165,6 +170,16 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
           }
         : { clientIp: ctx.clientIp, headers: request.headers, claims: ctx.claims, consumer: ctx.consumer }
       const bucket = derive(input)
+      let max = baseMax
+      let limitText = baseLimitText
+      if (tiers !== undefined) {
+        const v = tierOf(request, ctx)
+        const t = v === undefined ? undefined : tiers.get(v)
+        if (t !== undefined) {
+          max = t
+          limitText = tierText!.get(v!)!
+        }
+      }
       // The memory store calls back before incr returns: answer inline, no promise. A store that
       // answers later gets the promise created below, whose executor runs before any callback can.
       let sync = true
@@ -182,7 +197,7 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
           return
         }
         try {
-          settle(ctx, err, res)
+          settle(ctx, err, res, max, limitText)
           resolve!()
         } catch (e) {
           reject!(e)
@@ -198,7 +213,7 @@ export function createRateLimitFeature(deps: RateLimitFeatureDeps): Feature {
         }
       }
       sync = false
-      if (answered) return settle(ctx, syncErr, syncRes)
+      if (answered) return settle(ctx, syncErr, syncRes, max, limitText)
       return new Promise<void>((res, rej) => {
         resolve = res
         reject = rej

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, normalizeConfig } from '../../src/config/index.js'
 import { createMemoryGcraStore, gcraStep } from '../../src/ratelimit/gcra.js'
+import { apiKeyHash } from '../../src/policies/api-key.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { redisAvailable, startRedis } from '../helpers/redis.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
@@ -47,6 +48,42 @@ describe('several limits on a route', () => {
       expect.unreachable()
     } catch (err) {
       expect((err as ConfigError).problems.map((p) => p.path)).toEqual(['routes[0].rateLimit[1].window'])
+    }
+  })
+})
+
+describe('per-consumer tiers', () => {
+  it("an API key's name picks its own max; others get the route's", async () => {
+    const up = await startUpstream('up')
+    cleanups.push(() => up.close())
+    const gw = await startGateway({
+      pools: { main: { backends: [up.url] } },
+      routes: [
+        {
+          name: 'api',
+          match: { path: '/' },
+          pool: 'main',
+          apiKey: { keys: [{ name: 'gold', hash: `sha256:${apiKeyHash('k-gold')}` }, { name: 'free', hash: `sha256:${apiKeyHash('k-free')}` }] },
+          rateLimit: { max: 1, window: '1h', key: 'apikey', tiers: { gold: 3 } },
+        },
+      ],
+    })
+    cleanups.push(() => gw.close())
+    const as = (k: string) => fetch(`${gw.url}/x`, { headers: { 'x-api-key': k } })
+    const gold = [await as('k-gold'), await as('k-gold'), await as('k-gold'), await as('k-gold')]
+    expect(gold.map((r) => r.status)).toEqual([200, 200, 200, 429])
+    expect(gold[0]!.headers.get('ratelimit-limit')).toBe('3')
+    const free = [await as('k-free'), await as('k-free')]
+    expect(free.map((r) => r.status)).toEqual([200, 429])
+    expect(free[0]!.headers.get('ratelimit-limit')).toBe('1')
+  })
+
+  it('config: tiers need a consumer key', () => {
+    try {
+      normalizeConfig({ pools: { p: { backends: ['http://127.0.0.1:9'] } }, routes: [{ name: 'r', pool: 'p', rateLimit: { max: 1, window: '1s', tiers: { a: 2 } } }] })
+      expect.unreachable()
+    } catch (err) {
+      expect((err as ConfigError).problems.map((p) => p.path)).toEqual(['routes[0].rateLimit.tiers'])
     }
   })
 })
