@@ -11,6 +11,8 @@
  *   wrong password always costs a full verification, as it should for a guesser.
  * - An unknown user is verified against a dummy hash of the same cost, so the answer time does not
  *   tell which user names exist.
+ * - At most MAX_PENDING_VERIFICATIONS slow hashes in flight per route; beyond, unremembered
+ *   credentials are refused at once (a flood of guesses cannot queue unbounded work).
  * - The user's name goes to ctx.consumer (rate-limit key `apikey`, the access log). The
  *   Authorization header (which carries the password) is not forwarded upstream.
  *
@@ -28,6 +30,13 @@ import { ERR_BASIC_AUTH } from './errors.js'
 
 /** Verified credentials remembered per route. */
 export const CACHE_MAX = 1024
+/**
+ * Slow verifications in flight per route. scrypt runs on libuv's small thread pool (shared with
+ * file and DNS work) and takes 32 MiB each: a flood of wrong passwords must not queue without
+ * bound. Past this many, further unverified credentials are refused at once (401); remembered
+ * good credentials are still accepted.
+ */
+export const MAX_PENDING_VERIFICATIONS = 32
 /** Longest Authorization value looked at: user and password of any sensible length fit. */
 const MAX_CREDENTIALS = 4096
 
@@ -50,6 +59,7 @@ function stageFor(settings: RouteBasicAuthSettings, users: Map<string, PasswordH
   const challenge = `Basic realm="${settings.realm}", charset="UTF-8"`
   const cacheKey = randomBytes(32)
   const verified = new Map<string, string>() // HMAC(user, password) → user
+  let pending = 0
   const onVerify = options.onVerify
 
   const refuse = (ctx: RequestContext): never => {
@@ -73,16 +83,22 @@ function stageFor(settings: RouteBasicAuthSettings, users: Map<string, PasswordH
       ctx.consumer = known
       return
     }
+    if (pending >= MAX_PENDING_VERIFICATIONS) return refuse(ctx)
     const stored = users.get(user)
     onVerify?.()
+    pending++
     return verifyPassword(password, stored ?? dummy).then(
       (ok) => {
+        pending--
         if (!ok || stored === undefined) return refuse(ctx)
         if (verified.size >= CACHE_MAX) verified.delete(verified.keys().next().value!)
         verified.set(key, user)
         ctx.consumer = user
       },
-      () => refuse(ctx),
+      () => {
+        pending--
+        return refuse(ctx)
+      },
     )
   }
 }

@@ -12,7 +12,7 @@ import { hashPasswordCommand } from '../../src/auth/hash-password-cli.js'
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../src/auth/password.js'
 import { compileProblems } from '../../src/check.js'
 import { normalizeConfig } from '../../src/config/index.js'
-import { createBasicAuthFeature } from '../../src/policies/basic-auth.js'
+import { createBasicAuthFeature, MAX_PENDING_VERIFICATIONS } from '../../src/policies/basic-auth.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 
@@ -83,6 +83,35 @@ describe('verified-credentials cache', () => {
     expect(verifications).toBe(1)
     for (let i = 0; i < 3; i++) await expect(Promise.resolve().then(() => run(req(basic('alice', 'bad')), ctx()))).rejects.toMatchObject({ statusCode: 401 })
     expect(verifications).toBe(4)
+  })
+})
+
+describe('bounded verification work', () => {
+  it('refuses at once past MAX_PENDING_VERIFICATIONS slow hashes in flight, still accepting remembered credentials', async () => {
+    const feature = createBasicAuthFeature()
+    const settings = normalizeConfig({
+      pools: { p: { backends: ['http://127.0.0.1:9'] } },
+      routes: [{ name: 'ops', pool: 'p', basicAuth: { users: [{ name: 'alice', hash: await hashPassword('pw', CHEAP) }] } }],
+    })
+    const prepared = await feature.prepare!(settings, undefined)
+    const { compileRouteTable } = await import('../../src/routing/route-table.js')
+    const run = prepared.compileRoute!(compileRouteTable(settings.routes).routes[0]!)!.stage!.run
+    const ctx = () => ({ responseHeaders: undefined, consumer: undefined }) as never as import('../../src/request-context.js').RequestContext
+    const req = (authorization: string) => ({ method: 'GET', url: '/', headers: { authorization }, raw: {} }) as never
+    await run(req(basic('alice', 'pw')), ctx()) // remembered from now on
+    const flood = Array.from({ length: MAX_PENDING_VERIFICATIONS + 5 }, (_, i) => {
+      try {
+        return Promise.resolve(run(req(basic('alice', `guess-${i}`)), ctx())).then(() => 'ok', () => 'refused')
+      } catch {
+        return Promise.resolve('refused at once')
+      }
+    })
+    const good = ctx()
+    await run(req(basic('alice', 'pw')), good) // synchronous: no slow hash, not blocked by the flood
+    expect(good.consumer).toBe('alice')
+    const outcomes = await Promise.all(flood)
+    expect(outcomes.filter((o) => o === 'refused at once')).toHaveLength(5)
+    expect(outcomes.filter((o) => o === 'refused')).toHaveLength(MAX_PENDING_VERIFICATIONS)
   })
 })
 
