@@ -18,7 +18,7 @@ function sources(dir: string): string[] {
 }
 
 describe('layering', () => {
-  for (const dir of ['src/auth', 'src/ratelimit']) {
+  for (const dir of ['src/auth', 'src/ratelimit', 'src/policies']) {
     it(`${dir} imports neither fastify nor @fastify/*`, () => {
       for (const file of sources(dir)) {
         const text = readFileSync(path.join(root, file), 'utf8')
