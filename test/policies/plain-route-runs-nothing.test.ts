@@ -29,7 +29,7 @@ describe('per-route compilation of the edge policies', () => {
         { name: 'static', match: { path: '/static' }, respond: { body: 'hi' } },
       ],
     })
-    const POLICIES = ['access', 'cors', 'api-key', 'basic-auth', 'compress', 'forwarded-prefix-and-host', 'header-templates', 'route-action']
+    const POLICIES = ['access', 'cors', 'api-key', 'basic-auth', 'compress', 'forwarded-prefix', 'header-templates', 'route-action']
     const policiesOf = (features: readonly string[]) => features.filter((f) => POLICIES.includes(f))
     const [plain, edge, stat] = gw.state.pipelines
     expect(policiesOf(plain!.features)).toEqual([])
