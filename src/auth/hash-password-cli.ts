@@ -20,8 +20,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
+export const HASH_PASSWORD_USAGE = `usage: switchyard hash-password
+  Read a password on standard input (its first line) and print its salted scrypt hash for
+  basicAuth.users[].hash, e.g. printf %s 'secret' | switchyard hash-password`
+
 export function hashPasswordCommand(read: () => Promise<string> = readStdin): CliCommand {
-  return async (_args, io) => {
+  const command: CliCommand = async (_args, io) => {
     const text = await read()
     // The first line, without its line ending: `echo secret |` and a typed line both work.
     const nl = text.search(/\r?\n/)
@@ -37,4 +41,8 @@ export function hashPasswordCommand(read: () => Promise<string> = readStdin): Cl
     io.out(await hashPassword(password))
     return 0
   }
+  // The password comes on stdin, never as an argument (shell history, ps): no options at all.
+  command.usage = HASH_PASSWORD_USAGE
+  command.options = []
+  return command
 }

@@ -139,6 +139,12 @@ describe('password hashes', () => {
     expect(r.status).toBe(0)
     expect(r.stdout.trim()).toMatch(/^\$scrypt\$ln=15,r=8,p=1\$/)
     expect(r.stdout).not.toContain('s3cret')
+    // The password never comes as an argument; --help prints and runs nothing.
+    const arg = spawnSync(process.execPath, [join(root, 'bin/switchyard.js'), 'hash-password', '--password', 'x'], { input: '', encoding: 'utf8' })
+    expect(arg.status).toBe(2)
+    const help = spawnSync(process.execPath, [join(root, 'bin/switchyard.js'), 'hash-password', '--help'], { encoding: 'utf8' })
+    expect(help.status).toBe(0)
+    expect(help.stdout).toMatch(/^usage: switchyard hash-password/)
   })
 
   it('check and start refuse a hash that is not one, naming its path', async () => {
