@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { Etcd3, type IOptions, type Watcher } from 'etcd3'
+import { ExponentialBackoff } from 'cockatiel'
 import type { EtcdSourceSettings } from '../config/model.js'
 import type { RuntimeSnapshot } from '../runtime-changes.js'
 
@@ -43,6 +44,9 @@ export function clientOptions(s: EtcdSourceSettings): IOptions {
     hosts: [...s.endpoints],
     dialTimeout: s.dialTimeout,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + s.dialTimeout }),
+    // Reconnect the watch within 2 s of etcd coming back (the default backoff grows to 30 s).
+    // etcd3 types this as an IBackoff but calls `.next()` on it first, as on its own default.
+    faultHandling: { watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) as never },
   }
   if (s.username !== undefined && s.password !== undefined) options.auth = { username: s.username, password: s.password }
   if (s.tls !== undefined && s.tls.ca !== undefined) {

@@ -60,10 +60,17 @@ export async function prepareEtcdStart(localPath: string, local: GatewaySettings
     throw err
   }
   let unsubscribe: (() => void) | undefined
+  // The value the watch delivered last: a reload composes it with the local file and needs no
+  // etcd round trip, so a change delivered just as etcd comes back cannot be lost to a failing
+  // read. Undefined until the first watch event: then the key is read.
+  let latest: string | undefined
   return {
     source: src,
     settings,
-    loadConfig: () => readComposedDocument(localPath, src),
+    loadConfig: async () => {
+      if (latest === undefined) return readComposedDocument(localPath, src)
+      return composeDocument(await readLocalDocument(localPath), parseRemoteDocument(latest, `etcd:${etcd.key}`))
+    },
     async attach(gateway, log) {
       gateway.addDependency('etcd', async () => ({ ok: await src.ping(), endpoints: etcd.endpoints, key: etcd.key }))
       // Runtime changes already shared by the fleet apply here before traffic.
@@ -84,9 +91,10 @@ export async function prepareEtcdStart(localPath: string, local: GatewaySettings
               log.warn({ key: etcd.key }, 'the configuration key was deleted in etcd; the running configuration keeps serving')
               return
             }
-            // Reload reads the key again through loadConfig (the latest value wins): a value
-            // that does not parse or validate is refused there, counted, logged and shown
-            // like any other rejected reload, and the running configuration keeps serving.
+            latest = text
+            // Reload composes this value through loadConfig: a value that does not parse or
+            // validate is refused there, counted, logged and shown like any other rejected
+            // reload, and the running configuration keeps serving.
             const result = await gateway.reload()
             if (result.ok) log.info({ key: etcd.key }, 'configuration from etcd applied')
           })

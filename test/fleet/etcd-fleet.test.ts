@@ -183,7 +183,7 @@ describe.runIf(run)('a fleet configured from etcd', { timeout: 45_000 }, () => {
 
     await etcd.start()
     expect((await push(shared('b'))).code).toBe(0)
-    await waitFor(async () => (await upstreamOf(a.url)) === '200 b', 10_000, 100, 'the change made after etcd came back')
+    await waitFor(async () => (await upstreamOf(a.url)) === '200 b', 20_000, 100, 'the change made after etcd came back')
   })
 
   it('refuses to start with one line when the key holds nothing', async () => {
