@@ -2,15 +2,12 @@
 // or shared machine disturbs far less than requests per second: it counts the work the process
 // did, not how much of the machine it was given. Usage: npm run build && node bench/cpu-per-request.js [seconds]
 import autocannon from 'autocannon'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { children, startTarget } from './targets-lib.js'
 import { extraRows } from './extra-rows.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const seconds = Number(process.argv[2] ?? 5)
 // One fixed request rate for every target (BENCH_RATE, default 4000/s, below what each sustains):
 // CPU per request depends on load (more requests per event-loop turn batch better), so every
@@ -19,40 +16,11 @@ const rate = Number(process.env.BENCH_RATE ?? 4000)
 const dir = mkdtempSync(join(tmpdir(), 'sy-cpu-'))
 const TICK = 100 // USER_HZ on Linux
 
-// Every target started, killed when the run fails (a port taken by another process meanwhile):
-// none outlives the bench.
-const children = []
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function start(kind, upstream, env = {}) {
-  const port = await freePort()
-  const child = spawn(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-  children.push(child)
-  await new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      if (out.includes('ready')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
-  })
-  return { url: `http://127.0.0.1:${port}`, child }
-}
-
 function cpuTicks(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
   return Number(rest[11]) + Number(rest[12]) // utime + stime
 }
-
 
 async function measure(name, target, headers = {}) {
   await autocannon({ url: target.url, connections: 64, duration: 1, headers })
@@ -64,7 +32,7 @@ async function measure(name, target, headers = {}) {
 }
 
 async function main() {
-  const up = await start('upstream')
+  const up = await startTarget('upstream')
   let n = 0
   // The same configurations as `npm run bench` (bench/run.js, bench/extra-rows.js).
   const cfg = (extra) => ({
@@ -76,20 +44,20 @@ async function main() {
     routes: [{ name: 'bench', match: { path: '/' }, pool: 'bench', ...extra.route }],
   })
   const rows = []
-  const floor = await start('node-floor', up.url)
+  const floor = await startTarget('node-floor', up.url)
   rows.push(await measure('node:http + undici (Node floor)', floor))
-  const peer = await start('fastify-http-proxy', up.url)
+  const peer = await startTarget('fastify-http-proxy', up.url)
   rows.push(await measure('Fastify + @fastify/http-proxy (peer)', peer))
-  const plain = await start('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(cfg({})) })
+  const plain = await startTarget('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(cfg({})) })
   rows.push(await measure('switchyard plain route', plain))
   const started = [up, floor, peer, plain]
   if (process.env.BENCH_ACCESS_OFF_ROW === '1') {
-    const off = await start('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify({ ...cfg({}), log: { access: false } }) })
+    const off = await startTarget('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify({ ...cfg({}), log: { access: false } }) })
     started.push(off)
     rows.push(await measure('switchyard plain route, access log off (reference)', off))
   }
   for (const extra of extraRows(up.url, cfg)) {
-    const t = await start('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) })
+    const t = await startTarget('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) })
     started.push(t)
     rows.push(await measure(extra.name, t, extra.headers))
   }

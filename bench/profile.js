@@ -4,46 +4,17 @@
 // production) with --cpu-prof, drives it with autocannon, then prints self time by function and
 // by area (switchyard core, adapters, fastify, undici, node:http, logging, other).
 import autocannon from 'autocannon'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { children, startTarget } from './targets-lib.js'
 import { extraRows } from './extra-rows.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const route = process.argv[2] ?? 'plain'
 const seconds = Number(process.argv[3] ?? 5)
 const dir = mkdtempSync(join(tmpdir(), 'sy-prof-'))
-
-// Every target started, killed when the run fails (a port taken by another process meanwhile):
-// none outlives the bench.
-const children = []
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function start(kind, upstream, env = {}, nodeArgs = []) {
-  const port = await freePort()
-  const child = spawn(process.execPath, [...nodeArgs, join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-  children.push(child)
-  await new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      if (out.includes('ready')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
-  })
-  return { url: `http://127.0.0.1:${port}`, child }
-}
 
 function area(url, name) {
   if (url.includes('/dist/src/')) return 'switchyard core (src/)'
@@ -62,7 +33,7 @@ function area(url, name) {
 }
 
 async function main() {
-  const up = await start('upstream')
+  const up = await startTarget('upstream')
   // The same configurations as `npm run bench` (bench/run.js, bench/extra-rows.js).
   const cfg = (extra) => ({
     server: { host: '127.0.0.1', port: 0 },
@@ -74,7 +45,7 @@ async function main() {
   })
   const extra = route === 'jwt' ? extraRows(up.url, cfg)[0] : route === 'cache' ? extraRows(up.url, cfg)[1] : { config: cfg({}), headers: {} }
   const headers = extra.headers ?? {}
-  const gw = await start('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) }, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
+  const gw = await startTarget('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) }, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
   await autocannon({ url: gw.url, connections: 64, duration: 1, headers })
   const r = await autocannon({ url: gw.url, connections: 64, duration: seconds, headers })
   await new Promise((resolve) => {

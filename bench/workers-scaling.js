@@ -7,50 +7,22 @@
 // For honest figures, leave cores free for the load generator (taskset -c for this process), or
 // run autocannon from another machine against the printed URL.
 import autocannon from 'autocannon'
-import { spawn } from 'node:child_process'
 import { availableParallelism, cpus } from 'node:os'
 import { mkdtempSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { children, startTarget } from './targets-lib.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const cores = availableParallelism()
 const counts = (process.env.BENCH_WORKERS ?? '1 2 4 8').split(/\s+/).map(Number).filter((n) => n >= 1 && n <= cores)
 const upstreams = Number(process.env.BENCH_UPSTREAMS ?? 4)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 256)
 const duration = Number(process.env.BENCH_DURATION ?? 10)
 const dir = mkdtempSync(join(tmpdir(), 'sy-scale-'))
-const children = []
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function start(kind, upstream, env = {}) {
-  const port = await freePort()
-  const child = spawn(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-  children.push(child)
-  await new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      if (out.includes('ready')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
-  })
-  return { url: `http://127.0.0.1:${port}`, child }
-}
 
 async function main() {
   const ups = []
-  for (let i = 0; i < upstreams; i++) ups.push((await start('upstream')).url)
+  for (let i = 0; i < upstreams; i++) ups.push((await startTarget('upstream')).url)
   console.log(`machine: ${cores} cores available (${cpus()[0]?.model ?? '?'}); ${upstreams} upstream processes; ${connections} connections, ${duration} s per row; access log on`)
   console.log('| workers | req/s | p99 ms | vs 1 worker | per added worker vs linear |')
   console.log('| ---: | ---: | ---: | ---: | ---: |')
@@ -63,7 +35,7 @@ async function main() {
       pools: { bench: { backends: ups } },
       routes: [{ name: 'bench', match: { path: '/' }, pool: 'bench' }],
     }
-    const gw = await start('switchyard-workers', ups[0], { SWITCHYARD_BENCH_CONFIG: JSON.stringify(config), SWITCHYARD_BENCH_WORKERS: String(n) })
+    const gw = await startTarget('switchyard-workers', ups[0], { SWITCHYARD_BENCH_CONFIG: JSON.stringify(config), SWITCHYARD_BENCH_WORKERS: String(n) })
     await autocannon({ url: gw.url, connections, duration: 2 })
     const r = await autocannon({ url: gw.url, connections, duration })
     gw.child.kill('SIGTERM')

@@ -109,6 +109,19 @@ async function listenOrExplain(gateway: Gateway, log: Logger, err: (s: string) =
   }
 }
 
+/** A start that cannot get a valid configuration: its problems on stderr and exit 1 (anything else is a bug: thrown). */
+function startFailure(e: unknown, err: (s: string) => void): number {
+  if (e instanceof ConfigError) {
+    for (const line of e.lines()) err(line)
+    return 1
+  }
+  if (e instanceof EtcdUnavailableError) {
+    err(`switchyard: cannot start: ${e.message}`)
+    return 1
+  }
+  throw e
+}
+
 /** `start` with several worker threads: the main thread supervises, the workers serve. */
 async function runWorkers(path: string, local: GatewaySettings, count: number, log: Logger, err: (s: string) => void): Promise<number> {
   let supervisor: Supervisor
@@ -119,15 +132,7 @@ async function runWorkers(path: string, local: GatewaySettings, count: number, l
     supervisor = await createSupervisor({ document: await load(), count, configPath: path, logger: log, loadDocument: load })
   } catch (e) {
     await etcd?.close()
-    if (e instanceof ConfigError) {
-      for (const line of e.lines()) err(line)
-      return 1
-    }
-    if (e instanceof EtcdUnavailableError) {
-      err(`switchyard: cannot start: ${e.message}`)
-      return 1
-    }
-    throw e
+    return startFailure(e, err)
   }
   try {
     await supervisor.listen()
@@ -247,15 +252,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         gateway = await createGateway(etcd?.settings ?? settings, { configPath: path, logger: log, ...(etcd ? { loadConfig: etcd.loadConfig } : {}) })
       } catch (e) {
         await etcd?.close()
-        if (e instanceof ConfigError) {
-          for (const line of e.lines()) err(line)
-          return 1
-        }
-        if (e instanceof EtcdUnavailableError) {
-          err(`switchyard: cannot start: ${e.message}`)
-          return 1
-        }
-        throw e
+        return startFailure(e, err)
       }
       if (!(await listenOrExplain(gateway, log, err))) {
         await etcd?.close()

@@ -1,0 +1,37 @@
+// Starting bench targets (bench/targets.js) in processes of their own, for the scripts that
+// measure one thing (cpu-per-request.js, profile.js, workers-scaling.js). Every target started
+// is remembered so a failed run can kill them all: none outlives the bench.
+import { spawn } from 'node:child_process'
+import net from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** Every target process started so far. */
+export const children = []
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** Starts `node [nodeArgs] bench/targets.js kind port upstream`; resolves once it says "ready". */
+export async function startTarget(kind, upstream, env = {}, nodeArgs = []) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [...nodeArgs, join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  children.push(child)
+  await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('ready')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
+  })
+  return { url: `http://127.0.0.1:${port}`, child }
+}
