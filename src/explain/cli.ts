@@ -65,6 +65,19 @@ function takeOption(positional: string[], name: string): string | undefined {
   return value
 }
 
+/** The configuration to explain against, or its problems on stderr and undefined. */
+async function loadOrReport(file: string, io: Parameters<CliCommand>[1]): Promise<Awaited<ReturnType<typeof loadConfigFile>> | undefined> {
+  try {
+    return await loadConfigFile(resolve(file))
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const line of e.lines()) io.err(line)
+      return undefined
+    }
+    throw e
+  }
+}
+
 /** `explain --stream NAME [--sni HOST] [--ip ADDR]`: a layer-4 connection instead of a request. */
 async function explainStreamCommand(args: Parameters<CliCommand>[0], io: Parameters<CliCommand>[1]): Promise<number> {
   const positional = [...args.positional]
@@ -75,16 +88,8 @@ async function explainStreamCommand(args: Parameters<CliCommand>[0], io: Paramet
     io.err(STREAM_USAGE)
     return 2
   }
-  let settings
-  try {
-    settings = await loadConfigFile(resolve(args.config))
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      for (const line of e.lines()) io.err(line)
-      return 1
-    }
-    throw e
-  }
+  const settings = await loadOrReport(args.config, io)
+  if (settings === undefined) return 1
   const pools = createPoolRegistry(settings.pools)
   try {
     const answer = explainStream({ settings, pools }, { stream: name, ...(sni ? { sni } : {}), ...(ip ? { clientIp: ip } : {}) })
@@ -135,16 +140,8 @@ export const explainCommand: CliCommand = async (args, io) => {
     }
   }
 
-  let settings
-  try {
-    settings = await loadConfigFile(resolve(args.config))
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      for (const line of e.lines()) io.err(line)
-      return 1
-    }
-    throw e
-  }
+  const settings = await loadOrReport(args.config, io)
+  if (settings === undefined) return 1
   const host = target.host ?? (typeof headers.host === 'string' ? headers.host : 'localhost')
   // Not started: no health-check timers; connection pools are created lazily and never used.
   const pools = createPoolRegistry(settings.pools)

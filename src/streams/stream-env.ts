@@ -89,8 +89,17 @@ export interface StreamSnapshot {
   readonly configured: boolean
 }
 
-/** The fields of a snapshot that come from the settings. */
-export function settingsView(s: StreamSettings): Pick<StreamSnapshot, 'name' | 'protocol' | 'pool' | 'sni' | 'proxyProtocol' | 'maxConnections'> {
+/** What a listener's open connections (tcp) or sessions (udp) add to its totals right now. */
+export interface LiveCounts {
+  readonly active: number
+  readonly bytesIn: number
+  readonly bytesOut: number
+  readonly bufferedBytes: number
+  readonly pools: Readonly<Record<string, number>>
+}
+
+/** A listener's snapshot (`GET /api/streams`): its settings, address, totals and what is open now. */
+export function streamSnapshot(s: StreamSettings, address: { address: string; port: number } | undefined, totals: ListenerTotals, live: LiveCounts, configured: boolean): StreamSnapshot {
   return {
     name: s.name,
     protocol: s.protocol,
@@ -98,5 +107,15 @@ export function settingsView(s: StreamSettings): Pick<StreamSnapshot, 'name' | '
     sni: s.sni === undefined ? null : Object.fromEntries(s.sni.map((e) => [e.name, e.pool])),
     proxyProtocol: s.proxyProtocol ?? null,
     maxConnections: s.maxConnections,
+    listen: { host: address?.address ?? s.host, port: address?.port ?? s.port },
+    active: live.active,
+    accepted: totals.accepted,
+    refused: totals.refused,
+    failed: totals.failed,
+    bytesIn: totals.bytesIn + live.bytesIn,
+    bytesOut: totals.bytesOut + live.bytesOut,
+    bufferedBytes: live.bufferedBytes,
+    pools: live.pools,
+    configured,
   }
 }

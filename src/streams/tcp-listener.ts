@@ -24,7 +24,7 @@ import { parseClientHello, MAX_HELLO } from './client-hello.js'
 import { connectThroughChain } from './connect.js'
 import { parseProxyHeader, proxyHeader } from './proxy-protocol.js'
 import { compileSniRouter, type SniRouter } from './sni-router.js'
-import { newTotals, settingsView, type CloseReason, type ListenerTotals, type StreamEnv, type StreamSnapshot } from './stream-env.js'
+import { newTotals, streamSnapshot, type CloseReason, type ListenerTotals, type StreamEnv, type StreamSnapshot } from './stream-env.js'
 
 const EMPTY: Buffer = Buffer.alloc(0)
 
@@ -113,8 +113,8 @@ export class TcpStreamListener {
 
   /** Live totals: closed connections' bytes plus what the open ones moved so far. */
   snapshot(): StreamSnapshot {
-    let bytesIn = this.totals.bytesIn
-    let bytesOut = this.totals.bytesOut
+    let bytesIn = 0
+    let bytesOut = 0
     let bufferedBytes = 0
     const pools: Record<string, number> = {}
     for (const c of this.connections) {
@@ -123,20 +123,7 @@ export class TcpStreamListener {
       bufferedBytes += c.client.writableLength + c.client.readableLength + (c.backend === undefined ? 0 : c.backend.writableLength + c.backend.readableLength)
       if (c.pool !== undefined) pools[c.pool] = (pools[c.pool] ?? 0) + 1
     }
-    const a = this.address
-    return {
-      ...settingsView(this.#settings),
-      listen: { host: a?.address ?? this.#settings.host, port: a?.port ?? this.#settings.port },
-      active: this.connections.size,
-      accepted: this.totals.accepted,
-      refused: this.totals.refused,
-      failed: this.totals.failed,
-      bytesIn,
-      bytesOut,
-      bufferedBytes,
-      pools,
-      configured: this.configured,
-    }
+    return streamSnapshot(this.#settings, this.address, this.totals, { active: this.connections.size, bytesIn, bytesOut, bufferedBytes, pools }, this.configured)
   }
 
   /** Bytes the open connections moved since last asked (for the bytes counter at scrape time). */

@@ -15,7 +15,7 @@ import type { StreamSettings } from '../config/model.js'
 import { canonicalIp } from '../net/client-ip.js'
 import type { Backend, Lease } from '../upstream/types.js'
 import { backendAddress, connectThroughChain } from './connect.js'
-import { newTotals, settingsView, type CloseReason, type ListenerTotals, type StreamEnv, type StreamSnapshot } from './stream-env.js'
+import { newTotals, streamSnapshot, type CloseReason, type ListenerTotals, type StreamEnv, type StreamSnapshot } from './stream-env.js'
 
 /** Datagrams held per session while its backend is chosen. */
 const MAX_QUEUED = 16
@@ -136,8 +136,8 @@ export class UdpStreamListener {
   }
 
   snapshot(): StreamSnapshot {
-    let bytesIn = this.totals.bytesIn
-    let bytesOut = this.totals.bytesOut
+    let bytesIn = 0
+    let bytesOut = 0
     let bufferedBytes = 0
     const pools: Record<string, number> = {}
     for (const s of this.sessions.values()) {
@@ -146,20 +146,7 @@ export class UdpStreamListener {
       for (const m of s.queue) bufferedBytes += m.length
       if (s.pool !== undefined) pools[s.pool] = (pools[s.pool] ?? 0) + 1
     }
-    const a = this.address
-    return {
-      ...settingsView(this.#settings),
-      listen: { host: a?.address ?? this.#settings.host, port: a?.port ?? this.#settings.port },
-      active: this.sessions.size,
-      accepted: this.totals.accepted,
-      refused: this.totals.refused,
-      failed: this.totals.failed,
-      bytesIn,
-      bytesOut,
-      bufferedBytes,
-      pools,
-      configured: this.configured,
-    }
+    return streamSnapshot(this.#settings, this.address, this.totals, { active: this.sessions.size, bytesIn, bytesOut, bufferedBytes, pools }, this.configured)
   }
 
   takeLiveBytes(): { bytesIn: number; bytesOut: number } {
