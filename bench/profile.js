@@ -45,7 +45,11 @@ async function main() {
   })
   const extra = route === 'jwt' ? extraRows(up.url, cfg)[0] : route === 'cache' ? extraRows(up.url, cfg)[1] : { config: cfg({}), headers: {} }
   const headers = extra.headers ?? {}
-  const gw = await startTarget('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) }, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
+  // `floor`: the Node floor itself (node:http + undici), to compare profiles area by area.
+  const gw =
+    route === 'floor'
+      ? await startTarget('node-floor', up.url, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
+      : await startTarget('switchyard', up.url, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(extra.config) }, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
   await autocannon({ url: gw.url, connections: 64, duration: 1, headers })
   const r = await autocannon({ url: gw.url, connections: 64, duration: seconds, headers })
   await new Promise((resolve) => {

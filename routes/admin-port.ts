@@ -48,7 +48,7 @@ export interface AdminPort {
   /** `GET /api/streams`. */
   readonly streams: { snapshot(): readonly StreamSnapshot[] }
   /** The data plane's handle: the key under which its cache service is registered (cache purge). */
-  readonly app: { readonly switchyard: GatewayHandle }
+  readonly handle: GatewayHandle
   /** `POST /api/reload`: re-read the configuration file. */
   reload(): Promise<AdminReloadResult>
   /** Recent reloads, newest first (dashboard). */

@@ -29,7 +29,7 @@ export async function apiCache(app: FastifyInstance, opts: { ctx: AdminContext }
     '/api/cache/purge',
     { schema: { body: purgeBodySchema }, validatorCompiler: ({ schema }) => strictAjv.compile(schema) },
     async (request, reply) => {
-      const service = cacheServiceOf(opts.ctx.gateway.app.switchyard)
+      const service = cacheServiceOf(opts.ctx.gateway.handle)
       if (service === undefined) return reply.code(404).type('application/json; charset=utf-8').send(errorBody(404, 'caching is not enabled'))
       const body = request.body ?? {}
       const purged = await service.purge(body)

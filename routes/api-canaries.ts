@@ -18,7 +18,7 @@ const routeParams = { type: 'object', properties: { route: { type: 'string', min
 export const canariesAdminFeature: AdminFeature = {
   name: 'canaries',
   plugin: (async (app, { ctx }) => {
-    const service = (): CanaryService | undefined => canaryServiceOf(ctx.gateway.app.switchyard)
+    const service = (): CanaryService | undefined => canaryServiceOf(ctx.gateway.handle)
     app.get('/api/canaries', async () => service()?.list() ?? [])
     app.get<{ Params: { route: string } }>('/api/canaries/:route', { schema: { params: routeParams } }, async (request) => {
       const view = service()?.get(request.params.route)

@@ -10,7 +10,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify'
 import { increase, quantile, rate, SnapshotWindow, type Snapshot } from '../src/stats/window.js'
-import { backendMetrics, type BackendMetrics } from '../plugins/backend-metrics.js'
+import { backendMetrics, type BackendMetrics } from '../src/data-plane/backend-metrics.js'
 import type { AdminContext, AdminFeature, AdminPort } from './admin-port.js'
 import { routeView } from './api-routes.js'
 

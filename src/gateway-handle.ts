@@ -1,12 +1,10 @@
 /**
- * What data-plane plugins see of the gateway: the live configuration snapshot (with its
- * compiled per-route pipelines), metrics and the logger. Plugins talk to each other through
- * this decorator and the request context, never by importing each other.
+ * What the data plane and the admin API see of the gateway: the live configuration snapshot
+ * (with its compiled per-route pipelines), metrics, the logger and the trusted-proxy matcher.
+ * Features key their per-gateway services on it (cache purge, canary service).
  */
 import type { Logger } from 'pino'
 import type { GatewayMetrics } from './metrics.js'
-import type { RequestContext } from './request-context.js'
-import { kContext } from './request-context.js'
 import type { RuntimeState } from './runtime-state.js'
 import type { TrustMatcher } from './net/client-ip.js'
 
@@ -18,13 +16,4 @@ export interface GatewayHandle {
   readonly trust: TrustMatcher
   /** Subscribe to configuration swaps (e.g. to rebuild per-config plugin state). */
   onReload(listener: (state: RuntimeState, previous: RuntimeState) => void): void
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    switchyard: GatewayHandle
-  }
-  interface FastifyRequest {
-    [kContext]: RequestContext
-  }
 }

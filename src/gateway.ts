@@ -1,20 +1,20 @@
 /**
- * createGateway: one gateway = a data-plane Fastify app (one catch-all route over a swappable
- * RuntimeState), an admin app on its own listener, a pool registry whose backend state
- * outlives reloads, and one metrics registry.
+ * createGateway: one gateway = data listeners (plain, TLS) running the framework-free data plane
+ * (src/data-plane/) over a swappable RuntimeState, an admin app (Fastify) on its own listener,
+ * a pool registry whose backend state outlives reloads, and one metrics registry.
  *
  * Reload builds and validates a whole new configuration, compiles its route table, reconciles
  * the pool registry (backends that remain keep their connections, health and breakers) and
  * swaps one reference. Requests in flight keep the snapshot they started with.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerFactory } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import http from 'node:http'
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { ConfigError, loadConfigFile, normalizeConfig } from './config/index.js'
 import type { GatewaySettings, ServerSettings } from './config/model.js'
 import { rawErrorResponse } from './errors.js'
-import { answerAndClose, guardSocket, refuseConnect } from './net/edge-socket.js'
+import { refuseConnect } from './net/edge-socket.js'
 import { deferContinue } from './net/expect-continue.js'
 import type { GatewayHandle } from './gateway-handle.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
@@ -31,16 +31,14 @@ import { createPoolRegistry, type ManagedPoolRegistry, type PoolRegistry } from 
 import type { UpstreamEvent } from './upstream/types.js'
 import { sharedMemoryStoreHandle } from './ratelimit/shared-memory-store.js'
 import { threadView } from './workers/thread-view.js'
-import accessLogPlugin, { holdAccessLog, releaseAccessLog } from '../plugins/access-log.js'
-import { countConnections, observedAnswers } from '../plugins/edge-answers.js'
-import proxyPlugin from '../plugins/proxy.js'
-import requestContextPlugin from '../plugins/request-context.js'
+import { createAnswerRecorder } from './data-plane/recorder.js'
+import { createDataListener, type DataListener } from './data-plane/listener.js'
+import type { ServerFactory } from './net/server-factory.js'
 import { buildAdmin } from '../routes/admin.js'
 import { startTlsListener, withHttpsRedirect, type TlsListener } from './tls/listener.js'
 import { builtInFeatures } from './features.js'
 import type { CanaryReport } from './canary/service.js'
 import { createRateLimitStore } from '../plugins/rate-limit-store.js'
-import backendMetricsPlugin from '../plugins/backend-metrics.js'
 import { compileProblems } from './check.js'
 import { createEventLog, recordUpstreamEvent, type EventLog } from './events.js'
 import { pruneRemovedSeries } from './metrics-prune.js'
@@ -67,8 +65,8 @@ export interface GatewayOptions {
   /**
    * Features of the embedder's own, after the built-in ones (src/pipeline/feature.ts): each is
    * prepared with every configuration and compiled per route like the built-ins, and runs on
-   * every listener (plain and TLS). This, not hooks on `gateway.app`, is how to extend the data
-   * plane: `gateway.app` is the plain listener's app only.
+   * every listener (plain and TLS). This is how to extend the data plane: the data listeners
+   * run no framework, so there is no app to add hooks to.
    */
   readonly features?: readonly Feature[]
   /**
@@ -123,7 +121,10 @@ export type ReloadResult = { readonly ok: true; readonly version: number } | { r
 export interface Gateway {
   readonly state: RuntimeState
   readonly settings: GatewaySettings
-  readonly app: FastifyInstance
+  /** The plain data listener (its Node server: `listener.server`). */
+  readonly listener: DataListener
+  /** What the data plane and the admin API share of this gateway (state, metrics, log, trust). */
+  readonly handle: GatewayHandle
   readonly admin: FastifyInstance | undefined
   readonly metrics: GatewayMetrics
   readonly pools: ManagedPoolRegistry
@@ -213,7 +214,7 @@ function isSettings(config: unknown): config is GatewaySettings {
 }
 
 /** Plain-HTTP server with the limits that protect an edge listener. */
-export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
+export function createEdgeServer(server: ServerSettings): ServerFactory {
   return (handler) => {
     const s = http.createServer(
       {
@@ -232,72 +233,13 @@ export function createEdgeServer(server: ServerSettings): FastifyServerFactory {
     // CONNECT asks for a tunnel to anywhere: a gateway is not a forward proxy.
     refuseConnect(s, CONNECT_REFUSED)
     // Expect: 100-continue is answered only once the request passed its checks (net/expect-continue.ts).
-    deferContinue(s, handler as unknown as Parameters<typeof deferContinue>[1])
-    return s as unknown as ReturnType<FastifyServerFactory>
+    deferContinue(s, handler)
+    return s
   }
-}
-
-/**
- * Parser-level rejections (malformed, smuggling, oversized headers, slow headers) as JSON, then
- * close. Returns the status answered (undefined when nothing was sent), for the caller to count.
- */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): number | undefined {
-  guardSocket(socket)
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy()
-    return undefined
-  }
-  // A request on this connection is still being answered and was received whole: the error
-  // is in what came after it (pipelining, or bytes after `Connection: close`). An error answer
-  // now would land before or inside that response; let it finish, then close without one.
-  // (A request whose own body broke is not complete: it gets the 400 at once.)
-  const inFlight = (socket as Socket & { _httpMessage?: (NodeJS.WritableStream & { writableFinished?: boolean; headersSent?: boolean; req?: { complete?: boolean } }) | null })._httpMessage
-  if (inFlight && (inFlight.headersSent === true || inFlight.req?.complete === true)) {
-    if (inFlight.writableFinished) socket.destroy()
-    else {
-      inFlight.once('finish', () => socket.destroySoon())
-      inFlight.once('close', () => socket.destroySoon())
-    }
-    return undefined
-  }
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-  answerAndClose(socket, rawErrorResponse(status, status === 431 ? 'request header fields too large' : status === 408 ? 'request timed out' : 'malformed request'))
-  return status
 }
 
 /** The answer to CONNECT on every listener. */
 export const CONNECT_REFUSED = rawErrorResponse(405, 'CONNECT is not supported', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n')
-
-interface DataPlaneInternal {
-  handle: GatewayHandle
-}
-
-/** Build one data-plane app (the TLS listener builds another over the same handle). */
-export async function buildDataPlane(internal: DataPlaneInternal, protocol: 'http' | 'https', serverFactory: FastifyServerFactory | undefined, extra: Record<string, unknown> = {}): Promise<FastifyInstance> {
-  const settings = internal.handle.state.settings
-  const app = Fastify({
-    loggerInstance: internal.handle.log,
-    logController: new LogController({ disableRequestLogging: true }),
-    // No pino child per request: the access log and error lines carry the request id
-    // themselves, and a child logger per request is measurable on the hot path.
-    childLoggerFactory: (logger: Logger) => logger,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-    exposeHeadRoutes: false,
-    requestIdHeader: false,
-    bodyLimit: settings.server.bodyLimit,
-    ...(serverFactory ? { serverFactory } : {}),
-    ...observedAnswers(internal.handle, clientErrorHandler),
-    ...extra,
-  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance
-  app.decorate('switchyard', internal.handle)
-  countConnections(app.server, protocol, internal.handle.metrics)
-  await app.register(requestContextPlugin, { protocol })
-  await app.register(backendMetricsPlugin)
-  await app.register(proxyPlugin)
-  await app.register(accessLogPlugin)
-  return app
-}
 
 export async function createGateway(config: unknown, options: GatewayOptions = {}): Promise<Gateway> {
   const log: Logger = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ base: { service: 'switchyard' } }))
@@ -318,7 +260,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     },
   })
   let trust = compileTrustedProxies(settings.server.trustedProxies)
-  let streamAccess: ReturnType<typeof holdAccessLog>
+  let streamAccess: ReturnType<typeof createAnswerRecorder>['access']
   const streams = new StreamManager({ pools, metrics, log, settings: () => state.settings, trust: () => trust, access: () => streamAccess })
   const reloadListeners: ((s: RuntimeState, prev: RuntimeState) => void)[] = []
   const reloadHistory: ReloadRecord[] = [{ at: new Date().toISOString(), ok: true, version: 1 }]
@@ -363,13 +305,19 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   // server.h2c: HTTP/2 with prior knowledge beside HTTP/1.1 (src/net/h2c.ts), after any PROXY header.
   const edgeServer = settings.server.h2c === true ? withH2c(edge, settings.server) : edge
   // PROXY v1/v2 from trustedProxies (an outer layer-4 balancer) names the real client.
-  const app = await buildDataPlane({ handle }, 'http', (handler, opts) => {
-    const server = edgeServer(handler, opts)
-    acceptProxyProtocol(server as unknown as NetServer, (address) => trust.isTrusted(address), () => state.settings.server.headersTimeout)
-    return server
+  // One recorder for every listener; stream lines go to the same access log, closed after the streams drain.
+  const recorder = createAnswerRecorder(handle)
+  streamAccess = recorder.access
+  const listener = createDataListener({
+    handle,
+    recorder,
+    protocol: 'http',
+    factory: (handler) => {
+      const server = edgeServer(handler)
+      acceptProxyProtocol(server as unknown as NetServer, (address) => trust.isTrusted(address), () => state.settings.server.headersTimeout)
+      return server
+    },
   })
-  // Stream lines go to the same access log as requests, held open until the streams have drained.
-  streamAccess = holdAccessLog(handle)
   let serving = false
   let draining = false
   let closing: Promise<void> | undefined
@@ -494,7 +442,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     get settings() {
       return state.settings
     },
-    app,
+    listener,
+    handle,
     admin: undefined,
     metrics,
     pools,
@@ -546,9 +495,9 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         for (const f of features) await f.start?.()
         const tls = options.dataPlane === false ? undefined : s.server.tls
         const reusePort = options.worker !== undefined
-        const plainListen = (): Promise<string> =>
+        const plainListen = (): Promise<void> =>
           // SO_REUSEPORT: every worker thread binds the same port; the kernel spreads connections.
-          app.listen({ host: s.server.host, port: s.server.port, ...(reusePort ? { reusePort: true } : {}) } as { host: string; port: number })
+          listener.listen(s.server.host, s.server.port, reusePort)
         let plainBound = false
         if (tls && acme !== undefined && !(await acme.hasUsableCertificate())) {
           // No certificate yet: the plain listener must answer the CA's HTTP-01 request first.
@@ -566,7 +515,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         }
         if (tls) {
           try {
-            tlsListener = await startTlsListener({ handle, reusePort, build: (extra) => buildDataPlane({ handle }, 'https', undefined, extra) })
+            tlsListener = await startTlsListener({ handle, reusePort, build: (factory, enrich) => createDataListener({ handle, recorder, protocol: 'https', factory, enrich }) })
           } catch (err) {
             throw ListenError.from(err, 'tls', s.server.host, tls.port)
           }
@@ -579,7 +528,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
               throw ListenError.from(err, 'http', s.server.host, s.server.port)
             }
           }
-          url = urlOf(app.server.address() as AddressInfo, 'http')
+          url = urlOf(listener.server.address() as AddressInfo, 'http')
         }
         if (acme !== undefined) {
           acme.onCertificate(() => tlsListener?.refresh())
@@ -600,7 +549,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         // Nothing half-started stays behind: a listener that bound is closed again, so the
         // process can exit instead of serving without its admin (or its TLS) listener.
         closing ??= (async () => {
-          await Promise.allSettled([app.close(), tlsListener?.close(), gateway.admin?.close(), streams.close(0).then(() => releaseAccessLog(handle))])
+          await Promise.allSettled([listener.close(), tlsListener?.close(), gateway.admin?.close(), streams.close(0)])
+          await recorder.close()
           for (const f of [...features].reverse()) await Promise.resolve(f.close?.()).catch(() => {})
           await pools!.close()
         })()
@@ -630,19 +580,21 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
         const timeout = state.settings.server.shutdownTimeout
         const timer = setTimeout(() => {
           log.warn({ shutdownTimeout: timeout }, 'shutdown timeout reached; closing remaining connections')
-          app.server.closeAllConnections?.()
+          listener.server.closeAllConnections?.()
+          tlsListener?.listener.server.closeAllConnections?.()
         }, timeout)
         timer.unref()
         // A keep-alive connection whose last response ends during the drain would otherwise stay
         // open until its keep-alive timeout: sweep idle connections while draining.
-        const sweep = setInterval(() => app.server.closeIdleConnections?.(), 100)
+        const sweep = setInterval(() => listener.server.closeIdleConnections?.(), 100)
         sweep.unref()
         try {
-          await Promise.all([app.close(), tlsListener?.close(), streams.close(timeout).then(() => releaseAccessLog(handle))])
+          await Promise.all([listener.close(), tlsListener?.close(), streams.close(timeout)])
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)
         }
+        await recorder.close()
         if (gateway.admin) await gateway.admin.close()
         for (const f of [...features].reverse()) await f.close?.()
         acme?.close()

@@ -13,7 +13,7 @@
  * turn a proxied HTTP/1.1 connection into a tunnel past the outer proxy's checks
  * (h2c smuggling). The upgrade router tunnels `Upgrade: websocket` only and answers 400.
  */
-import type { FastifyServerFactory, FastifyServerFactoryHandler } from 'fastify'
+import type { RequestListener, ServerFactory } from './server-factory.js'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import http2, { type Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
@@ -39,8 +39,8 @@ function refuse(res: ServerResponse): void {
 }
 
 /** Wrap the plain listener's server factory so it also serves HTTP/2 with prior knowledge. */
-export function withH2c(factory: FastifyServerFactory, server: ServerSettings): FastifyServerFactory {
-  return (handler: FastifyServerFactoryHandler, opts) => {
+export function withH2c(factory: ServerFactory, server: ServerSettings): ServerFactory {
+  return (handler: RequestListener, opts) => {
     const h1 = factory(handler, opts) as unknown as HttpServer
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       if (!adoptAuthority(req.headers)) return refuse(res)
@@ -115,6 +115,6 @@ export function withH2c(factory: FastifyServerFactory, server: ServerSettings): 
       for (const s of sessions) s.destroy()
       closeAll()
     }
-    return h1 as unknown as ReturnType<FastifyServerFactory>
+    return h1 as unknown as ReturnType<ServerFactory>
   }
 }

@@ -124,6 +124,7 @@ export function normalizeConfiguredPath(path: string): string {
 function slowPath(raw: string, end: number, query: string): NormalizedTarget {
   // Pass 1: character level (escapes, encodings, rejections).
   let s = ''
+  let nonAscii = false
   for (let i = 0; i < end; i++) {
     const c = raw.charCodeAt(i)
     if (c >= 128) {
@@ -159,6 +160,7 @@ function slowPath(raw: string, end: number, query: string): NormalizedTarget {
       } else if (byte === 0x3b) {
         throw new BadPathError('encoded semicolon in path')
       } else {
+        if (byte >= 0x80) nonAscii = true
         s += '%' + HEX[h] + HEX[l]
       }
       i += 2
@@ -166,6 +168,16 @@ function slowPath(raw: string, end: number, query: string): NormalizedTarget {
       s += '%' + HEX[c >> 4] + HEX[c & 15]
     } else {
       throw new BadPathError(rejectReason(c))
+    }
+  }
+
+  // RFC 3986 §2.5: escaped non-ASCII octets are UTF-8. An invalid or overlong sequence
+  // (`%C0%AE`, an old spelling of "." that lenient decoders resolve) has no one meaning: 400.
+  if (nonAscii) {
+    try {
+      decodeURIComponent(s)
+    } catch {
+      throw new BadPathError('invalid UTF-8 in percent-encoding')
     }
   }
 

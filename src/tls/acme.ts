@@ -240,7 +240,7 @@ export function createAcmeManager(settings: AcmeSettings, opts: AcmeManagerOptio
 }
 
 /** Wrap the plain listener's server factory so HTTP-01 challenges are answered before anything else (redirects included). */
-export function withAcmeChallenges(inner: import('fastify').FastifyServerFactory, manager: Pick<AcmeManager, 'answerChallenge'>): import('fastify').FastifyServerFactory {
+export function withAcmeChallenges(inner: import('../net/server-factory.js').ServerFactory, manager: Pick<AcmeManager, 'answerChallenge'>): import('../net/server-factory.js').ServerFactory {
   return (handler, opts) =>
     inner(((req: IncomingMessage, res: ServerResponse) => {
       if (!manager.answerChallenge(req, res)) handler(req, res)

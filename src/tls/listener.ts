@@ -1,5 +1,5 @@
 /**
- * The TLS listener: a second data-plane app beside the plain one, built over the same gateway
+ * The TLS listener: a second data listener beside the plain one, built over the same gateway
  * handle (same route table, pools, auth, limits, cache, splits), serving HTTPS, and HTTP/2 over
  * ALPN when `server.tls.http2` is on (HTTP/1.1 still served).
  *
@@ -9,7 +9,6 @@
  * The default certificate is swapped with setSecureContext (new handshakes use it; open
  * connections keep theirs), the SNI table by replacing one reference.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Server as HttpServer } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
@@ -18,7 +17,7 @@ import { Counter, Gauge } from 'prom-client'
 import { ConfigError } from '../config/errors.js'
 import type { GatewaySettings, TlsSettings } from '../config/model.js'
 import type { GatewayHandle } from '../gateway-handle.js'
-import { kContext } from '../request-context.js'
+import type { DataListener, DataListenerOptions } from '../data-plane/listener.js'
 import { buildCertificateSet, loadCertificateSet, readTlsFiles, type CertificateSet } from './certificates.js'
 import { clientCertHeaders } from './client-cert.js'
 import { TlsCertificateError } from './errors.js'
@@ -34,8 +33,8 @@ export const ROTATION_POLL_MS = 60_000
 
 export interface TlsListenerOptions {
   readonly handle: GatewayHandle
-  /** Builds another data-plane app over the same handle: buildDataPlane(internal, 'https', undefined, extra). */
-  readonly build: (extra: Record<string, unknown>) => Promise<FastifyInstance>
+  /** Builds a data listener over the gateway's handle and recorder around this server factory. */
+  readonly build: (factory: DataListenerOptions['factory'], enrich: NonNullable<DataListenerOptions['enrich']>) => DataListener
   /** Bind with SO_REUSEPORT (one listener per worker thread on the same port). */
   readonly reusePort?: boolean
   /** Overrides for tests; defaults ROTATION_DEBOUNCE_MS / ROTATION_POLL_MS. */
@@ -45,7 +44,7 @@ export interface TlsListenerOptions {
 export type RotationResult = 'unchanged' | 'applied' | 'rejected'
 
 export interface TlsListener {
-  readonly app: FastifyInstance
+  readonly listener: DataListener
   /** https://host:port, as bound. */
   readonly url: string
   readonly port: number
@@ -126,22 +125,22 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
   const metrics = tlsMetrics(handle)
   const http2 = settings.http2
 
-  const app = await opts.build({
+  const factory = secureServerFactory({
+    server: serverSettings,
     http2,
-    serverFactory: secureServerFactory({
-      server: serverSettings,
-      http2,
-      context: current.defaultContextOptions,
-      // Read through `current`, so swapping the reference swaps SNI for new handshakes.
-      sniCallback: (servername, cb) => cb(null, current.select(servername)),
-      requestCert: settings.clientCa !== undefined,
-      rejectUnauthorized: settings.requireClientCert,
-    }),
-    // An HTTP/2 server has no closeIdleConnections; Node closes idle sessions and idle
-    // HTTP/1.1 fallback connections on server.close() itself, and close() below bounds the rest.
-    forceCloseConnections: http2 ? false : 'idle',
+    context: current.defaultContextOptions,
+    // Read through `current`, so swapping the reference swaps SNI for new handshakes.
+    sniCallback: (servername, cb) => cb(null, current.select(servername)),
+    requestCert: settings.clientCa !== undefined,
+    rejectUnauthorized: settings.requireClientCert,
   })
-  const server = app.server as unknown as SecureServer
+  // The verified client certificate, for the upstream (client-sent copies were dropped by the server's handler).
+  const listener = opts.build(factory, (request, ctx) => {
+    const cert = clientCertHeaders(request.socket as TLSSocket)
+    // A fresh object when none exists: the per-connection one is shared and must stay intact.
+    if (cert !== null) ctx.upstreamHeaders = Object.assign(ctx.upstreamHeaders ?? {}, cert)
+  })
+  const server = listener.server as unknown as SecureServer
 
   const sockets = new Set<Socket>()
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -150,17 +149,6 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
   })
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     metrics.handshakeErrors.inc({ code: err.code ?? 'unknown' })
-  })
-
-  // The verified client certificate, for the upstream (client-sent copies were dropped by the server's handler).
-  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const cert = clientCertHeaders(request.raw.socket as TLSSocket)
-    if (cert !== null) {
-      const ctx = request[kContext]
-      // A fresh object when none exists: the per-connection one is shared and must stay intact.
-      ctx.upstreamHeaders = Object.assign(ctx.upstreamHeaders ?? {}, cert)
-    }
-    done()
   })
 
   function publish(set: CertificateSet): void {
@@ -249,7 +237,7 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
     return running
   }
 
-  await app.listen({ host: serverSettings.host, port: settings.port, ...(opts.reusePort ? { reusePort: true } : {}) } as { host: string; port: number })
+  await listener.listen(serverSettings.host, settings.port, opts.reusePort)
   const addr = server.address() as AddressInfo
   const url = urlOf(addr)
   publish(current)
@@ -258,7 +246,7 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
 
   let closing: Promise<void> | undefined
   return {
-    app,
+    listener,
     url,
     port: addr.port,
     get certificates() {
@@ -295,7 +283,7 @@ export async function startTlsListener(opts: TlsListenerOptions): Promise<TlsLis
         }, timeout)
         timer.unref()
         try {
-          await app.close()
+          await listener.close()
         } finally {
           clearTimeout(timer)
         }

@@ -8,7 +8,7 @@
  * The plain listener also drops client-sent copies of the client-certificate headers: a
  * request that did not come over TLS has no verified certificate, whatever it claims.
  */
-import type { FastifyServerFactory, FastifyServerFactoryHandler } from 'fastify'
+import type { RequestListener, ServerFactory } from '../net/server-factory.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { errorBody } from '../errors.js'
 import { dropClientCertHeaders } from './client-cert.js'
@@ -46,14 +46,14 @@ function redirect(req: IncomingMessage, res: ServerResponse, httpsPort: number):
  * Wrap the plain listener's server factory. `httpsPort()` is read per request: the https port
  * to redirect to when `redirectHttp` is on (the TLS listener's bound port), else undefined.
  */
-export function withHttpsRedirect(inner: FastifyServerFactory, httpsPort: () => number | undefined): FastifyServerFactory {
-  return (handler: FastifyServerFactoryHandler, opts) => {
+export function withHttpsRedirect(inner: ServerFactory, httpsPort: () => number | undefined): ServerFactory {
+  return (handler: RequestListener, opts) => {
     const wrapped = ((req: IncomingMessage, res: ServerResponse) => {
       const port = httpsPort()
       if (port !== undefined) return redirect(req, res, port)
       dropClientCertHeaders(req.headers)
       return handler(req, res)
-    }) as FastifyServerFactoryHandler
+    }) as RequestListener
     const server = inner(wrapped, opts) as unknown as Server & { shouldUpgradeCallback?: (req: IncomingMessage) => boolean }
     // Upgrade requests skip the 'request' handler: strip forged certificate headers there too,
     // ahead of the upgrade router.
@@ -66,6 +66,6 @@ export function withHttpsRedirect(inner: FastifyServerFactory, httpsPort: () => 
         return httpsPort() === undefined && shouldUpgrade.call(this, req)
       }
     }
-    return server as unknown as ReturnType<FastifyServerFactory>
+    return server as unknown as ReturnType<ServerFactory>
   }
 }

@@ -10,7 +10,7 @@
  *   otherwise one component could route by one and another key by the other.
  * - client-sent copies of the client-certificate headers are dropped before anything reads them.
  */
-import type { FastifyServerFactory, FastifyServerFactoryHandler } from 'fastify'
+import type { RequestListener, ServerFactory } from '../net/server-factory.js'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
@@ -66,7 +66,7 @@ function refuse(res: ServerResponse): void {
   res.end(body)
 }
 
-export function secureServerFactory(o: SecureServerOptions): FastifyServerFactory {
+export function secureServerFactory(o: SecureServerOptions): ServerFactory {
   const s = o.server
   const options = {
     ...o.context,
@@ -84,7 +84,7 @@ export function secureServerFactory(o: SecureServerOptions): FastifyServerFactor
     requireHostHeader: true,
     connectionsCheckingInterval: Math.min(1_000, s.headersTimeout),
   }
-  return (handler: FastifyServerFactoryHandler) => {
+  return (handler: RequestListener) => {
     const wrapped = (req: IncomingMessage, res: ServerResponse): void => {
       if (req.httpVersionMajor === 2 && !adoptAuthority(req.headers)) return refuse(res)
       dropClientCertHeaders(req.headers)
@@ -126,6 +126,6 @@ export function secureServerFactory(o: SecureServerOptions): FastifyServerFactor
     // Expect: 100-continue is answered only once the request passed its checks (net/expect-continue.ts).
     deferContinue(server as unknown as Parameters<typeof deferContinue>[0], wrapped)
     server.maxConnections = s.maxConnections
-    return server as unknown as ReturnType<FastifyServerFactory>
+    return server as unknown as ReturnType<ServerFactory>
   }
 }

@@ -138,7 +138,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     }
     const runtime = g.runtimeSnapshot()
     if (Object.keys(runtime.splits).length > 0 || Object.keys(runtime.backends).length > 0) post(slot, { type: 'runtime', snapshot: runtime, from: 'main' })
-    const weights = canaryLinkOf(g.app.switchyard)?.weights() ?? []
+    const weights = canaryLinkOf(g.handle)?.weights() ?? []
     if (weights.length > 0) post(slot, { type: 'canary-weights', weights })
   }
 
@@ -151,7 +151,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
       sharedInFlight,
       logLevel: o.workerLogLevel ?? log?.level ?? 'silent',
       restarts: slot.restarts,
-      canaryWeights: canaryLinkOf(gateway!.app.switchyard)?.weights() ?? [],
+      canaryWeights: canaryLinkOf(gateway!.handle)?.weights() ?? [],
     }
     const worker = new Worker(join(packageRoot, 'dist/src/workers/worker-main.js'), { workerData: start })
     slot.worker = worker
@@ -177,7 +177,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
           }
           case 'canary-report':
             // Fed into the main thread's analyses as if it had served the requests itself.
-            canaryLinkOf(gateway!.app.switchyard)?.ingest(m.reports)
+            canaryLinkOf(gateway!.handle)?.ingest(m.reports)
             break
           default:
             if ('id' in m) pending.get(m.id)?.(m)
@@ -250,7 +250,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
   // Every reload the main thread applies (SIGHUP, POST /api/reload, etcd, reload(doc)) reaches
   // every worker with the same document; a rejected one never gets here.
   let reloads: Promise<unknown> = Promise.resolve()
-  g.app.switchyard.onReload(() => {
+  g.handle.onReload(() => {
     current = lastLoaded
     const doc = current
     reloads = Promise.all(slots.map((s) => ask(s, (id) => ({ type: 'reload', id, document: doc }), 10_000)))
@@ -258,7 +258,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
   // Runtime changes made through the admin API apply in every worker.
   g.onRuntimeChange(() => broadcast({ type: 'runtime', snapshot: g.runtimeSnapshot(), from: 'main' }))
   // Every canary decision (analysis, operator, reload) sets the weights every worker runs at.
-  canaryLinkOf(g.app.switchyard)?.onWeights((weights) => broadcast({ type: 'canary-weights', weights }))
+  canaryLinkOf(g.handle)?.onWeights((weights) => broadcast({ type: 'canary-weights', weights }))
 
   const url = `http://${settings.server.host === '0.0.0.0' ? '127.0.0.1' : settings.server.host}:${server.port as number}`
   const syncTarget: SyncedGateway = {

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   )
   const g = gateway
   // The main thread's canary weights, before the first request (catch-up messages bring later ones).
-  if (start.canaryWeights.length > 0) canaryLinkOf(g.app.switchyard)?.follow(start.canaryWeights)
+  if (start.canaryWeights.length > 0) canaryLinkOf(g.handle)?.follow(start.canaryWeights)
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'reload':
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
         backendOf(g, m.pool, m.backend)?.breaker.mirror?.(m.to, m.openFor)
         break
       case 'canary-weights':
-        canaryLinkOf(g.app.switchyard)?.follow(m.weights)
+        canaryLinkOf(g.handle)?.follow(m.weights)
         break
       case 'metrics':
         void g.metrics.registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, metrics }))

@@ -36,7 +36,7 @@ describe('cache: a miss flood is shed, not buffered without bound', () => {
       },
       { top: { cache: { maxSize, maxEntrySize } } },
     )
-    const service = cacheServiceOf(rig.gw.app.switchyard)!
+    const service = cacheServiceOf(rig.gw.handle)!
     let maxStored = 0
     let maxFillBytes = 0
     const sample = setInterval(() => {

@@ -1,8 +1,8 @@
 /**
  * Every answer the gateway gives itself carries the one JSON error shape with a `code`
- * (SWITCHYARD_*) clients can branch on, and is counted and logged: also those given before any
- * hook runs (a malformed percent-escape, which Fastify's router refuses with its own
- * FST_ERR_BAD_URL body when left alone) and parser-level refusals (no request object exists).
+ * (SWITCHYARD_*) clients can branch on, and is counted and logged: also those given before a
+ * route is matched (a malformed percent-escape) and parser-level refusals (no request object
+ * exists).
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
@@ -27,7 +27,7 @@ describe('the JSON error shape with a code', () => {
   it('a malformed percent-escape is 400 SWITCHYARD_BAD_PATH in our shape, counted and logged', async () => {
     gw = await startGateway({ pools: { p: { backends: ['http://127.0.0.1:9'] } }, routes: [{ name: 'r', match: { path: '/' }, pool: 'p' }] })
     const r = await json(`${gw.url}/api/%zz`)
-    expect(r).toEqual({ status: 400, body: { statusCode: 400, error: 'Bad Request', message: 'Bad request target: malformed percent-escape', code: 'SWITCHYARD_BAD_PATH' } })
+    expect(r).toEqual({ status: 400, body: { statusCode: 400, error: 'Bad Request', message: 'Bad request target: malformed percent-encoding', code: 'SWITCHYARD_BAD_PATH' } })
     const text = await scrape(gw.adminUrl!)
     expect(valueOf(text, 'switchyard_requests_total', { route: '-', status: '400', method: 'GET' })).toBe(1)
     expect(valueOf(text, 'switchyard_errors_total', { code: 'SWITCHYARD_BAD_PATH' })).toBe(1)

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import net from 'node:net'
 import { startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 import { simpleConfig, startGateway, type StartedGateway } from '../helpers/gateway.js'
+import { scrape, valueOf } from '../metrics/scrape.js'
 
 let up: TestUpstream | undefined
 let gw: StartedGateway | undefined
@@ -29,5 +30,10 @@ describe('a client that goes away', () => {
     await waitFor(() => upstreamSawClose, 5_000, 10, 'the upstream request to be aborted')
     // A cancel, not a failure: the breaker (1 failure opens it) stays closed.
     expect(backend.breaker.state).toBe('closed')
+    // Recorded as NGINX records it: status 499, code SWITCHYARD_CLIENT_CLOSED, no longer in flight.
+    await waitFor(async () => valueOf(await scrape(gw!.adminUrl!), 'switchyard_requests_total', { route: 'all', status: '499' }) === 1, 5_000, 20, 'the 499 to be counted')
+    const text = await scrape(gw.adminUrl!)
+    expect(valueOf(text, 'switchyard_errors_total', { code: 'SWITCHYARD_CLIENT_CLOSED' })).toBe(1)
+    expect(valueOf(text, 'switchyard_requests_in_flight')).toBe(0)
   })
 })

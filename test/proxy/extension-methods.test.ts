@@ -57,7 +57,7 @@ describe('error answers free their connection', () => {
     await new Promise<void>((r) => s.once('connect', () => r()))
     s.pause()
     s.write('CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n')
-    const connections = (): Promise<number> => new Promise((r, j) => gw!.app.server.getConnections((e, n) => (e ? j(e) : r(n))))
+    const connections = (): Promise<number> => new Promise((r, j) => gw!.listener.server.getConnections((e, n) => (e ? j(e) : r(n))))
     await waitFor(async () => (await connections()) === 1, 2_000, 10, 'the connection to be counted')
     await waitFor(async () => (await connections()) === 0, 5_000, 25, 'the gateway to drop the half-closed socket')
     s.destroy()

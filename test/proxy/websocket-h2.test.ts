@@ -91,7 +91,7 @@ describe('WebSocket over HTTP/2 (RFC 8441)', () => {
     gone.session.destroy()
     session.destroy()
     refused.session.destroy()
-    const connections = () => new Promise<number>((resolve) => gw.app.server.getConnections((_e, n) => resolve(n)))
+    const connections = () => new Promise<number>((resolve) => gw.listener.server.getConnections((_e, n) => resolve(n)))
     await waitFor(async () => (await connections()) === 0 && up.open() === 0, 3000, 20, 'connections closed')
   })
 

@@ -42,7 +42,7 @@ describe('starting with unusable certificate files', () => {
       ])
       expect(gw.serving).toBe(false)
       expect(gw.httpsUrl).toBeUndefined()
-      expect(gw.app.server.listening).toBe(false)
+      expect(gw.listener.server.listening).toBe(false)
     } finally {
       await gw.close()
     }

@@ -1,51 +1,45 @@
 /**
  * One JSON line per request, written when the response has ended: enough to explain every
  * routing decision (route, pool, backend, attempts, fallback, cache result) with status, bytes
- * and timings. The same moment feeds the request metrics.
+ * and timings. The same moment feeds the request metrics, the per-backend series and a canary
+ * route's outcome observer.
  *
- * Every answer the gateway gives is recorded here, also those Fastify's onResponse never sees:
- * a WebSocket handshake (the tunnel writes it straight to the socket), a malformed-escape 400
- * (Fastify's router refuses it before any hook) and a parser-level refusal (no request object
- * exists). Those call the gateway's recorder (`answerRecorder`) themselves.
+ * Every answer the gateway gives is recorded here: proxied responses and the gateway's own
+ * answers (src/data-plane/handler.ts calls `request` when the response closes), a WebSocket
+ * handshake (the tunnel writes it straight to the socket and reports it), a parser-level
+ * refusal (no request object exists: `refusal`), and a request the client abandoned before
+ * its answer (status 499, `SWITCHYARD_CLIENT_CLOSED`, as NGINX logs it).
  *
  * The line is written by src/log/access-log.ts (hand-built JSON, buffered asynchronous writes)
  * from the `log.access` settings the gateway started with: to `log.access.file`, or else where
- * the gateway's logger writes. Every data plane of one gateway (plain, TLS) shares one recorder,
- * closed when the last of them closes.
+ * the gateway's logger writes. The gateway makes one recorder and every listener (plain, TLS)
+ * records through it; the layer-4 streams write their lines to the same access log.
  */
-import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { GatewayHandle } from '../src/gateway-handle.js'
-import { kContext } from '../src/request-context.js'
-import { createAccessLog, type AccessEntry, type AccessLog } from '../src/log/access-log.js'
-import { errorCodeOf } from '../src/log/error-code.js'
-import { accessSinkFor, bindingsOf } from '../src/log/logger.js'
-import { unmapIPv4 } from '../src/net/client-ip.js'
+import type { GatewayHandle } from '../gateway-handle.js'
+import type { RequestContext } from '../request-context.js'
+import type { ProxyRequest } from '../proxy/request.js'
+import { createAccessLog, type AccessEntry, type AccessLog } from '../log/access-log.js'
+import { errorCodeOf } from '../log/error-code.js'
+import { accessSinkFor, bindingsOf } from '../log/logger.js'
+import { unmapIPv4 } from '../net/client-ip.js'
+import { backendMetrics, backendRecorder } from './backend-metrics.js'
 
 /** Records answers of one gateway: metrics and the access line. */
 export interface AnswerRecorder {
   /**
    * A request that was answered (`status`, and `code` when the gateway answered with an error
-   * itself; else the code set with setErrorCode on the Node response is used).
+   * itself; else the code set with setErrorCode on the Node response is used). `ctx` is
+   * undefined for a request refused before its context existed.
    */
-  request(request: FastifyRequest, res: ServerResponse, status: number, code?: string): void
+  request(request: ProxyRequest, ctx: RequestContext | undefined, res: ServerResponse, status: number, code?: string): void
   /** An answer written straight to a client socket before any request existed (parser refusals). */
   refusal(socket: Socket, status: number, code: string): void
-}
-
-interface Shared {
-  readonly recorder: AnswerRecorder
+  /** The access log, for the other writers (layer-4 streams); undefined when off. */
   readonly access: AccessLog | undefined
-  users: number
-}
-
-const shared = new WeakMap<GatewayHandle, Shared>()
-
-/** The gateway's recorder while a data plane is open, else undefined. */
-export function answerRecorder(gw: GatewayHandle): AnswerRecorder | undefined {
-  return shared.get(gw)?.recorder
+  /** Flush and close the access log (after every writer has stopped). */
+  close(): Promise<void>
 }
 
 const CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
@@ -69,8 +63,20 @@ function wireBytes(socket: MarkedSocket): [number, number] {
   return [r, w]
 }
 
-function createRecorder(gw: GatewayHandle, access: AccessLog | undefined): AnswerRecorder {
+/** The gateway's recorder, with the access log its `log.access` settings ask for. */
+export function createAnswerRecorder(gw: GatewayHandle): AnswerRecorder {
+  const settings = gw.state.settings.log?.access ?? { enabled: true, sample: 1 }
+  const sink = settings.file === undefined ? accessSinkFor(gw.log) : undefined
+  const access =
+    sink === null
+      ? undefined
+      : createAccessLog(settings, {
+          ...(sink === undefined ? {} : { sink }),
+          bindings: bindingsOf(gw.log),
+          onError: (err) => gw.log.error({ err, file: settings.file }, 'access log: write failed; further errors are not logged'),
+        })
   const m = gw.metrics
+  const perBackend = backendRecorder(backendMetrics(m.registry, () => gw.state.pools))
   // One entry reused for every line: write() is synchronous, so no request sees another's fields.
   const entry: AccessEntry = {}
   // prom-client hashes label objects on every inc(); children cached per label set avoid that.
@@ -103,10 +109,14 @@ function createRecorder(gw: GatewayHandle, access: AccessLog | undefined): Answe
   }
 
   return {
-    request(request, res, status, code = errorCodeOf(res)) {
-      const ctx = request[kContext] as (typeof request)[typeof kContext] | null | undefined
-      // Incremented where the context is created (the first hook); a request refused before that never counted.
-      if (ctx) m.inFlight.dec()
+    access,
+    close: async () => access?.close(),
+    request(request, ctx, res, status, code = errorCodeOf(res)) {
+      // Incremented where the context is created; a request refused before that never counted.
+      if (ctx !== undefined) {
+        m.inFlight.dec()
+        perBackend(ctx, status)
+      }
       const route = ctx?.route?.name ?? '-'
       const pool = ctx?.servedByPool ?? ctx?.pool ?? '-'
       const elapsed = ctx ? performance.now() - ctx.startedAt : 0
@@ -162,56 +172,7 @@ function createRecorder(gw: GatewayHandle, access: AccessLog | undefined): Answe
   }
 }
 
-function acquire(gw: GatewayHandle): Shared {
-  let entry = shared.get(gw)
-  if (entry === undefined) {
-    const settings = gw.state.settings.log?.access ?? { enabled: true, sample: 1 }
-    const sink = settings.file === undefined ? accessSinkFor(gw.log) : undefined
-    const access =
-      sink === null
-        ? undefined
-        : createAccessLog(settings, {
-            ...(sink === undefined ? {} : { sink }),
-            bindings: bindingsOf(gw.log),
-            onError: (err) => gw.log.error({ err, file: settings.file }, 'access log: write failed; further errors are not logged'),
-          })
-    shared.set(gw, (entry = { recorder: createRecorder(gw, access), access, users: 0 }))
-  }
-  entry.users++
-  return entry
-}
-
-/**
- * The access log of `gw`'s data planes for another writer (the layer-4 streams), held open until
- * `releaseAccessLog`: streams may drain after the HTTP listeners have closed. Undefined when off.
- */
-export function holdAccessLog(gw: GatewayHandle): AccessLog | undefined {
-  return acquire(gw).access
-}
-
-export function releaseAccessLog(gw: GatewayHandle): Promise<void> {
-  return release(gw)
-}
-
-async function release(gw: GatewayHandle): Promise<void> {
-  const entry = shared.get(gw)
-  if (entry === undefined || --entry.users > 0) return
-  shared.delete(gw)
-  await entry.access?.close()
-}
-
-async function accessLogPlugin(app: FastifyInstance): Promise<void> {
-  const gw = app.switchyard
-  const { recorder } = acquire(gw)
-  app.addHook('onClose', async () => release(gw))
-  app.addHook('onResponse', (request, reply, done) => {
-    done()
-    recorder.request(request, reply.raw, reply.statusCode)
-  })
-}
-
 function numberOr(v: unknown): number | undefined {
   return v === undefined ? undefined : Number(v)
 }
 
-export default fp(accessLogPlugin, { name: 'switchyard-access-log', fastify: '5.x' })

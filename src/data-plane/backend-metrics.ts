@@ -10,14 +10,11 @@
  *   switchyard_backend_response_seconds{pool,backend}        time to the upstream's response headers
  *   switchyard_backend_healthy{pool,backend}                 active health-check verdict (1 up, 0 down)
  */
-import { LATENCY_BUCKETS, metricsOnce } from '../src/metrics.js'
-import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import { LATENCY_BUCKETS, metricsOnce } from '../metrics.js'
 import { Gauge, type Registry } from 'prom-client'
-import { ChildCache, FastCounter, FastHistogram } from '../src/metrics/fast-series.js'
-import '../src/gateway-handle.js'
-import { kContext } from '../src/request-context.js'
-import type { PoolRegistry } from '../src/upstream/types.js'
+import { ChildCache, FastCounter, FastHistogram } from '../metrics/fast-series.js'
+import type { RequestContext } from '../request-context.js'
+import type { PoolRegistry } from '../upstream/types.js'
 
 export interface BackendMetrics {
   readonly responses: FastCounter<'pool' | 'backend' | 'class'>
@@ -68,22 +65,18 @@ export function backendMetrics(registry: Registry, getPools?: () => PoolRegistry
   })
 }
 
-async function backendMetricsPlugin(app: FastifyInstance): Promise<void> {
-  const gw = app.switchyard
-  const m = backendMetrics(gw.metrics.registry, () => gw.state.pools)
-  // Pre-bound children per (pool, backend, class), found without a key string per request.
-  // Bounded by configuration; a reload that drops backends leaves a few stale entries, which is harmless.
+/**
+ * Records one answered request in the per-backend series: the backend that served (or the last
+ * one tried when every attempt failed) and its time to response headers. Children are pre-bound
+ * per (pool, backend, class) and found without a key string per request; bounded by
+ * configuration (a reload that drops backends leaves a few stale entries, which is harmless).
+ */
+export function backendRecorder(m: BackendMetrics): (ctx: RequestContext, status: number) => void {
   const responses = new ChildCache((pool, backend, cls) => m.responses.labels(pool, backend, cls))
   const durations = new ChildCache((pool, backend) => m.duration.labels(pool, backend))
-  app.addHook('onResponse', (request, reply, done) => {
-    done()
-    const ctx = request[kContext]
-    if (ctx === null || ctx === undefined || ctx.backend === undefined || ctx.servedByPool === undefined) return
-    const pool = ctx.servedByPool
-    const backend = ctx.backend
-    responses.get3(pool, backend, statusClass(reply.statusCode)).inc()
-    if (ctx.upstreamMs !== undefined) durations.get2(pool, backend).observe(ctx.upstreamMs / 1000)
-  })
+  return (ctx, status) => {
+    if (ctx.backend === undefined || ctx.servedByPool === undefined) return
+    responses.get3(ctx.servedByPool, ctx.backend, statusClass(status)).inc()
+    if (ctx.upstreamMs !== undefined) durations.get2(ctx.servedByPool, ctx.backend).observe(ctx.upstreamMs / 1000)
+  }
 }
-
-export default fp(backendMetricsPlugin, { name: 'switchyard-backend-metrics', fastify: '5.x' })
