@@ -25,6 +25,7 @@ import { errorCodeOf } from '../log/error-code.js'
 import { accessSinkFor, bindingsOf } from '../log/logger.js'
 import { unmapIPv4 } from '../net/client-ip.js'
 import { backendMetrics, backendRecorder } from './backend-metrics.js'
+import { ChildCache } from '../metrics/fast-series.js'
 
 /** Records answers of one gateway: metrics and the access line. */
 export interface AnswerRecorder {
@@ -47,22 +48,6 @@ const kReadMark = Symbol('switchyard.bytesReadMark')
 const kWrittenMark = Symbol('switchyard.bytesWrittenMark')
 type MarkedSocket = Socket & { [kReadMark]?: number; [kWrittenMark]?: number }
 
-/**
- * Bytes of one HTTP/1 exchange on the wire: what the connection read and wrote since the
- * previous answer on it (request line, headers, body; status line, headers, body). Pipelined
- * requests can shift bytes between neighbours; the totals stay exact. HTTP/2 streams share one
- * connection, so there only the declared request body and the counted response body are known.
- */
-function wireBytes(socket: MarkedSocket): [number, number] {
-  const read = socket.bytesRead
-  const written = socket.bytesWritten
-  const r = read - (socket[kReadMark] ?? 0)
-  const w = written - (socket[kWrittenMark] ?? 0)
-  socket[kReadMark] = read
-  socket[kWrittenMark] = written
-  return [r, w]
-}
-
 /** The gateway's recorder, with the access log its `log.access` settings ask for. */
 export function createAnswerRecorder(gw: GatewayHandle): AnswerRecorder {
   const settings = gw.state.settings.log?.access ?? { enabled: true, sample: 1 }
@@ -79,33 +64,35 @@ export function createAnswerRecorder(gw: GatewayHandle): AnswerRecorder {
   const perBackend = backendRecorder(backendMetrics(m.registry, () => gw.state.pools))
   // One entry reused for every line: write() is synchronous, so no request sees another's fields.
   const entry: AccessEntry = {}
-  // prom-client hashes label objects on every inc(); children cached per label set avoid that.
-  // Keys are bounded: route and pool names from the config, methods Node's parser accepts, status codes.
-  const reqChildren = new Map<string, ReturnType<typeof m.requests.labels>>()
-  const durChildren = new Map<string, ReturnType<typeof m.duration.labels>>()
-  const byRoute = new Map<string, { readonly reqBytes: ReturnType<typeof m.requestBytes.labels>; readonly resBytes: ReturnType<typeof m.responseBytes.labels> }>()
-  const errChildren = new Map<string, ReturnType<typeof m.errors.labels>>()
+  // Pre-bound children found through nested maps by label value: no key string, no label object
+  // per request. Bounded: route and pool names from the config, methods Node's parser accepts,
+  // status codes.
+  const reqChildren = new ChildCache((route, pool, status, method) => m.requests.labels(route!, pool!, status!, method!))
+  const durChildren = new ChildCache((route, pool, cls) => m.duration.labels(route!, pool!, cls!))
+  const reqBytes = new ChildCache((route) => m.requestBytes.labels(route!))
+  const resBytes = new ChildCache((route) => m.responseBytes.labels(route!))
+  const errChildren = new ChildCache((code) => m.errors.labels(code!))
   const count = (route: string, pool: string, status: number, method: string, ms: number, code: string | undefined): void => {
-    const key = `${route}\u0000${pool}\u0000${status}\u0000${method}`
-    let c = reqChildren.get(key)
-    if (c === undefined) reqChildren.set(key, (c = m.requests.labels(route, pool, String(status), method)))
-    c.inc()
-    const cls = CLASSES[Math.min(5, Math.max(1, Math.floor(status / 100)))]!
-    const dkey = `${route}\u0000${pool}\u0000${cls}`
-    let d = durChildren.get(dkey)
-    if (d === undefined) durChildren.set(dkey, (d = m.duration.labels(route, pool, cls)))
-    d.observe(ms / 1000)
-    if (code !== undefined) {
-      let e = errChildren.get(code)
-      if (e === undefined) errChildren.set(code, (e = m.errors.labels(code)))
-      e.inc()
-    }
+    reqChildren.get4(route, pool, status, method).inc()
+    durChildren.get3(route, pool, CLASSES[Math.min(5, Math.max(1, Math.floor(status / 100)))]!).observe(ms / 1000)
+    if (code !== undefined) errChildren.get1(code).inc()
   }
   const bytes = (route: string, read: number, written: number): void => {
-    let b = byRoute.get(route)
-    if (b === undefined) byRoute.set(route, (b = { reqBytes: m.requestBytes.labels(route), resBytes: m.responseBytes.labels(route) }))
-    if (read > 0) b.reqBytes.inc(read)
-    if (written > 0) b.resBytes.inc(written)
+    if (read > 0) reqBytes.get1(route).inc(read)
+    if (written > 0) resBytes.get1(route).inc(written)
+  }
+  /**
+   * Bytes of one HTTP/1 exchange on the wire: what the connection read and wrote since the
+   * previous answer on it (request line, headers, body; status line, headers, body). Pipelined
+   * requests can shift bytes between neighbours; the totals stay exact. HTTP/2 streams share one
+   * connection, so there only the declared request body and the counted response body are known.
+   */
+  const wireBytesOf = (route: string, socket: MarkedSocket): void => {
+    const read = socket.bytesRead
+    const written = socket.bytesWritten
+    bytes(route, read - (socket[kReadMark] ?? 0), written - (socket[kWrittenMark] ?? 0))
+    socket[kReadMark] = read
+    socket[kWrittenMark] = written
   }
 
   return {
@@ -125,10 +112,8 @@ export function createAnswerRecorder(gw: GatewayHandle): AnswerRecorder {
       // Canary routes only (a stage set it): the outcome feeds the cohort's window.
       if (ctx?.observe !== undefined) ctx.observe(ctx, status, totalMs)
       const raw = request.raw
-      if (raw.httpVersionMajor === 1 && raw.socket) {
-        const [read, written] = wireBytes(raw.socket as MarkedSocket)
-        bytes(route, read, written)
-      } else bytes(route, Number(request.headers['content-length'] ?? 0) || 0, ctx?.responseBytes ?? 0)
+      if (raw.httpVersionMajor === 1 && raw.socket) wireBytesOf(route, raw.socket as MarkedSocket)
+      else bytes(route, Number(request.headers['content-length'] ?? 0) || 0, ctx?.responseBytes ?? 0)
       // Spans are built now, the answer written: never between arrival and answer.
       if (ctx?.span !== undefined) {
         ctx.span.finish({ method: request.method, path: ctx.path || request.url, scheme: ctx.protocol, status, route, pool, client: ctx.clientIp, requestId: ctx.id, code })
@@ -158,8 +143,7 @@ export function createAnswerRecorder(gw: GatewayHandle): AnswerRecorder {
     },
     refusal(socket, status, code) {
       count('-', '-', status, '-', 0, code)
-      const [read, written] = wireBytes(socket as MarkedSocket)
-      bytes('-', read, written)
+      wireBytesOf('-', socket as MarkedSocket)
       if (access === undefined || !access.sampled()) return
       for (const k of Object.keys(entry) as (keyof AccessEntry)[]) entry[k] = undefined
       entry.client = unmapIPv4(socket.remoteAddress ?? '')

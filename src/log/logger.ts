@@ -43,7 +43,7 @@ export interface GatewayLogger {
 /**
  * A pino logger at `log.level` writing JSON lines to `log.file` (appended) or stdout, through an
  * asynchronous destination flushed on exit: a synchronous write per line would block the event
- * loop. When access lines share it (no `log.access.file`), it buffers ~4 KiB per write (and
+ * loop. When access lines share it (no `log.access.file`), it buffers ~12 KiB per write (and
  * flushes at least every second), as the access log's own file would.
  */
 export function createGatewayLogger(settings: LogSettings, base: Record<string, unknown> = { service: 'switchyard' }): GatewayLogger {

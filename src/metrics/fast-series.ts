@@ -283,6 +283,7 @@ export class ChildCache<C> {
   // One tree per depth: a cache used with two and three values keeps them apart.
   private readonly two = new Map<string | number, Map<string | number, unknown>>()
   private readonly three = new Map<string | number, Map<string | number, unknown>>()
+  private readonly four = new Map<string | number, Map<string | number, unknown>>()
   private readonly flat = new Map<string | number, C>()
 
   constructor(private readonly make: (...values: string[]) => C) {}
@@ -307,6 +308,15 @@ export class ChildCache<C> {
     const m = this.level(this.level(this.three, a) as Map<string | number, Map<string | number, unknown>>, b) as Map<string | number, C>
     let child = m.get(c)
     if (child === undefined) m.set(c, (child = this.make(a, b, String(c))))
+    return child
+  }
+
+  /** The child of four label values. */
+  get4(a: string, b: string, c: string | number, d: string): C {
+    const l2 = this.level(this.level(this.four, a) as Map<string | number, Map<string | number, unknown>>, b) as Map<string | number, Map<string | number, unknown>>
+    const m = this.level(l2, c) as Map<string | number, C>
+    let child = m.get(d)
+    if (child === undefined) m.set(d, (child = this.make(a, b, String(c), d)))
     return child
   }
 
