@@ -8,7 +8,8 @@
  * closed, per route) without holding requests.
  */
 import { createRequire } from 'node:module'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { lazyModule } from '../src/lazy-module.js'
 import type { StoreSettings } from '../src/config/model.js'
 import {
   MEMORY_BUCKETS,
@@ -26,7 +27,9 @@ type RedisStoreCtor = new (continueExceeding: boolean, exponentialBackoff: boole
 // The store classes are CommonJS files of the package without type declarations.
 const require = createRequire(import.meta.url)
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as LocalStoreCtor
-const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor
+// Redis (ioredis and the RedisStore) is loaded only when a configuration asks for it.
+const ioredis = lazyModule<typeof import('ioredis')>('ioredis')
+const redisStore = lazyModule<RedisStoreCtor>('@fastify/rate-limit/store/RedisStore.js')
 
 /** A Redis-backed handle: `redis` is the ioredis client. */
 export interface RedisRateLimitStoreHandle extends RateLimitStoreHandle {
@@ -45,7 +48,7 @@ export function createRateLimitStore(settings: StoreSettings, tuning: RedisStore
       close: () => Promise.resolve(),
     }
   }
-  const redis = new Redis(settings.redis, {
+  const redis = new (ioredis().Redis)(settings.redis, {
     // Never queue commands while disconnected: a queued INCR would hold the request until Redis
     // returns. Failing at once lets the route's onStoreError policy decide.
     enableOfflineQueue: false,
@@ -63,7 +66,7 @@ export function createRateLimitStore(settings: StoreSettings, tuning: RedisStore
   })
   const handle: RedisRateLimitStoreHandle = {
     kind: 'redis',
-    store: new RedisStore(false, false, redis, REDIS_KEY_PREFIX),
+    store: new (redisStore())(false, false, redis, REDIS_KEY_PREFIX),
     redis,
     ready(waitMs) {
       if (redis.status === 'ready') return Promise.resolve(true)

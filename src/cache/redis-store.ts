@@ -11,7 +11,10 @@
  * timer. Scripts touch keys they compute from the prefix: a standalone Redis (or one
  * primary), not Redis Cluster.
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { lazyModule } from '../lazy-module.js'
+
+const ioredis = lazyModule<typeof import('ioredis')>('ioredis')
 import { ERR_CACHE_STORE_UNAVAILABLE } from './errors.js'
 import { entrySize, type CacheEntry, type CacheStats, type CacheStore } from './store.js'
 
@@ -123,7 +126,7 @@ export class RedisStore implements CacheStore {
   constructor(opts: RedisStoreOptions) {
     this.#p = opts.prefix ?? 'switchyard:cache:'
     this.#maxEntrySize = opts.maxEntrySize
-    const redis = new Redis(opts.url, {
+    const redis = new (ioredis().Redis)(opts.url, {
       maxRetriesPerRequest: 1,
       commandTimeout: opts.commandTimeout ?? 1000,
       // Commands issued while (re)connecting wait, but never longer than commandTimeout: a cache

@@ -14,7 +14,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
-import { Etcd3, type IOptions, type Watcher } from 'etcd3'
+import type { Etcd3, IOptions, Watcher } from 'etcd3'
+import { lazyModule } from '../lazy-module.js'
+
+const etcd3 = lazyModule<typeof import('etcd3')>('etcd3')
 import { ExponentialBackoff } from 'cockatiel'
 import type { EtcdSourceSettings } from '../config/model.js'
 import type { RuntimeSnapshot } from '../runtime-changes.js'
@@ -70,7 +73,7 @@ export class EtcdSource {
 
   constructor(settings: EtcdSourceSettings, client?: Etcd3) {
     this.settings = settings
-    this.#client = client ?? new Etcd3(clientOptions(settings))
+    this.#client = client ?? new (etcd3().Etcd3)(clientOptions(settings))
   }
 
   get connected(): boolean {

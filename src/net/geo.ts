@@ -17,7 +17,10 @@
  */
 import { readFileSync, statSync } from 'node:fs'
 import type { IncomingHttpHeaders } from 'node:http'
-import { Reader, type CountryResponse } from 'maxmind'
+import type { CountryResponse, Reader } from 'maxmind'
+import { lazyModule } from '../lazy-module.js'
+
+const maxmind = lazyModule<typeof import('maxmind')>('maxmind')
 import { ConfigError } from '../config/errors.js'
 import type { GeoipSettings } from '../config/model.js'
 
@@ -51,7 +54,7 @@ function openReader(file: string): Reader<CountryRecord> {
         records.set(k, v)
       },
     }
-    return new Reader<CountryRecord>(buf, { cache })
+    return new (maxmind().Reader)<CountryRecord>(buf, { cache })
   } catch (err) {
     throw new ConfigError([{ path: 'geoip.database', message: `${file} is not a MaxMind DB file (${(err as Error).message})` }])
   }

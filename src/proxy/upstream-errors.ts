@@ -54,7 +54,9 @@ export function gatewayErrorFor(f: AttemptFailure): Error {
     const code = codeOf(f.error)
     e = 'tls' in f && f.tls ? new ERR_UPSTREAM_TLS() : code === 'UND_ERR_CONNECT_TIMEOUT' ? new ERR_UPSTREAM_TIMEOUT() : new ERR_UPSTREAM_CONNECT()
   } else if (f.kind === 'reset') e = codeOf(f.error).startsWith('HPE_') ? new ERR_UPSTREAM_BAD_RESPONSE() : new ERR_UPSTREAM_RESET()
-  else e = new ERR_UPSTREAM_RESET()
+  // The client went away (our own deadlines are classified as timeouts before this): nobody
+  // waits for an answer, and it is not the upstream's failure: 499, not a 502 logged as one.
+  else e = new ERR_CLIENT_CLOSED()
   e.cause = f.error
   return e
 }

@@ -16,7 +16,10 @@
  *
  * The protocol itself (JWS, nonces, orders, authorizations, finalisation) is acme-client's.
  */
-import acme from 'acme-client'
+import type AcmeClient from 'acme-client'
+import { lazyModule } from '../lazy-module.js'
+
+const acmeClient = lazyModule<typeof AcmeClient>('acme-client')
 import { X509Certificate } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import https from 'node:https'
@@ -124,7 +127,7 @@ export function createAcmeManager(settings: AcmeSettings, opts: AcmeManagerOptio
     try {
       return await readFile(files.account)
     } catch {
-      const key = await acme.crypto.createPrivateEcdsaKey()
+      const key = await acmeClient().crypto.createPrivateEcdsaKey()
       await writePrivate(files.account, key, 0o600)
       return key
     }
@@ -136,10 +139,10 @@ export function createAcmeManager(settings: AcmeSettings, opts: AcmeManagerOptio
     if (settings.ca !== undefined && httpsAgent === undefined) {
       httpsAgent = new https.Agent({ ca: await readFile(settings.ca) })
       // acme-client sends through its own axios instance: the directory's trust is set there.
-      acme.axios.defaults.httpsAgent = httpsAgent
+      acmeClient().axios.defaults.httpsAgent = httpsAgent
     }
-    const client = new acme.Client({ directoryUrl: settings.directory, accountKey: await accountKey() })
-    const [key, csr] = await acme.crypto.createCsr({ commonName: settings.domains[0]!, altNames: [...settings.domains] }, await acme.crypto.createPrivateEcdsaKey())
+    const client = new (acmeClient().Client)({ directoryUrl: settings.directory, accountKey: await accountKey() })
+    const [key, csr] = await acmeClient().crypto.createCsr({ commonName: settings.domains[0]!, altNames: [...settings.domains] }, await acmeClient().crypto.createPrivateEcdsaKey())
     const chain = await client.auto({
       csr,
       email: settings.email,

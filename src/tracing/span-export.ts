@@ -13,10 +13,9 @@
  * path, and each attempt's is the one its backend saw), so the SDK gets an IdGenerator that
  * returns the id we hand it just before each synchronous startSpan.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context } from '@opentelemetry/api'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator } from '@opentelemetry/sdk-trace-base'
+import type { Attributes, Context } from '@opentelemetry/api'
+import type { IdGenerator } from '@opentelemetry/sdk-trace-base'
+import { lazyModule } from '../lazy-module.js'
 import type { OtlpSettings } from '../config/model.js'
 import { packageVersion } from '../package-root.js'
 import { formatTraceParent, newId, SAMPLED } from './trace-context.js'
@@ -128,7 +127,17 @@ export interface SpanExportOptions {
   readonly scheduledDelayMillis?: number
 }
 
+// The OpenTelemetry SDK is loaded when a configuration first exports spans.
+const otelApi = lazyModule<typeof import('@opentelemetry/api')>('@opentelemetry/api')
+const otlpHttp = lazyModule<typeof import('@opentelemetry/exporter-trace-otlp-http')>('@opentelemetry/exporter-trace-otlp-http')
+const otelResources = lazyModule<typeof import('@opentelemetry/resources')>('@opentelemetry/resources')
+const otelSdk = lazyModule<typeof import('@opentelemetry/sdk-trace-base')>('@opentelemetry/sdk-trace-base')
+
 export function createSpanExport(settings: OtlpSettings, options: SpanExportOptions = {}): SpanExport {
+  const { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } = otelApi()
+  const { OTLPTraceExporter } = otlpHttp()
+  const { resourceFromAttributes } = otelResources()
+  const { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor } = otelSdk()
   const ids = new ChosenIds()
   const exporter = new OTLPTraceExporter({ url: settings.tracesUrl, headers: { ...settings.headers } })
   const provider = new BasicTracerProvider({
