@@ -32,5 +32,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # switchyard drains in-flight requests on SIGTERM (server.shutdownDelay, then shutdownTimeout):
 # give `docker stop -t` more than their sum.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "bin/switchyard.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=16", "bin/switchyard.js"]
 CMD ["start", "-c", "/etc/switchyard/gateway.yaml"]

@@ -13,6 +13,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import net from 'node:net'
 import autocannon from 'autocannon'
+import { GATEWAY_NODE_FLAGS, nodeFlagsFor } from './targets-lib.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.env.BENCH_QUICK === '1'
@@ -71,7 +72,7 @@ function spawnPinned(cmd, args, opts) {
 
 async function start(kind, upstream, env = {}, pin = true) {
   const port = await freePort()
-  const child = (pin ? spawnPinned : spawn)(process.execPath, [join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  const child = (pin ? spawnPinned : spawn)(process.execPath, [...nodeFlagsFor(kind), join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   children.push(child)
   await new Promise((resolve, reject) => {
     let out = ''
@@ -193,7 +194,7 @@ async function main() {
   const fmt = (n) => (Number.isFinite(n) ? n.toFixed(2) : '-')
   const mib = (b) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(0))
   const lines = []
-  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, median of ${rounds} × ${duration}s per row${quick ? ' (BENCH_QUICK)' : ''}; ${haveTaskset ? 'load generator on CPU 0, upstream and proxy pinned to CPU 1' : 'not pinned'}; switchyard rows with the access log on, to a file; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`)
+  lines.push(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${connections} connections, median of ${rounds} × ${duration}s per row${quick ? ' (BENCH_QUICK)' : ''}; ${haveTaskset ? 'load generator on CPU 0, upstream and proxy pinned to CPU 1' : 'not pinned'}; switchyard rows with the access log on, to a file, and ${GATEWAY_NODE_FLAGS.join(" ")} as its launchers start it; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`)
   lines.push('')
   lines.push(`| target | req/s | p50 ms | p99 ms (${connections} conns) | errors | max RSS MiB | ÷ direct | ÷ peer (Fastify+http-proxy) | ÷ Node floor |`)
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')

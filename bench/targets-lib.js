@@ -8,6 +8,18 @@ import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
+/**
+ * The Node flags the gateway's launchers use (bin/switchyard.js's shebang, the Dockerfile, the
+ * systemd unit): gateway targets run with them, as `switchyard start` does; the peers run as
+ * their users would start them, with Node's defaults.
+ */
+export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=16']
+
+/** The Node flags to start a bench target of `kind` with. */
+export function nodeFlagsFor(kind) {
+  return kind.startsWith('switchyard') ? GATEWAY_NODE_FLAGS : []
+}
+
 /** Every target process started so far. */
 export const children = []
 
@@ -23,7 +35,7 @@ export function freePort() {
 /** Starts `node [nodeArgs] bench/targets.js kind port upstream`; resolves once it says "ready". */
 export async function startTarget(kind, upstream, env = {}, nodeArgs = []) {
   const port = await freePort()
-  const child = spawn(process.execPath, [...nodeArgs, join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  const child = spawn(process.execPath, [...nodeFlagsFor(kind), ...nodeArgs, join(here, 'targets.js'), kind, String(port), upstream ?? ''], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   children.push(child)
   await new Promise((resolve, reject) => {
     let out = ''

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 // Thin launcher: the CLI lives in the compiled core so `npx switchyard` and `npm start`
 // run the same code the tests exercise.
 //
@@ -7,6 +7,11 @@
 // gateway uses). Then it re-executes itself on the Node the project pins (the `node` package,
 // node_modules/node/bin/node), or refuses with one clear line when that is not installed.
 // Written for old Nodes too: nothing here may need more than Node 14.
+//
+// --max-semi-space-size=16 (the shebang, and the re-execution below): V8 lets the young
+// generation grow to 64 MiB semi-spaces under a proxy's allocation rate, which alone took the
+// gateway's RSS under load from ~200 to ~300 MiB; 16 MiB keeps most of the throughput
+// (docs/benchmarks.md). The Dockerfile, the systemd unit and `npm start` pass the same flag.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -21,7 +26,7 @@ if (tooOld) {
   const pinned = join(root, 'node_modules', 'node', 'bin', 'node')
   // SWITCHYARD_REEXEC marks the second start: a pinned Node that is itself too old must not loop.
   if (process.env.SWITCHYARD_REEXEC !== '1' && existsSync(pinned)) {
-    const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    const child = spawn(pinned, ['--max-semi-space-size=16', fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
       stdio: 'inherit',
       env: { ...process.env, SWITCHYARD_REEXEC: '1' },
     })

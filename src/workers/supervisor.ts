@@ -153,7 +153,8 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
       restarts: slot.restarts,
       canaryWeights: canaryLinkOf(gateway!.handle)?.weights() ?? [],
     }
-    const worker = new Worker(join(packageRoot, 'dist/src/workers/worker-main.js'), { workerData: start })
+    // The young generation bounded as the main thread's is (--max-semi-space-size=16 in bin/switchyard.js: 3 × 16 MiB).
+    const worker = new Worker(join(packageRoot, 'dist/src/workers/worker-main.js'), { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: 48 } })
     slot.worker = worker
     slot.listening = false
     return new Promise((resolve, reject) => {
