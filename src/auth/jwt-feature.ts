@@ -20,6 +20,7 @@
  * token, a secret or publicKey, a JWKS key already loaded); only a JWKS key that must be fetched
  * makes it return one.
  */
+import { LRUCache } from 'lru-cache'
 import { Counter, type Registry } from 'prom-client'
 import { ConfigError, type ConfigProblem } from '../config/errors.js'
 import type { JwtSettings, RouteJwtSettings } from '../config/model.js'
@@ -241,6 +242,9 @@ function tokenReader(source: RouteJwtSettings['token'], maxTokenLength: number):
   }
 }
 
+/** Recent tokens whose verifier a multi-issuer route remembers. */
+const MULTI_ISSUER_CHOICES = 10_000
+
 /**
  * Verification against several issuers: the token's (unverified) `iss` picks the verifier whose
  * `issuer` it names; a token naming none of them is tried against each verifier without an
@@ -261,9 +265,16 @@ function multiIssuerCheck(verifiers: readonly JwtVerifier[]): (token: string) =>
       return tryEach(token, i + 1, first ?? err)
     }
   }
+  // The verifier each recent token named: a token presented again (the usual case; the
+  // verifier's own cache then answers) is not base64-decoded and JSON-parsed per request.
+  const chosen = new LRUCache<string, JwtVerifier>({ max: MULTI_ISSUER_CHOICES })
   return (token) => {
-    const iss = unverifiedIssuer(token)
-    const v = iss === undefined ? undefined : byIssuer.get(iss)
+    let v = chosen.get(token)
+    if (v === undefined) {
+      const iss = unverifiedIssuer(token)
+      v = iss === undefined ? undefined : byIssuer.get(iss)
+      if (v !== undefined) chosen.set(token, v)
+    }
     if (v !== undefined) return v.check(token)
     return tryEach(token, 0, undefined)
   }
