@@ -2,7 +2,8 @@
  * Admin endpoints of progressive delivery (src/canary/):
  *   GET  /api/canaries                         → one entry per canary route (state, step, weights, both cohorts' figures, history)
  *   GET  /api/canaries/:route                  → that entry; 404 SWITCHYARD_CANARY_UNKNOWN
- *   POST /api/canaries/:route/pause|resume|promote|rollback → 200 and the entry; 404; 409 SWITCHYARD_CANARY_CONFLICT
+ *   POST /api/canaries/:route/pause|resume|promote|rollback → 200 and the entry; 404; 409 SWITCHYARD_CANARY_CONFLICT;
+ *        503 SWITCHYARD_CANARY_NO_LEADER (an etcd fleet's follower that cannot reach the leader)
  *
  * Every action is audited and recorded in the event log by the controller.
  */
@@ -29,7 +30,7 @@ export const canariesAdminFeature: AdminFeature = {
       app.post<{ Params: { route: string } }>(`/api/canaries/:route/${action}`, { schema: { params: routeParams } }, async (request) => {
         const s = service()
         if (s === undefined) throw new UnknownCanaryError(request.params.route)
-        const view = s.act(request.params.route, action)
+        const view = await s.act(request.params.route, action)
         ctx.audit(`canary.${action}`, { route: request.params.route, state: view.state, weight: view.weight })
         return view
       })

@@ -21,6 +21,11 @@
  *   100 ms at most, never per request); the main thread's controller merges them into its
  *   analyses as if it had seen the requests itself, decides, and the supervisor sends the
  *   weights it sets to every worker, which follow them (`CanaryLink`, service.ts).
+ * - One place decides in a fleet: with `configSource.etcd` the controller decides nothing until
+ *   the etcd side (src/config-source/canary-fleet.ts) makes this instance the fleet's leader
+ *   (`CanaryFleetPort`, fleet.ts). Every instance adds the other instances' counts of the same
+ *   window to its own (so each one shows the fleet's figures); only the leader ticks the
+ *   analyses, and its decisions reach the others as persisted states that they apply.
  *
  * Metrics: `switchyard_canary_weight{route,pool}` (the weight each cohort's pool has now) and
  * `switchyard_canary_state{route}` (0 progressing, 1 paused, 2 promoted, 3 rolled-back).
@@ -35,7 +40,8 @@ import type { OutcomeObserver } from '../request-context.js'
 import { withWeights } from '../routing/split.js'
 import type { CompiledRoute } from '../routing/types.js'
 import { CohortWindow } from './cohort-window.js'
-import { CanaryConflictError, UnknownCanaryError } from './errors.js'
+import { CanaryConflictError, CanaryNoLeaderError, UnknownCanaryError } from './errors.js'
+import { registerCanaryFleet, sumReports, type CanaryFleetPort, type FleetCanaryState, type FleetCohortReport, type FleetInstanceReport, type FleetRole } from './fleet.js'
 import {
   registerCanaryLink,
   registerCanaryService,
@@ -46,7 +52,7 @@ import {
   type CanaryView,
   type CanaryWeight,
 } from './service.js'
-import { CanaryMachine, CanaryTransitionError, type CanaryDecision, type CanaryState, type Clock } from './state-machine.js'
+import { CanaryMachine, CanaryTransitionError, type CanaryDecision, type CanaryState, type Clock, type MachineSnapshot } from './state-machine.js'
 import { createNotifier, fetchWebhook, type WebhookSender } from './webhook.js'
 
 export const CANARY_STATE_VALUES: Readonly<Record<CanaryState, number>> = { progressing: 0, paused: 1, promoted: 2, 'rolled-back': 3 }
@@ -135,11 +141,101 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   let timer: NodeJS.Timeout | undefined
   let period = 0
   let started = false
+  /** `configSource.etcd` is configured: decide only as the fleet's leader. */
+  let fleetConfigured = false
+  /** The fleet as the etcd side told it (after `join`). */
+  let fleet:
+    | {
+        readonly instance: string
+        readonly forward: (route: string, action: CanaryAdminAction) => Promise<void>
+        role: FleetRole
+        leader: string | undefined
+        /** The other instances' latest reports. */
+        reports: readonly FleetInstanceReport[]
+        /** The last state published for each route (applied when this instance gets the block). */
+        readonly states: Map<string, FleetCanaryState>
+      }
+    | undefined
+  const stateListeners: ((s: FleetCanaryState | { readonly route: string; readonly removed: true }) => void)[] = []
 
   // Clock times (monotonic) shown as wall-clock times, with one fixed offset so a time never
   // changes between two reads.
-  const epoch = Date.now() - clock.now()
-  const isoAt = (t: number): string => new Date(epoch + t).toISOString()
+  const wallOffset = Date.now() - clock.now()
+  const isoAt = (t: number): string => new Date(wallOffset + t).toISOString()
+
+  /** This thread decides: not a worker, and in a fleet, its leader. */
+  function deciding(): boolean {
+    return !reporting && (!fleetConfigured || fleet?.role === 'leader')
+  }
+
+  /** The entry's state for the fleet (times on the wall clock, which every instance shares). */
+  function stateOf(e: Entry): FleetCanaryState {
+    const m = e.machine.snapshot()
+    return {
+      route: e.route,
+      key: e.key,
+      epoch: e.epoch,
+      by: fleet?.instance ?? '',
+      state: m.state,
+      index: m.index,
+      weight: m.weight,
+      stepStartedAt: wallOffset + m.stepStartedAt,
+      waitingReported: m.waitingReported,
+      history: m.history.map((h) => ({ ...h, at: wallOffset + h.at })),
+      ...(e.last !== undefined ? { last: e.last } : {}),
+    }
+  }
+
+  function snapshotOf(s: FleetCanaryState): MachineSnapshot {
+    return {
+      state: s.state,
+      index: s.index,
+      weight: s.weight,
+      stepStartedAt: s.stepStartedAt - wallOffset,
+      waitingReported: s.waitingReported,
+      history: s.history.map((h) => ({ ...h, at: h.at - wallOffset })),
+    }
+  }
+
+  /** The other instances' counts of the entry's window, added to this one's. */
+  function refreshRemote(e: Entry): void {
+    if (fleet === undefined) return
+    const same: FleetCohortReport[] = []
+    for (const r of fleet.reports) {
+      const c = r.routes[e.route]
+      if (c !== undefined && c.key === e.key && c.epoch === e.epoch) same.push(c)
+    }
+    e.machine.setRemote(sumReports(same))
+  }
+
+  /** Run the state the fleet's leader published (a follower, or a new leader taking over). */
+  function adopt(e: Entry, s: FleetCanaryState): void {
+    const sameWindow = s.epoch === e.epoch
+    e.machine.restore(snapshotOf(s), sameWindow)
+    e.epoch = s.epoch
+    if (s.epoch > epochs) epochs = s.epoch
+    const fresh = s.last !== undefined && (e.last === undefined || e.last.time !== s.last.time || e.last.action !== s.last.action)
+    if (s.last !== undefined) e.last = s.last
+    refreshRemote(e)
+    applyWeight(e)
+    publishGauges(e)
+    if (weightListeners.length > 0) {
+      const w = [weightMessage(e)]
+      for (const l of weightListeners) l(w)
+    }
+    // The leader's decision, seen here too: in this instance's events and log (the webhook is the leader's).
+    if (fresh && s.last !== undefined) {
+      const detail = detailOf(e, s.last, { leader: s.by })
+      deps.events.record('canary', detail)
+      deps.log.info({ type: 'canary', ...detail }, `canary ${e.route}: ${s.last.action} (decided by the fleet's leader ${s.by})`)
+    }
+  }
+
+  function leadershipEvent(leader: string | undefined, previous: string | undefined): void {
+    const detail = { instance: fleet?.instance, role: fleet?.role, leader: leader ?? null, previous: previous ?? null }
+    deps.events.record('canary.leader', detail)
+    deps.log.info({ type: 'canary', ...detail }, leader === undefined ? 'canary: the fleet has no leader; weights hold' : `canary: the fleet's leader is ${leader}${leader === fleet?.instance ? ' (this instance)' : ''}`)
+  }
 
   /** The weight the entry runs at: its analysis's, or (reporting) the deciding thread's for this block. */
   function weightOf(e: Entry): number {
@@ -203,16 +299,34 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   function publish(e: Entry, d: CanaryDecision, extra: Record<string, unknown> = {}): void {
     const time = new Date().toISOString()
     e.last = { ...d, time }
-    // Every decision starts a new window (or ends the analysis): batches counted before it are stale.
-    e.epoch = ++epochs
+    // Every decision but `waiting` starts a new window (or ends the analysis): counts made
+    // before it (a worker's batch, another instance's report) are stale. Per route, above any
+    // epoch the fleet has seen, so a follower never mistakes a new window for an old one.
+    if (d.action !== 'waiting') {
+      epochs = Math.max(epochs, e.epoch) + 1
+      e.epoch = epochs
+    }
     applyWeight(e)
     publishGauges(e)
     if (weightListeners.length > 0) {
       const w = [weightMessage(e)]
       for (const l of weightListeners) l(w)
     }
+    if (fleet !== undefined && fleet.role === 'leader') {
+      const state = stateOf(e)
+      fleet.states.set(e.route, state)
+      for (const l of stateListeners) l(state)
+    }
+    const detail = detailOf(e, d, extra)
+    deps.events.record('canary', detail)
+    const level = d.action === 'rolled-back' ? 'warn' : 'info'
+    deps.log[level]({ type: 'canary', ...detail }, `canary ${e.route}: ${d.action}${d.reason !== undefined ? ` (${d.reason})` : ''}`)
+    if (e.webhook !== undefined) notifier.send(e.webhook.url, e.webhook.timeout, { time, ...detail })
+  }
+
+  function detailOf(e: Entry, d: CanaryDecision, extra: Record<string, unknown>): Record<string, unknown> {
     const s = e.machine.settings
-    const detail: Record<string, unknown> = {
+    return {
       route: e.route,
       action: d.action,
       state: d.state,
@@ -227,10 +341,6 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       ...(d.figures !== undefined ? { figures: d.figures } : {}),
       ...extra,
     }
-    deps.events.record('canary', detail)
-    const level = d.action === 'rolled-back' ? 'warn' : 'info'
-    deps.log[level]({ type: 'canary', ...detail }, `canary ${e.route}: ${d.action}${d.reason !== undefined ? ` (${d.reason})` : ''}`)
-    if (e.webhook !== undefined) notifier.send(e.webhook.url, e.webhook.timeout, { time, ...detail })
   }
 
   function tick(): void {
@@ -244,9 +354,16 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       send(batch)
       return
     }
+    const decides = deciding()
     for (const e of entries.values()) {
       // A timer callback must never throw: one route's trouble is logged, the others go on.
       try {
+        if (fleet !== undefined) refreshRemote(e)
+        // A fleet's follower (or an instance not yet told its role) runs the leader's weights.
+        if (!decides) {
+          applyWeight(e)
+          continue
+        }
         const d = e.machine.tick()
         if (d !== undefined) publish(e, d)
         // The analysis owns its route's weights: a manual PUT /api/routes/:name/split or a
@@ -295,6 +412,16 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       gates: { ...s.gates },
       history: m.history.map((h) => ({ ...h, at: isoAt(h.at) })),
       ...(e.last !== undefined ? { lastDecision: e.last } : {}),
+      ...(fleetConfigured
+        ? {
+            fleet: {
+              instance: fleet?.instance ?? null,
+              role: fleet?.role ?? 'follower',
+              leader: fleet?.leader ?? null,
+              instances: fleet === undefined ? [] : [fleet.instance, ...fleet.reports.map((r) => r.instance)].sort(),
+            },
+          }
+        : {}),
     }
   }
 
@@ -304,9 +431,21 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       const e = entries.get(route)
       return e === undefined ? undefined : view(e)
     },
-    act(route: string, action: CanaryAdminAction): CanaryView {
+    act(route: string, action: CanaryAdminAction): CanaryView | Promise<CanaryView> {
       const e = entries.get(route)
       if (e === undefined) throw new UnknownCanaryError(route)
+      if (!deciding() && !reporting) {
+        // A fleet's follower: the leader runs the action (after the same check here, so a
+        // conflict answers at once), and this instance answers once it has its decision.
+        try {
+          e.machine.check(action)
+        } catch (err) {
+          if (err instanceof CanaryTransitionError) throw new CanaryConflictError(err.message)
+          throw err
+        }
+        if (fleet === undefined) throw new CanaryNoLeaderError('this instance has not joined the fleet yet (etcd unreachable?): no canary leader to run the action')
+        return fleet.forward(route, action).then(() => view(entries.get(route) ?? e))
+      }
       let d: CanaryDecision
       try {
         d = e.machine[action]()
@@ -347,6 +486,83 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       send(batch)
     },
   })
+
+  const port: CanaryFleetPort = {
+    join(instance, forward) {
+      fleet = { instance, forward, role: 'follower', leader: undefined, reports: [], states: new Map() }
+    },
+    lead(persisted) {
+      if (fleet === undefined) return []
+      const previous = fleet.leader
+      fleet.role = 'leader'
+      fleet.leader = fleet.instance
+      leadershipEvent(fleet.instance, previous)
+      const out: FleetCanaryState[] = []
+      for (const s of persisted) fleet.states.set(s.route, s)
+      for (const e of entries.values()) {
+        const p = fleet.states.get(e.route)
+        if (p !== undefined && p.key === e.key) {
+          // The rollout continues where the fleet left it: state, step, window start, history.
+          if (p.epoch >= e.epoch) adopt(e, p)
+          const state = stateOf(e)
+          fleet.states.set(e.route, state)
+          out.push(state)
+          continue
+        }
+        // Nothing persisted for this block: the analysis starts here, with a fresh window.
+        if (p !== undefined && p.epoch > e.epoch) e.epoch = p.epoch
+        const m = e.machine.snapshot()
+        e.machine.restore({ ...m, stepStartedAt: clock.now(), waitingReported: false }, false)
+        publish(e, e.machine.started(), p !== undefined ? { action: 'restarted', reason: 'the canary block changed: the analysis starts again at step 1' } : {})
+        out.push(fleet.states.get(e.route)!)
+      }
+      return out
+    },
+    follow(leader) {
+      if (fleet === undefined) return
+      const previous = fleet.leader
+      const was = fleet.role
+      fleet.role = 'follower'
+      fleet.leader = leader
+      if (previous !== leader || was === 'leader') leadershipEvent(leader, previous)
+    },
+    applyState(s) {
+      if (fleet === undefined) return
+      const known = fleet.states.get(s.route)
+      if (known === undefined || known.key !== s.key || s.epoch >= known.epoch) fleet.states.set(s.route, s)
+      const e = entries.get(s.route)
+      if (e === undefined || e.key !== s.key) return
+      if (fleet.role === 'leader' ? s.epoch <= e.epoch : s.epoch < e.epoch) return
+      adopt(e, s)
+    },
+    setReports(reports) {
+      if (fleet === undefined) return
+      const self = fleet.instance
+      fleet.reports = reports.filter((r) => r.instance !== self)
+      for (const e of entries.values()) refreshRemote(e)
+    },
+    localReport() {
+      const out: Record<string, FleetCohortReport> = {}
+      for (const e of entries.values()) out[e.route] = { key: e.key, epoch: e.epoch, ...e.machine.localCounts() }
+      return out
+    },
+    onState(listener) {
+      stateListeners.push(listener)
+    },
+    async act(route, action) {
+      return service.act(route, action)
+    },
+    reportPeriod() {
+      let min = Infinity
+      for (const e of entries.values()) min = Math.min(min, e.machine.settings.interval)
+      return Math.max(50, Math.min(1000, Math.floor(min / 10)))
+    },
+    leave() {
+      if (fleet === undefined) return
+      fleet.role = 'follower'
+    },
+  }
+  registerCanaryFleet(deps.owner, port)
 
   return {
     name: 'canary',
@@ -428,9 +644,12 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
             schedule()
             return
           }
+          fleetConfigured = next.configSource?.etcd !== undefined
+          const decides = deciding()
           for (const [name, e] of previous) {
             const now = entries.get(name)
             if (now === undefined || now.machine !== e.machine) forgetGauges(e)
+            if (now === undefined && decides && fleet !== undefined) for (const l of stateListeners) l({ route: name, removed: true })
             if (now === undefined) {
               deps.events.record('canary', { route: name, action: 'removed', state: e.machine.state, weight: e.machine.weight, reason: 'the canary block is no longer configured' })
               deps.log.info({ type: 'canary', route: name }, `canary ${name}: removed from the configuration`)
@@ -438,10 +657,18 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
           }
           for (const e of entries.values()) {
             const how = fresh.get(e.route)
+            const known = fleet?.states.get(e.route)
             if (how === undefined) {
               // Kept across the reload: the new route starts from the file's weights.
               applyWeight(e)
               publishGauges(e)
+            } else if (!decides) {
+              // A fleet's follower: the leader starts it; the state it published for this block, if any, applies.
+              if (known !== undefined && known.key === e.key) adopt(e, known)
+              else {
+                applyWeight(e)
+                publishGauges(e)
+              }
             } else publish(e, e.machine.started(), how === 'restarted' ? { action: 'restarted', reason: 'the canary block changed: the analysis starts again at step 1' } : {})
           }
           schedule()

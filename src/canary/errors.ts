@@ -6,3 +6,9 @@ export const UnknownCanaryError = createError<'SWITCHYARD_CANARY_UNKNOWN', 404, 
 
 /** The action does not apply to the canary's state (resume while progressing, promote twice…). */
 export const CanaryConflictError = createError<'SWITCHYARD_CANARY_CONFLICT', 409, [string]>('SWITCHYARD_CANARY_CONFLICT', '%s', 409)
+
+/**
+ * A fleet's follower (`configSource.etcd`) could not get its leader to run the action in time
+ * (no leader elected, or etcd unreachable): nothing was changed.
+ */
+export const CanaryNoLeaderError = createError<'SWITCHYARD_CANARY_NO_LEADER', 503, [string]>('SWITCHYARD_CANARY_NO_LEADER', '%s', 503)

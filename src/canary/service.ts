@@ -33,13 +33,18 @@ export interface CanaryView {
   /** Decided steps with both cohorts' figures, oldest first. */
   readonly history: readonly (Omit<StepRecord, 'at'> & { readonly at: string })[]
   readonly lastDecision?: CanaryDecision & { readonly time: string }
+  /** With `configSource.etcd`: the fleet as this instance sees it (the figures above are the fleet's). */
+  readonly fleet?: { readonly instance: string | null; readonly role: 'leader' | 'follower'; readonly leader: string | null; readonly instances: readonly string[] }
 }
 
 export interface CanaryService {
   list(): CanaryView[]
   get(route: string): CanaryView | undefined
-  /** Throws UnknownCanaryError (404) or CanaryConflictError (409). */
-  act(route: string, action: CanaryAdminAction): CanaryView
+  /**
+   * Throws UnknownCanaryError (404) or CanaryConflictError (409). A fleet's follower forwards
+   * the action to the leader (a promise; CanaryNoLeaderError, 503, when it cannot).
+   */
+  act(route: string, action: CanaryAdminAction): CanaryView | Promise<CanaryView>
 }
 
 const services = new WeakMap<object, CanaryService>()

@@ -64,6 +64,27 @@ export interface Clock {
   now(): number
 }
 
+/**
+ * Everything the analysis holds but its counts: what a fleet's leader persists in etcd so
+ * another instance can take over the rollout where it stands (src/canary/fleet.ts).
+ */
+export interface MachineSnapshot {
+  readonly state: CanaryState
+  /** 0-based index into settings.steps. */
+  readonly index: number
+  readonly weight: number
+  /** Clock time. */
+  readonly stepStartedAt: number
+  readonly waitingReported: boolean
+  readonly history: readonly StepRecord[]
+}
+
+/** A window's counts for both cohorts (either absent without requests). */
+export interface CohortPair {
+  readonly baseline?: CohortCounts
+  readonly candidate?: CohortCounts
+}
+
 /** The operator asked for a change the state does not allow (e.g. resume while progressing). */
 export class CanaryTransitionError extends Error {
   readonly state: CanaryState
@@ -85,6 +106,8 @@ export class CanaryMachine {
   #weight: number
   #stepStartedAt: number
   #waitingReported = false
+  /** Counted elsewhere in the fleet for the same window (other instances), added to this one's. */
+  #remote: CohortPair | undefined
 
   constructor(settings: CanarySettings, clock: Clock) {
     this.settings = settings
@@ -139,12 +162,66 @@ export class CanaryMachine {
     ;(cohort === 'candidate' ? this.#candidate : this.#baseline).merge(counts)
   }
 
+  /**
+   * What the rest of the fleet counted in the current window (the sum of the other instances'
+   * reports): the figures and the gates look at this window's counts plus these. Replaces the
+   * previous value; undefined clears it.
+   */
+  setRemote(remote: CohortPair | undefined): void {
+    this.#remote = remote !== undefined && (remote.baseline !== undefined || remote.candidate !== undefined) ? remote : undefined
+  }
+
+  /** What this instance counted in the current window (for its fleet report). */
+  localCounts(): CohortPair {
+    const baseline = this.#baseline.counts()
+    const candidate = this.#candidate.counts()
+    return { ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}) }
+  }
+
+  snapshot(): MachineSnapshot {
+    return { state: this.#state, index: this.#index, weight: this.#weight, stepStartedAt: this.#stepStartedAt, waitingReported: this.#waitingReported, history: [...this.#history] }
+  }
+
+  /**
+   * Take the state the fleet's leader decided (or persisted). `sameWindow`: the snapshot's step
+   * window is the one this machine is counting (keep its counts); otherwise the counts restart.
+   */
+  restore(s: MachineSnapshot, sameWindow: boolean): void {
+    const steps = this.settings.steps
+    this.#state = s.state
+    this.#index = Math.max(0, Math.min(steps.length - 1, Math.trunc(s.index)))
+    this.#weight = Math.max(0, Math.min(100, s.weight))
+    this.#stepStartedAt = s.stepStartedAt
+    this.#waitingReported = s.waitingReported
+    this.#history.length = 0
+    this.#history.push(...s.history)
+    if (!sameWindow) {
+      this.#baseline.reset()
+      this.#candidate.reset()
+      this.#remote = undefined
+    }
+  }
+
+  /** The cohort's window: this instance's counts, plus the fleet's when it has any. */
+  #window(cohort: Cohort): CohortWindow {
+    const local = cohort === 'candidate' ? this.#candidate : this.#baseline
+    const remote = this.#remote?.[cohort]
+    if (remote === undefined) return local
+    const w = new CohortWindow()
+    const own = local.counts()
+    if (own !== undefined) w.merge(own)
+    w.merge(remote)
+    return w
+  }
+
   /** The current window's figures. */
   figures(): StepFigures {
-    const baseline = this.#baseline.figures()
-    const candidate = this.#candidate.figures()
-    const bp = this.#baseline.p99()
-    const cp = this.#candidate.p99()
+    const b = this.#window('baseline')
+    const c = this.#window('candidate')
+    const baseline = b.figures()
+    const candidate = c.figures()
+    const bp = b.p99()
+    const cp = c.p99()
     const p99Ratio = bp === null || cp === null ? null : Math.round((Math.max(cp, LATENCY_FLOOR_MS) / Math.max(bp, LATENCY_FLOOR_MS)) * 1000) / 1000
     return { step: this.step, weight: this.#weight, baseline, candidate, p99Ratio }
   }
@@ -182,6 +259,13 @@ export class CanaryMachine {
     this.#weight = this.settings.steps[this.#index]!
     this.#restartWindow(now)
     return this.#decision('step', 'analysis', { figures: f, reason: `step ${f.step} passed` })
+  }
+
+  /** Throws CanaryTransitionError when the operator action does not apply to the state now (changes nothing). */
+  check(action: 'pause' | 'resume' | 'promote' | 'rollback'): void {
+    const allowed =
+      action === 'pause' ? this.#state === 'progressing' : action === 'resume' ? this.#state === 'paused' : action === 'promote' ? this.#state !== 'promoted' : this.#state !== 'rolled-back'
+    if (!allowed) throw new CanaryTransitionError(action === 'rollback' ? 'roll back' : action, this.#state)
   }
 
   pause(): CanaryDecision {
@@ -231,6 +315,7 @@ export class CanaryMachine {
     this.#waitingReported = false
     this.#baseline.reset()
     this.#candidate.reset()
+    this.#remote = undefined
   }
 
   #decision(action: CanaryAction, by: CanaryDecision['by'], extra: Partial<CanaryDecision> = {}): CanaryDecision {

@@ -12,6 +12,8 @@ import type { Env } from '../config/env.js'
 import type { RuntimeSnapshot } from '../runtime-changes.js'
 import { composeDocument, parseRemoteDocument, readLocalDocument } from './compose.js'
 import { EtcdSource } from './etcd-source.js'
+import { canaryFleetOf } from '../canary/fleet.js'
+import { startCanaryFleet, type CanaryFleet } from './canary-fleet.js'
 
 /** What the sync needs of the gateway (src/gateway.ts satisfies it). */
 export interface SyncedGateway {
@@ -20,6 +22,8 @@ export interface SyncedGateway {
   applyRuntime(snapshot: RuntimeSnapshot, from: string): string[]
   onRuntimeChange(listener: (action: string, detail: Record<string, unknown>) => void): () => void
   addDependency(name: string, probe: () => Promise<{ ok: boolean; [k: string]: unknown }>): void
+  /** The deciding gateway's handle: its canary controller joins the fleet's canary election. */
+  readonly handle?: object
 }
 
 /** The whole configuration document: the local file's sections over the value at the key. */
@@ -60,6 +64,7 @@ export async function prepareEtcdStart(localPath: string, local: GatewaySettings
     throw err
   }
   let unsubscribe: (() => void) | undefined
+  let fleet: CanaryFleet | undefined
   // The value the watch delivered last: a reload composes it with the local file and needs no
   // etcd round trip, so a change delivered just as etcd comes back cannot be lost to a failing
   // read. Undefined until the first watch event: then the key is read.
@@ -107,9 +112,13 @@ export async function prepareEtcdStart(localPath: string, local: GatewaySettings
           else log.warn({ endpoints: etcd.endpoints, err: error?.message }, 'etcd unreachable; the last good configuration keeps serving, reconnecting')
         },
       })
+      // Canaries are decided by one leader for the whole fleet (src/config-source/canary-fleet.ts).
+      const port = gateway.handle !== undefined ? canaryFleetOf(gateway.handle) : undefined
+      if (port !== undefined) fleet = startCanaryFleet({ settings: etcd, instance: src.instance, port, log })
     },
     async close() {
       unsubscribe?.()
+      await fleet?.close()
       await src.close()
     },
   }

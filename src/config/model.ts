@@ -419,6 +419,10 @@ export interface EtcdSourceSettings {
   readonly key: string
   /** Runtime changes (split weights, backend states) shared by every instance. */
   readonly runtimeKey: string
+  /** Prefix of the fleet's coordination keys (canary leader election, instance reports, canary states); normalisation sets it (default `<key>/fleet`). */
+  readonly fleetKey?: string
+  /** ms: the TTL of each instance's etcd lease (leadership, reports): a dead leader is replaced within it. */
+  readonly leaseTtl?: number
   readonly username?: string
   readonly password?: string
   /** Absolute paths (resolved against the file). */

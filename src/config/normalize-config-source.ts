@@ -8,6 +8,7 @@ import { asArray, asDuration, asObject, asString, type NormalizeContext, type Ra
 
 export const DEFAULT_ETCD_KEY = '/switchyard/config'
 const DEFAULT_DIAL_TIMEOUT = 3_000
+const DEFAULT_LEASE_TTL = 5_000
 
 export function normalizeConfigSource(raw: RawObject | undefined, _source: string | undefined, ctx: NormalizeContext): ConfigSourceSettings | undefined {
   if (raw === undefined) return undefined
@@ -31,10 +32,20 @@ export function normalizeConfigSource(raw: RawObject | undefined, _source: strin
   const key = asString(etcd['key']) ?? DEFAULT_ETCD_KEY
   const runtimeKey = asString(etcd['runtimeKey']) ?? `${key}/runtime`
   if (runtimeKey === key) ctx.problem('configSource.etcd.runtimeKey', 'must differ from configSource.etcd.key')
+  const fleetKey = (asString(etcd['fleetKey']) ?? `${key}/fleet`).replace(/\/+$/, '')
+  if (fleetKey === '' || fleetKey === key || fleetKey === runtimeKey || key.startsWith(`${fleetKey}/`) || runtimeKey.startsWith(`${fleetKey}/`)) {
+    ctx.problem('configSource.etcd.fleetKey', 'must be a prefix of its own: neither key nor runtimeKey may be under it')
+  }
+  const leaseTtl = asDuration(etcd['leaseTtl'], DEFAULT_LEASE_TTL)
+  // etcd leases are granted in whole seconds, and etcd raises a shorter TTL to its minimum (2 s
+  // with its default timings): a smaller value would not mean what it says.
+  if (leaseTtl < 2_000 || leaseTtl % 1000 !== 0) ctx.problem('configSource.etcd.leaseTtl', 'must be whole seconds, at least 2s (etcd grants leases in seconds)')
   const settings: { -readonly [K in keyof EtcdSourceSettings]: EtcdSourceSettings[K] } = {
     endpoints,
     key,
     runtimeKey,
+    fleetKey,
+    leaseTtl,
     dialTimeout: asDuration(etcd['dialTimeout'], DEFAULT_DIAL_TIMEOUT),
   }
   const username = asString(etcd['username'])

@@ -290,6 +290,13 @@ const EtcdSource = Strict(
     runtimeKey: Type.Optional(
       Type.String({ minLength: 1, description: 'The key holding runtime changes (split weights, backend states) shared by every instance. Default <key>/runtime.' }),
     ),
+    fleetKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "Prefix of the fleet's coordination keys: the canary leader election, each instance's canary counts, the canaries' persisted states. Default <key>/fleet.",
+      }),
+    ),
+    leaseTtl: Type.Optional(Duration("TTL of each instance's etcd lease (canary leadership, canary counts): a leader that dies is replaced within it. Whole seconds, at least 2s. Default 5s.")),
     username: Type.Optional(Type.String({ minLength: 1, description: 'etcd user (with password).' })),
     password: Type.Optional(Type.String({ minLength: 1, description: 'etcd password; use ${ENV}.' })),
     tls: Type.Optional(

@@ -272,6 +272,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     },
     onRuntimeChange: (l) => g.onRuntimeChange(l),
     addDependency: (name, probe) => g.addDependency(name, probe),
+    handle: g.handle,
   }
   return {
     gateway: g,
