@@ -6,9 +6,10 @@
  * history. A follower never moves the weights by itself.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Etcd3 } from 'etcd3'
 import { request } from 'undici'
@@ -18,14 +19,16 @@ import { prepareEtcdStart, type EtcdStart } from '../../src/config-source/etcd-s
 import { createGateway, type Gateway } from '../../src/gateway.js'
 import { captureLogger } from '../helpers/gateway.js'
 import { etcdAvailable, startEtcd, type TestEtcd } from '../helpers/etcd.js'
-import { startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
+import { freePort, startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 
 const run = etcdAvailable()
+const root = resolve(import.meta.dirname, '../..')
 
 let etcd: TestEtcd
 let ups: TestUpstream[] = []
 let dir: string
 const open: Instance[] = []
+const children: ChildProcess[] = []
 
 interface Instance {
   readonly gateway: Gateway
@@ -173,6 +176,13 @@ describe.runIf(run)('canaries decided by one leader for an etcd fleet', { timeou
   })
   afterEach(async () => {
     for (const i of open.splice(0)) await stop(i)
+    for (const c of children.splice(0)) {
+      if (c.exitCode !== null || c.signalCode !== null) continue
+      await new Promise<void>((r) => {
+        c.once('exit', () => r())
+        c.kill('SIGKILL')
+      })
+    }
   })
   afterAll(async () => {
     await Promise.all(ups.map((u) => u.close()))
@@ -313,5 +323,97 @@ describe.runIf(run)('canaries decided by one leader for an etcd fleet', { timeou
     client.close()
     expect(stored).toMatchObject({ by: followerId, state: 'promoted' })
     expect(stored.history).toHaveLength(3)
+  })
+
+  it('replaces a leader that dies (SIGKILL) within the lease TTL; an instance with worker threads counts its whole process', async () => {
+    expect(existsSync(join(root, 'dist/src/cli.js')), 'dist/ missing: npm test builds it (pretest)').toBe(true)
+    const key = await pushFleet({ steps: [20, 50, 100], interval: '300ms' })
+    interface Proc {
+      readonly url: string
+      readonly admin: string
+      readonly child: ChildProcess
+    }
+    const startProcess = async (name: string, workers: number): Promise<Proc> => {
+      const [port, adminPort] = [await freePort(), await freePort()]
+      const local = join(dir, `${name}-${randomUUID()}.yaml`)
+      writeFileSync(
+        local,
+        `server: { host: 127.0.0.1, port: ${port}, workers: ${workers} }\n` +
+          `admin: { host: 127.0.0.1, port: ${adminPort} }\n` +
+          `log: { level: warn, access: false }\n` +
+          `configSource: { etcd: { endpoints: ["${etcd.url}"], key: ${key}, dialTimeout: 1s, leaseTtl: 2s } }\n`,
+      )
+      const child = spawn(process.execPath, [join(root, 'bin/switchyard.js'), 'start', '-c', local], { stdio: ['ignore', 'pipe', 'pipe'] })
+      children.push(child)
+      let out = ''
+      child.stdout!.on('data', (d) => (out += d))
+      child.stderr!.on('data', (d) => (out += d))
+      const p = { url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}`, child }
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${name} exited: ${out}`)
+          try {
+            return (await request(`${p.admin}/api/canaries`)).statusCode === 200
+          } catch {
+            return false
+          }
+        },
+        15_000,
+        50,
+        `${name} up`,
+      )
+      return p
+    }
+    const fleetOf = async (p: Proc): Promise<View> => ((await (await request(`${p.admin}/api/canaries`)).body.json()) as View[])[0]!
+    const a = await startProcess('a', 2)
+    const b = await startProcess('b', 1)
+    const agreed = await waitFor(
+      async () => {
+        const [va, vb] = [await fleetOf(a), await fleetOf(b)]
+        return va.fleet.leader !== null && va.fleet.leader === vb.fleet.leader ? [va, vb] : undefined
+      },
+      8_000,
+      25,
+      'one leader',
+    )
+    const [leader, follower] = agreed![0].fleet.role === 'leader' ? [a, b] : [b, a]
+    const leaderId = agreed![0].fleet.leader!
+
+    // Exactly the requests sent, over both processes (one of them with two worker threads).
+    for (let k = 0; k < 40; k++) {
+      const res = await request(`${(k % 2 === 0 ? a : b).url}/api/users/${k}`)
+      await res.body.text()
+    }
+    const before = await fleetOf(follower)
+    if (before.step === 1) {
+      await waitFor(
+        async () => {
+          const v = await fleetOf(follower)
+          return v.step > 1 || v.baseline.requests + v.candidate.requests === 40
+        },
+        5_000,
+        25,
+        'the fleet counting 40 requests',
+      )
+    }
+
+    const killedAt = Date.now()
+    leader.child.kill('SIGKILL')
+    const taken = await waitFor(async () => {
+      const v = await fleetOf(follower)
+      return v.fleet.role === 'leader' ? v : undefined
+    }, 8_000, 25, 'the survivor taking the lead')
+    // Within the lease TTL (2 s), give or take etcd's lease check and the watch round trip.
+    expect(Date.now() - killedAt).toBeLessThan(5_000)
+    expect(taken!.fleet.leader).not.toBe(leaderId)
+
+    const deadline = Date.now() + 15_000
+    let k = 0
+    while ((await fleetOf(follower)).state !== 'promoted') {
+      if (Date.now() > deadline) throw new Error('not promoted')
+      await Promise.all(Array.from({ length: 8 }, async () => (await request(`${follower.url}/api/users/${k++}`)).body.text()))
+    }
+    const done = await fleetOf(follower)
+    expect(done.history.map((h) => h.result)).toEqual(['passed', 'passed', 'passed'])
   })
 })
