@@ -85,6 +85,8 @@ interface Entry {
   webhook: CanarySettings['webhook']
   /** The last decision, for the API. */
   last: (CanaryDecision & { readonly time: string }) | undefined
+  /** What the last decision's event said beyond the decision (e.g. `action: restarted`), for a fleet's followers. */
+  lastExtra: Record<string, unknown> | undefined
   /** Deciding: which window the weight belongs to (changes with every decision). */
   epoch: number
   /** Reporting: what this thread counted since its last batch. */
@@ -183,6 +185,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       waitingReported: m.waitingReported,
       history: m.history.map((h) => ({ ...h, at: wallOffset + h.at })),
       ...(e.last !== undefined ? { last: e.last } : {}),
+      ...(e.lastExtra !== undefined ? { lastExtra: e.lastExtra } : {}),
     }
   }
 
@@ -216,6 +219,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
     if (s.epoch > epochs) epochs = s.epoch
     const fresh = s.last !== undefined && (e.last === undefined || e.last.time !== s.last.time || e.last.action !== s.last.action)
     if (s.last !== undefined) e.last = s.last
+    e.lastExtra = s.lastExtra
     refreshRemote(e)
     applyWeight(e)
     publishGauges(e)
@@ -225,7 +229,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
     }
     // The leader's decision, seen here too: in this instance's events and log (the webhook is the leader's).
     if (fresh && s.last !== undefined) {
-      const detail = detailOf(e, s.last, { leader: s.by })
+      const detail = detailOf(e, s.last, { ...s.lastExtra, leader: s.by })
       deps.events.record('canary', detail)
       deps.log.info({ type: 'canary', ...detail }, `canary ${e.route}: ${s.last.action} (decided by the fleet's leader ${s.by})`)
     }
@@ -299,6 +303,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   function publish(e: Entry, d: CanaryDecision, extra: Record<string, unknown> = {}): void {
     const time = new Date().toISOString()
     e.last = { ...d, time }
+    e.lastExtra = Object.keys(extra).length > 0 ? extra : undefined
     // Every decision but `waiting` starts a new window (or ends the analysis): counts made
     // before it (a worker's batch, another instance's report) are stale. Per route, above any
     // epoch the fleet has seen, so a follower never mistakes a new window for an old one.
@@ -586,6 +591,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
           compiled: undefined,
           webhook: c.webhook,
           last: undefined,
+          lastExtra: undefined,
           epoch: 0,
           out: reporting ? { baseline: new CohortWindow(), candidate: new CohortWindow() } : undefined,
         })
@@ -630,6 +636,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
             const before = previous.get(name)
             if (before !== undefined && before.machine === e.machine) {
               e.last = before.last
+              e.lastExtra = before.lastExtra
               e.epoch = before.epoch
             }
           }

@@ -30,6 +30,8 @@ export interface FleetCanaryState extends Omit<MachineSnapshot, 'history'> {
   readonly by: string
   readonly history: readonly StepRecord[]
   readonly last?: CanaryDecision & { readonly time: string }
+  /** What the last decision's event said beyond it (`action: restarted` and its reason). */
+  readonly lastExtra?: Record<string, unknown>
 }
 
 /** One route's counts in one instance for one window. */

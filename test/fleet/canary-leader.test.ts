@@ -325,6 +325,25 @@ describe.runIf(run)('canaries decided by one leader for an etcd fleet', { timeou
     expect(stored.history).toHaveLength(3)
   })
 
+  it('a changed block pushed to etcd is restarted once, by the leader, and both instances run it', async () => {
+    const key = await pushFleet({ steps: [20, 100], interval: '1h' })
+    const a = await startInstance(key, 'a')
+    const b = await startInstance(key, 'b')
+    const [leader, follower] = await leaderOf(a, b)
+    const src = new EtcdSource({ endpoints: [etcd.url], key, runtimeKey: `${key}/runtime`, dialTimeout: 2000 })
+    await src.writeConfig(shared({ steps: [30, 100], interval: '1h' }))
+    await src.close()
+    for (const i of [leader, follower]) {
+      await waitFor(async () => (await split(i)).v2 === 30 && (await events(i, 'canary')).some((e) => e['action'] === 'restarted'), 5_000, 25, `${i.name} on the new block`)
+      expect(await view(i)).toMatchObject({ state: 'progressing', step: 1, weight: 30 })
+    }
+    const restarts = (await events(leader, 'canary')).filter((e) => e['action'] === 'restarted')
+    expect(restarts).toHaveLength(1)
+    // The follower shows the leader's restart (it restarted nothing itself).
+    const leaderId = (await view(leader)).fleet.instance
+    expect((await events(follower, 'canary')).filter((e) => e['action'] === 'restarted')).toEqual([expect.objectContaining({ leader: leaderId, reason: expect.stringContaining('changed') })])
+  })
+
   it('replaces a leader that dies (SIGKILL) within the lease TTL; an instance with worker threads counts its whole process', async () => {
     expect(existsSync(join(root, 'dist/src/cli.js')), 'dist/ missing: npm test builds it (pretest)').toBe(true)
     const key = await pushFleet({ steps: [20, 50, 100], interval: '300ms' })
