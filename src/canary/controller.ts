@@ -213,7 +213,10 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
 
   /** Run the state the fleet's leader published (a follower, or a new leader taking over). */
   function adopt(e: Entry, s: FleetCanaryState): void {
-    const sameWindow = s.epoch === e.epoch
+    // An instance that has not had a state yet (epoch 0) ran step 1's weight: what it counted
+    // is evidence for step 1, and is kept when the fleet is there.
+    const firstStep = e.epoch === 0 && s.index === 0 && s.state === 'progressing' && e.machine.step === 1
+    const sameWindow = s.epoch === e.epoch || firstStep
     e.machine.restore(snapshotOf(s), sameWindow)
     e.epoch = s.epoch
     if (s.epoch > epochs) epochs = s.epoch

@@ -25,7 +25,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import { Etcd3, type Campaign, type Lease, type Namespace, type Watcher } from 'etcd3'
+import { Etcd3, isRecoverableError, type Campaign, type Lease, type Namespace, type Watcher } from 'etcd3'
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel'
 import type { EtcdSourceSettings } from '../config/model.js'
 import { CanaryConflictError, CanaryNoLeaderError, UnknownCanaryError } from '../canary/errors.js'
 import type { CanaryFleetPort, FleetCanaryState, FleetInstanceReport } from '../canary/fleet.js'
@@ -70,7 +71,18 @@ export function startCanaryFleet(o: CanaryFleetOptions): CanaryFleet {
   const fleetKey = settings.fleetKey ?? `${settings.key}/fleet`
   const prefix = `${fleetKey}/`
   const ttl = Math.max(1, Math.round((settings.leaseTtl ?? 5_000) / 1000))
-  const client = o.client ?? new Etcd3(clientOptions(settings))
+  // etcd3's default breaker keeps failing every call for 5 s after three failures, longer than a
+  // short lease: a leader could not persist its decision once etcd is back before its lease
+  // expired. Half-open after 500 ms instead.
+  const client =
+    o.client ??
+    new Etcd3({
+      ...clientOptions(settings),
+      faultHandling: {
+        ...clientOptions(settings).faultHandling,
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),
+      },
+    })
   const ns: Namespace = client.namespace(prefix)
   const election = ns.election(ELECTION, ttl)
   const reports = new Map<string, FleetInstanceReport>()
@@ -85,7 +97,12 @@ export function startCanaryFleet(o: CanaryFleetOptions): CanaryFleet {
   let lease: Lease | undefined
   let reportTimer: NodeJS.Timeout | undefined
   let lastReport = ''
+  let leaseRetryAt = 0
+  let leaseLossLogged = false
   let reporting = false
+  /** Leader: decisions not yet persisted, by route (the latest only). */
+  const unsaved = new Map<string, FleetCanaryState | { readonly route: string; readonly removed: true }>()
+  let retryTimer: NodeJS.Timeout | undefined
   /** Writes of states and answers, in order (a state before the answer that follows it). */
   let writes: Promise<unknown> = Promise.resolve()
 
@@ -97,11 +114,15 @@ export function startCanaryFleet(o: CanaryFleetOptions): CanaryFleet {
 
   function ownLease(): Lease {
     if (lease !== undefined) return lease
+    // After a loss, a new lease is asked for at most once per RETRY_MS (etcd may still be away).
+    if (Date.now() < leaseRetryAt) throw new Error('etcd lease lost; asking again shortly')
     const l = ns.lease(ttl)
     l.on('lost', (err) => {
       if (lease === l) lease = undefined
       lastReport = ''
-      if (!closed) log.warn({ type: 'canary', err: err.message }, 'canary fleet: this instance lost its etcd lease; its counts are published again on a new one')
+      leaseRetryAt = Date.now() + RETRY_MS
+      if (!closed && !leaseLossLogged) log.warn({ type: 'canary', err: err.message }, 'canary fleet: this instance lost its etcd lease; its counts are published again on a new one')
+      leaseLossLogged = true
     })
     lease = l
     return l
@@ -193,17 +214,41 @@ export function startCanaryFleet(o: CanaryFleetOptions): CanaryFleet {
     })
   }
 
-  /** Leader: persist a decision, only while this instance's campaign key exists (still the leader). */
+  /**
+   * Leader: persist a decision, only while this instance's campaign key exists (still the
+   * leader). A write that fails (etcd unreachable for a moment) is retried with the route's
+   * latest state until it lands or this instance stops leading: followers must not stay on an
+   * old weight because one write was lost (after a promotion, no later decision would fix it).
+   */
   function writeState(s: FleetCanaryState | { readonly route: string; readonly removed: true }): void {
     if (!leading) return
-    enqueue('persisting a canary state', async () => {
-      const key = campaignKey
-      if (key === undefined) return
-      const full = `${prefix}${stateKey(s.route)}`
-      const txn = client.if(key, 'Create', '>', 0)
+    unsaved.set(s.route, s)
+    enqueue('persisting a canary state', () => save(s.route))
+  }
+
+  async function save(route: string): Promise<void> {
+    const s = unsaved.get(route)
+    const key = campaignKey
+    if (s === undefined || key === undefined || !leading) return
+    const full = `${prefix}${stateKey(route)}`
+    const txn = client.if(key, 'Create', '>', 0)
+    try {
       const r = await ('removed' in s ? txn.then(client.delete().key(full)) : txn.then(client.put(full).value(JSON.stringify(s)))).commit()
-      if (!r.succeeded) log.warn({ type: 'canary', route: s.route }, 'canary fleet: a decision was not persisted: this instance no longer leads')
-    })
+      if (unsaved.get(route) === s) unsaved.delete(route)
+      if (!r.succeeded) {
+        unsaved.clear()
+        log.warn({ type: 'canary', route }, 'canary fleet: a decision was not persisted: this instance no longer leads')
+      }
+    } catch (err) {
+      if (retryTimer === undefined && !closed) {
+        log.warn({ type: 'canary', route, err: (err as Error).message }, 'canary fleet: persisting a decision failed (etcd unreachable?); retrying')
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined
+          for (const r of unsaved.keys()) enqueue('persisting a canary state', () => save(r))
+        }, RETRY_MS)
+        retryTimer.unref()
+      }
+    }
   }
   port.onState(writeState)
 
@@ -217,6 +262,7 @@ export function startCanaryFleet(o: CanaryFleetOptions): CanaryFleet {
       const value: FleetInstanceReport = { instance, at: Date.now(), routes }
       await ownLease().put(`${INSTANCES}${instance}`).value(JSON.stringify(value))
       lastReport = body
+      leaseLossLogged = false
     } catch (err) {
       log.debug({ type: 'canary', err: (err as Error).message }, 'canary fleet: report not published')
     } finally {
@@ -257,6 +303,8 @@ export function startCanaryFleet(o: CanaryFleetOptions): CanaryFleet {
     if (campaign !== c) return
     campaign = undefined
     campaignKey = undefined
+    // The next leader decides from the persisted state; what this one could not persist is lost with it.
+    unsaved.clear()
     if (leading) {
       leading = false
       port.follow(undefined)
@@ -345,6 +393,7 @@ export function startCanaryFleet(o: CanaryFleetOptions): CanaryFleet {
       if (closed) return
       closed = true
       if (reportTimer !== undefined) clearTimeout(reportTimer)
+      if (retryTimer !== undefined) clearTimeout(retryTimer)
       port.leave()
       leading = false
       await writes

@@ -53,6 +53,7 @@ interface View {
   candidate: { requests: number }
   history: { step: number; result: string; candidate: { requests: number } }[]
   fleet: FleetView
+  lastDecision?: { action: string }
 }
 
 function shared(canary: Record<string, unknown>): string {
@@ -82,14 +83,14 @@ async function pushFleet(canary: Record<string, unknown>): Promise<string> {
 }
 
 /** One instance as `switchyard start` runs it: the local file, the composed configuration, the etcd sync. */
-async function startInstance(key: string, name: string): Promise<Instance> {
+async function startInstance(key: string, name: string, leaseTtl = '2s'): Promise<Instance> {
   const local = join(dir, `${name}-${randomUUID()}.yaml`)
   writeFileSync(
     local,
     `server: { host: 127.0.0.1, port: 0 }\n` +
       `admin: { host: 127.0.0.1, port: 0 }\n` +
       `log: { level: info, access: false }\n` +
-      `configSource: { etcd: { endpoints: ["${etcd.url}"], key: ${key}, dialTimeout: 1s, leaseTtl: 2s } }\n`,
+      `configSource: { etcd: { endpoints: ["${etcd.url}"], key: ${key}, dialTimeout: 1s, leaseTtl: ${leaseTtl} } }\n`,
   )
   const sync = await prepareEtcdStart(local, await loadConfigFile(local))
   const { logger, lines } = captureLogger()
@@ -156,7 +157,14 @@ async function leaderOf(a: Instance, b: Instance): Promise<[Instance, Instance]>
   const views = await waitFor(
     async () => {
       const [va, vb] = [await view(a), await view(b)]
-      const ok = va.fleet.leader !== null && va.fleet.leader === vb.fleet.leader && va.fleet.instances.length === 2 && vb.fleet.instances.length === 2
+      // Both know the leader and the other instance, and run the leader's state.
+      const ok =
+        va.fleet.leader !== null &&
+        va.fleet.leader === vb.fleet.leader &&
+        va.fleet.instances.length === 2 &&
+        vb.fleet.instances.length === 2 &&
+        va.lastDecision !== undefined &&
+        vb.lastDecision !== undefined
       return ok ? [va, vb] : undefined
     },
     8_000,
@@ -342,6 +350,22 @@ describe.runIf(run)('canaries decided by one leader for an etcd fleet', { timeou
     // The follower shows the leader's restart (it restarted nothing itself).
     const leaderId = (await view(leader)).fleet.instance
     expect((await events(follower, 'canary')).filter((e) => e['action'] === 'restarted')).toEqual([expect.objectContaining({ leader: leaderId, reason: expect.stringContaining('changed') })])
+  })
+
+  it('a decision made while etcd is briefly away is persisted when it is back, and the follower applies it', async () => {
+    const key = await pushFleet({ steps: [20, 100], interval: '200ms' })
+    // Leases long enough to outlast the outage: the leader stays the leader.
+    const a = await startInstance(key, 'a', '5s')
+    const b = await startInstance(key, 'b', '5s')
+    const [leader, follower] = await leaderOf(a, b)
+    await etcd.kill()
+    const killedAt = Date.now()
+    await drive([leader], async () => (await view(leader)).state === 'promoted')
+    const decidedIn = Date.now() - killedAt
+    await etcd.start()
+    await waitFor(async () => (await view(follower)).state === 'promoted', 8_000, 50, 'the follower applying the decision made during the outage')
+    expect(await split(follower)).toEqual({ v1: 0, v2: 100 })
+    expect(decidedIn).toBeLessThan(2_000)
   })
 
   it('replaces a leader that dies (SIGKILL) within the lease TTL; an instance with worker threads counts its whole process', async () => {
