@@ -295,7 +295,7 @@ export interface RouteSettings {
   /** Every limit, in file order, when `rateLimit` is a list (absent for a single limit). */
   readonly rateLimits?: readonly RouteRateLimitSettings[]
   readonly cache?: RouteCacheSettings
-  readonly mirror?: { readonly pool: string; readonly percent: number; readonly maxBodySize: number }
+  readonly mirror?: { readonly pool: string; readonly percent: number; readonly maxBodySize: number; readonly compare?: MirrorCompareSettings }
   readonly canary?: CanarySettings
   readonly websocket: boolean
   /** Set when `websocket` is on: a tunnel idle (no bytes either way) this long is closed (ms). */
@@ -433,6 +433,16 @@ export interface EtcdSourceSettings {
 
 export interface ConfigSourceSettings {
   readonly etcd: EtcdSourceSettings
+}
+
+/** `mirror.compare`: each shadow answer is compared with the primary's. */
+export interface MirrorCompareSettings {
+  /** JSON Pointers as written (for the API and logs). */
+  readonly ignore: readonly string[]
+  /** The same, as segments (unescaped; `*` matches every member or element). */
+  readonly ignorePaths: readonly (readonly string[])[]
+  /** Answers with larger bodies (either side) are not compared. */
+  readonly maxBodySize: number
 }
 
 export interface GatewaySettings {

@@ -8,6 +8,7 @@ import type {
   HeaderMatch,
   HeaderRewriteSettings,
   KeySource,
+  MirrorCompareSettings,
   RouteJwtSettings,
   RouteMatchSettings,
   RouteSettings,
@@ -173,6 +174,7 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
         pool,
         percent: asNumber(mirror['percent'], d.mirror.percent),
         maxBodySize: asSize(mirror['maxBodySize'], d.mirror.maxBodySize),
+        ...normalizeMirrorCompare(mirror['compare'], childPath(childPath(path, 'mirror'), 'compare'), ctx),
       }
     }
   }
@@ -376,3 +378,29 @@ function keySource(raw: unknown, path: string, ctx: NormalizeContext): KeySource
   if (parsed.value.kind === 'jwt') ctx.jwtKeyUses.push(path)
   return parsed.value
 }
+
+/** `mirror.compare`: true, or `{ ignore: [JSON Pointers], maxBodySize }`. */
+function normalizeMirrorCompare(raw: unknown, path: string, ctx: NormalizeContext): { compare?: MirrorCompareSettings } {
+  if (raw === undefined || raw === false) return {}
+  const o = raw === true ? {} : asObject(raw)
+  if (o === undefined) return {}
+  const ignore: string[] = []
+  const ignorePaths: string[][] = []
+  asArray(o['ignore']).forEach((p, i) => {
+    if (typeof p !== 'string') return
+    // RFC 6901: "" is the whole document, otherwise each segment follows a "/"; ~1 is "/", ~0 is "~".
+    if (p !== '' && !p.startsWith('/')) {
+      ctx.problem(`${path}.ignore[${i}]`, `"${p}" is not a JSON Pointer (RFC 6901): it must start with "/"`)
+      return
+    }
+    if (/~[^01]|~$/.test(p)) {
+      ctx.problem(`${path}.ignore[${i}]`, `"${p}": "~" must be followed by 0 or 1 (RFC 6901 escapes)`)
+      return
+    }
+    ignore.push(p)
+    ignorePaths.push(p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')))
+  })
+  return { compare: { ignore, ignorePaths, maxBodySize: asSize(o['maxBodySize'], DEFAULT_COMPARE_BODY) } }
+}
+
+const DEFAULT_COMPARE_BODY = 256 * 1024

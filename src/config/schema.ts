@@ -892,6 +892,23 @@ const Route = Strict(
             Type.Number({ minimum: 0, maximum: 100, description: 'Share of requests mirrored. Default 100.' }),
           ),
           maxBodySize: Type.Optional(Size('Requests with larger bodies are not mirrored. Default 1mb.')),
+          compare: Type.Optional(
+            Type.Union([
+              Type.Boolean({ description: "Compare each shadow answer with the primary's (status and body). Default false." }),
+              Strict(
+                {
+                  ignore: Type.Optional(
+                    Type.Array(Type.String({ description: 'A JSON Pointer (RFC 6901); a segment * matches every member or element.' }), {
+                      maxItems: 64,
+                      description: 'Parts of a JSON body left out of the comparison (timestamps, request ids).',
+                    }),
+                  ),
+                  maxBodySize: Type.Optional(Size('Answers with larger bodies are not compared. Default 256kb.')),
+                },
+                "Compare each shadow answer with the primary's: status and JSON body (normalised), or the bytes of another body.",
+              ),
+            ], { description: "Compare each shadow answer with the primary's; results in switchyard_mirror_comparisons_total. Default off." }),
+          ),
         },
         'Shadow traffic.',
       ),

@@ -16,8 +16,15 @@
  *   switchyard_mirror_requests_total{route,pool,status}   status code, or "error"
  *   switchyard_mirror_duration_seconds{route,pool}        time to the shadow's response headers
  *   switchyard_mirror_skipped_total{route,reason}         body-too-large | body-streamed | overloaded | no-backend
+ *   switchyard_mirror_comparisons_total{route,pool,result} with `compare`: match | status | body | incomplete
+ *   switchyard_mirror_divergence_ratio{route}              with `compare`: diverged / compared since start
+ *
+ * With `compare` (shadow-compare.ts), the shadow's answer is read (up to compare.maxBodySize)
+ * instead of discarded, and compared with the primary's, whose body is copied as it streams to
+ * the client. A request the split already sent to the shadow pool is not compared (an answer
+ * compared with itself says nothing).
  */
-import { Counter, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { LATENCY_BUCKETS, metricsOnce } from '../metrics.js'
 import type { Feature } from '../pipeline/feature.js'
 import type { RequestContext } from '../request-context.js'
@@ -30,7 +37,9 @@ import { buildUpstreamHeaders } from './headers.js'
 import type { ProxyRequest } from './request.js'
 import { hasBody } from './request-body.js'
 import type { Transport } from './transport.js'
-import type { Forward, ForwardMiddleware } from './types.js'
+import { compareAnswers, readUpTo, tapBody, type ComparedAnswer, type CompareResult } from './shadow-compare.js'
+import type { MirrorCompareSettings } from '../config/model.js'
+import type { Forward, ForwardMiddleware, UpstreamResponse } from './types.js'
 
 /** Shadow requests in flight at once per gateway; more are skipped (reason "overloaded"). */
 export const MAX_SHADOWS_IN_FLIGHT = 256
@@ -45,6 +54,8 @@ export interface MirrorMetrics {
   readonly requests: Counter<'route' | 'pool' | 'status'>
   readonly duration: Histogram<'route' | 'pool'>
   readonly skipped: Counter<'route' | 'reason'>
+  readonly comparisons: Counter<'route' | 'pool' | 'result'>
+  readonly divergence: Gauge<'route'>
 }
 
 /** The mirror series on a registry, created once (a gateway with a TLS listener registers plugins twice). */
@@ -69,6 +80,18 @@ export function mirrorMetrics(registry: Registry): MirrorMetrics {
         labelNames: ['route', 'reason'] as const,
         registers: [registry],
       }),
+      comparisons: new Counter({
+        name: 'switchyard_mirror_comparisons_total',
+        help: "Shadow answers compared with the primary's (mirror.compare), by result: match, status, body, incomplete (not compared)",
+        labelNames: ['route', 'pool', 'result'] as const,
+        registers: [registry],
+      }),
+      divergence: new Gauge({
+        name: 'switchyard_mirror_divergence_ratio',
+        help: "Share of compared shadow answers that differed from the primary's (status or body), per route, since start",
+        labelNames: ['route'] as const,
+        registers: [registry],
+      }),
     }))
 }
 
@@ -86,6 +109,8 @@ export interface MirrorDeps {
   readonly maxInFlight?: number
   /** Aborts copies in flight (gateway shutdown must not wait for a slow shadow pool). */
   readonly signal?: AbortSignal
+  /** Every comparison's result (`mirror.compare`), e.g. for a canary's divergence gate. */
+  readonly onComparison?: (route: string, result: CompareResult) => void
 }
 
 interface ShadowJob {
@@ -98,6 +123,8 @@ interface ShadowJob {
   /** The client's keys, so the copy takes the backend a plain request of this client would. */
   readonly keys: KeyInput
   readonly pools: PoolRegistry
+  /** Read the answer for a comparison (up to this many bytes) instead of discarding it. */
+  readonly keepUpTo?: number
 }
 
 export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
@@ -108,13 +135,27 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
   // Mirror each client request once, even when a middleware outside calls forward again.
   const mirrored = new WeakSet<RequestContext>()
 
-  async function sendShadow(job: ShadowJob): Promise<void> {
+  /** Per route: compared and diverged, for the divergence ratio. */
+  const tallies = new Map<string, { compared: number; diverged: number }>()
+
+  function recordComparison(route: string, pool: string, result: CompareResult | 'incomplete'): void {
+    metrics.comparisons.inc({ route, pool, result })
+    if (result === 'incomplete') return
+    let t = tallies.get(route)
+    if (t === undefined) tallies.set(route, (t = { compared: 0, diverged: 0 }))
+    t.compared++
+    if (result !== 'match') t.diverged++
+    metrics.divergence.set({ route }, t.diverged / t.compared)
+    deps.onComparison?.(route, result)
+  }
+
+  async function sendShadow(job: ShadowJob): Promise<ComparedAnswer | undefined> {
     // The shadow pool only: a copy never degrades into a fallback pool (that may be
     // production), and never goes to a shadow backend that is down (no last resort).
     const target = firstLease(job.pools, job.pool, job.keys, { followFallbacks: false, lastResort: false })
     if (target === undefined) {
       metrics.skipped.inc({ route: job.route, reason: 'no-backend' })
-      return
+      return undefined
     }
     const { pool, lease } = target
     const result = await runAttempt(
@@ -125,31 +166,63 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
     )
     if (!result.ok) {
       // Aborted at shutdown: neither the shadow's fault nor an answer.
-      if (result.failure.kind === 'cancel' || result.failure.kind === 'client-body') return
+      if (result.failure.kind === 'cancel' || result.failure.kind === 'client-body') return undefined
       metrics.requests.inc({ route: job.route, pool: job.pool, status: 'error' })
       metrics.duration.observe({ route: job.route, pool: job.pool }, result.ms / 1000)
       log.debug({ route: job.route, pool: job.pool, backend: lease.backend.origin, err: result.failure.error.message }, 'mirror request failed')
-      return
+      return undefined
     }
     const { response: res, ms } = result
     metrics.requests.inc({ route: job.route, pool: job.pool, status: String(res.statusCode) })
     metrics.duration.observe({ route: job.route, pool: job.pool }, ms / 1000)
     const failed = res.statusCode >= 500
-    try {
-      await discardBody(res.body)
-    } catch {
-      // The answer is discarded anyway; a broken body only costs the connection.
+    let kept: Buffer | undefined
+    if (job.keepUpTo !== undefined) kept = await readUpTo(res.body, job.keepUpTo)
+    else {
+      try {
+        await discardBody(res.body)
+      } catch {
+        // The answer is discarded anyway; a broken body only costs the connection.
+      }
     }
     lease.end(failed ? 'failure' : 'success', ms, failed ? 'status' : undefined)
+    if (kept === undefined) return undefined
+    const ct = res.headers['content-type']
+    return { status: res.statusCode, contentType: Array.isArray(ct) ? ct[0] : ct, body: kept }
   }
 
-  function launch(job: ShadowJob): void {
+  function launch(job: ShadowJob): Promise<ComparedAnswer | undefined> {
     inFlight++
-    sendShadow(job)
-      .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'mirror request failed'))
+    return sendShadow(job)
+      .catch((err: unknown) => {
+        log.debug({ err: (err as Error).message }, 'mirror request failed')
+        return undefined
+      })
       .finally(() => {
         inFlight--
       })
+  }
+
+  /** The primary's answer as it reaches the client (its body copied on the way), for the comparison. */
+  function primaryAnswer(res: UpstreamResponse, c: MirrorCompareSettings): Promise<ComparedAnswer | undefined> {
+    const ct = res.headers['content-type']
+    const contentType = Array.isArray(ct) ? ct[0] : ct
+    const answer = (body: Buffer | undefined): ComparedAnswer | undefined => (body === undefined ? undefined : { status: res.statusCode, contentType, body })
+    if (res.grpc !== undefined) return Promise.resolve(undefined)
+    if (res.body === null) return Promise.resolve(answer(Buffer.alloc(0)))
+    if (Buffer.isBuffer(res.body)) return Promise.resolve(res.body.length > c.maxBodySize ? undefined : answer(res.body))
+    return new Promise((resolve) => {
+      res.body = tapBody(res.body as import('node:stream').Readable, c.maxBodySize, (b) => resolve(answer(b)))
+    })
+  }
+
+  async function compared(primary: Promise<UpstreamResponse>, shadow: Promise<ComparedAnswer | undefined>, c: MirrorCompareSettings, route: string, pool: string): Promise<UpstreamResponse> {
+    const res = await primary
+    const mine = primaryAnswer(res, c)
+    void Promise.all([mine, shadow]).then(([p, s]) => {
+      recordComparison(route, pool, p === undefined || s === undefined ? 'incomplete' : compareAnswers(p, s, c.ignorePaths))
+    })
+    return res
   }
 
   return (next: Forward): Forward =>
@@ -219,8 +292,12 @@ export function createMirrorMiddleware(deps: MirrorDeps): ForwardMiddleware {
       }
       // The primary goes first; the copy is started after it and never awaited.
       const primary = next(request, ctx, options)
-      launch(job)
-      return primary
+      const c = m.compare
+      if (c === undefined || ctx.pool === m.pool) {
+        void launch(job)
+        return primary
+      }
+      return compared(primary, launch({ ...job, keepUpTo: c.maxBodySize }), c, routeName, m.pool)
     }
 }
 
