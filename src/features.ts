@@ -58,6 +58,8 @@ export interface BuiltInFeatureDeps {
 }
 
 export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
+  // Shadow comparisons (mirror.compare) feed the canary's divergence gate.
+  let comparisons: ((route: string, result: 'match' | 'status' | 'body') => void) | undefined
   return [
     createTracingFeature(),
     createAccessFeature(),
@@ -68,8 +70,15 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createBasicAuthFeature(),
     createCompressFeature(),
     createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
-    createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport }),
-    createCanaryFeature({ registry: d.registry, log: d.log, events: d.events, owner: d.owner, ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}) }),
+    createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport, onComparison: (route, result) => comparisons?.(route, result) }),
+    createCanaryFeature({
+      registry: d.registry,
+      log: d.log,
+      events: d.events,
+      owner: d.owner,
+      ...(d.canaryReport !== undefined ? { report: d.canaryReport } : {}),
+      comparisons: (l) => (comparisons = l),
+    }),
     createForwardedPrefixFeature(),
     createHeaderTemplateFeature(),
     createRouteActionFeature(),

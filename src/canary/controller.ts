@@ -72,6 +72,11 @@ export interface CanaryFeatureDeps {
    * cohorts' outcomes here in batches and run at the weights `CanaryLink.follow` is given.
    */
   readonly report?: (reports: CanaryReport[]) => void
+  /**
+   * Where shadow comparisons of this gateway's mirrors come from (`mirror.compare`): the
+   * controller subscribes once, for routes whose canary has `gates.maxDivergence`.
+   */
+  readonly comparisons?: (listener: (route: string, result: 'match' | 'status' | 'body') => void) => void
 }
 
 /** Most time a worker's outcomes wait before they are sent to the deciding thread. */
@@ -90,7 +95,7 @@ interface Entry {
   /** Deciding: which window the weight belongs to (changes with every decision). */
   epoch: number
   /** Reporting: what this thread counted since its last batch. */
-  readonly out: { readonly baseline: CohortWindow; readonly candidate: CohortWindow } | undefined
+  readonly out: { readonly baseline: CohortWindow; readonly candidate: CohortWindow; readonly shadow: { compared: number; diverged: number } } | undefined
 }
 
 interface CanaryMetrics {
@@ -261,11 +266,14 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
     if (out === undefined) return
     const baseline = out.baseline.counts()
     const candidate = out.candidate.counts()
-    if (baseline === undefined && candidate === undefined) return
+    const shadow = out.shadow.compared > 0 ? { ...out.shadow } : undefined
+    if (baseline === undefined && candidate === undefined && shadow === undefined) return
     const f = followed.get(e.route)
-    into.push({ route: e.route, key: e.key, epoch: f !== undefined && f.key === e.key ? f.epoch : -1, ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}) })
+    into.push({ route: e.route, key: e.key, epoch: f !== undefined && f.key === e.key ? f.epoch : -1, ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}), ...(shadow ? { shadow } : {}) })
     out.baseline.reset()
     out.candidate.reset()
+    out.shadow.compared = 0
+    out.shadow.diverged = 0
   }
 
   function send(reports: CanaryReport[]): void {
@@ -417,6 +425,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
       baseline: cohortView(e, 'baseline', f),
       candidate: cohortView(e, 'candidate', f),
       p99Ratio: f.p99Ratio,
+      ...(f.divergence !== undefined ? { divergence: f.divergence } : {}),
       gates: { ...s.gates },
       history: m.history.map((h) => ({ ...h, at: isoAt(h.at) })),
       ...(e.last !== undefined ? { lastDecision: e.last } : {}),
@@ -475,6 +484,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
         if (e === undefined || e.key !== r.key || e.epoch !== r.epoch) continue
         if (r.baseline !== undefined) e.machine.merge('baseline', r.baseline)
         if (r.candidate !== undefined) e.machine.merge('candidate', r.candidate)
+        if (r.shadow !== undefined) e.machine.mergeShadow(r.shadow)
       }
     },
     weights: () => (reporting ? [] : [...entries.values()].map(weightMessage)),
@@ -572,6 +582,17 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
   }
   registerCanaryFleet(deps.owner, port)
 
+  // Shadow answers of the candidate compared with the baseline's (mirror.compare), for the divergence gate.
+  deps.comparisons?.((route, result) => {
+    const e = entries.get(route)
+    if (e === undefined || e.machine.settings.gates.maxDivergence === undefined) return
+    const diverged = result !== 'match'
+    if (e.out !== undefined) {
+      e.out.shadow.compared++
+      if (diverged) e.out.shadow.diverged++
+    } else e.machine.recordComparison(diverged)
+  })
+
   return {
     name: 'canary',
     prepare(next: GatewaySettings): PreparedFeature {
@@ -596,7 +617,7 @@ export function createCanaryFeature(deps: CanaryFeatureDeps): Feature {
           last: undefined,
           lastExtra: undefined,
           epoch: 0,
-          out: reporting ? { baseline: new CohortWindow(), candidate: new CohortWindow() } : undefined,
+          out: reporting ? { baseline: new CohortWindow(), candidate: new CohortWindow(), shadow: { compared: 0, diverged: 0 } } : undefined,
         })
       }
       return {

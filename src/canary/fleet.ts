@@ -109,8 +109,15 @@ export function sumReports(reports: readonly CohortPair[]): CohortPair | undefin
     if (r.baseline !== undefined) baseline = add(baseline, r.baseline)
     if (r.candidate !== undefined) candidate = add(candidate, r.candidate)
   }
-  if (baseline === undefined && candidate === undefined) return undefined
-  return { ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}) }
+  let shadow: { compared: number; diverged: number } | undefined
+  for (const r of reports) {
+    if (r.shadow === undefined) continue
+    shadow ??= { compared: 0, diverged: 0 }
+    shadow.compared += r.shadow.compared
+    shadow.diverged += r.shadow.diverged
+  }
+  if (baseline === undefined && candidate === undefined && shadow === undefined) return undefined
+  return { ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}), ...(shadow ? { shadow } : {}) }
 }
 
 interface Sum {

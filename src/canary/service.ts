@@ -4,7 +4,7 @@
  * controller.
  */
 import type { CohortCounts, CohortFigures } from './cohort-window.js'
-import type { CanaryDecision, CanaryState, StepRecord } from './state-machine.js'
+import type { CanaryDecision, CanaryState, ShadowCounts, StepRecord } from './state-machine.js'
 
 export type CanaryAdminAction = 'pause' | 'resume' | 'promote' | 'rollback'
 
@@ -29,6 +29,8 @@ export interface CanaryView {
   readonly baseline: CanaryCohortView
   readonly candidate: CanaryCohortView
   readonly p99Ratio: number | null
+  /** With `gates.maxDivergence`: the current window's shadow comparisons. */
+  readonly divergence?: { readonly compared: number; readonly diverged: number; readonly rate: number }
   readonly gates: Readonly<Record<string, number>>
   /** Decided steps with both cohorts' figures, oldest first. */
   readonly history: readonly (Omit<StepRecord, 'at'> & { readonly at: string })[]
@@ -85,6 +87,8 @@ export interface CanaryReport {
   readonly epoch: number
   readonly baseline?: CohortCounts
   readonly candidate?: CohortCounts
+  /** Shadow answers compared (mirror to the candidate with compare). */
+  readonly shadow?: ShadowCounts
 }
 
 /** What the worker supervisor drives. Deciding side: ingest, weights, onWeights; reporting side: follow. */

@@ -20,7 +20,7 @@ import { CohortWindow, LATENCY_FLOOR_MS, type CohortCounts, type CohortFigures }
 
 export type CanaryState = 'progressing' | 'paused' | 'promoted' | 'rolled-back'
 export type Cohort = 'baseline' | 'candidate'
-export type CanaryGate = 'maxErrorRate' | 'maxP99' | 'maxP99Ratio'
+export type CanaryGate = 'maxErrorRate' | 'maxP99' | 'maxP99Ratio' | 'maxDivergence'
 export type CanaryAction = 'started' | 'step' | 'waiting' | 'promoted' | 'rolled-back' | 'paused' | 'resumed'
 
 /** What a step looked like when it was decided (or when it had to wait). */
@@ -33,6 +33,8 @@ export interface StepFigures {
   readonly candidate: CohortFigures
   /** Candidate p99 / baseline p99, each at least LATENCY_FLOOR_MS; null without both. */
   readonly p99Ratio: number | null
+  /** With `gates.maxDivergence`: the candidate's shadow answers compared with the baseline's. */
+  readonly divergence?: { readonly compared: number; readonly diverged: number; readonly rate: number }
 }
 
 export interface CanaryDecision {
@@ -79,10 +81,17 @@ export interface MachineSnapshot {
   readonly history: readonly StepRecord[]
 }
 
-/** A window's counts for both cohorts (either absent without requests). */
+/** Shadow comparisons in a window (`mirror` to the candidate with `compare`). */
+export interface ShadowCounts {
+  readonly compared: number
+  readonly diverged: number
+}
+
+/** A window's counts for both cohorts (either absent without requests), and its shadow comparisons. */
 export interface CohortPair {
   readonly baseline?: CohortCounts
   readonly candidate?: CohortCounts
+  readonly shadow?: ShadowCounts
 }
 
 /** The operator asked for a change the state does not allow (e.g. resume while progressing). */
@@ -108,6 +117,8 @@ export class CanaryMachine {
   #waitingReported = false
   /** Counted elsewhere in the fleet for the same window (other instances), added to this one's. */
   #remote: CohortPair | undefined
+  #compared = 0
+  #diverged = 0
 
   constructor(settings: CanarySettings, clock: Clock) {
     this.settings = settings
@@ -153,6 +164,20 @@ export class CanaryMachine {
     ;(cohort === 'candidate' ? this.#candidate : this.#baseline).record(status, ms, failedOver)
   }
 
+  /** One shadow answer of the candidate compared with the baseline's. Counted only while progressing. */
+  recordComparison(diverged: boolean): void {
+    if (this.#state !== 'progressing') return
+    this.#compared++
+    if (diverged) this.#diverged++
+  }
+
+  /** Comparisons counted elsewhere (a worker thread of this process). Counted only while progressing. */
+  mergeShadow(c: ShadowCounts): void {
+    if (this.#state !== 'progressing') return
+    this.#compared += c.compared
+    this.#diverged += c.diverged
+  }
+
   /**
    * A batch of finished requests counted elsewhere (a worker thread of this process), merged as
    * if each had been recorded here. Counted only while progressing.
@@ -168,14 +193,15 @@ export class CanaryMachine {
    * previous value; undefined clears it.
    */
   setRemote(remote: CohortPair | undefined): void {
-    this.#remote = remote !== undefined && (remote.baseline !== undefined || remote.candidate !== undefined) ? remote : undefined
+    this.#remote = remote !== undefined && (remote.baseline !== undefined || remote.candidate !== undefined || remote.shadow !== undefined) ? remote : undefined
   }
 
   /** What this instance counted in the current window (for its fleet report). */
   localCounts(): CohortPair {
     const baseline = this.#baseline.counts()
     const candidate = this.#candidate.counts()
-    return { ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}) }
+    const shadow = this.#compared > 0 ? { compared: this.#compared, diverged: this.#diverged } : undefined
+    return { ...(baseline ? { baseline } : {}), ...(candidate ? { candidate } : {}), ...(shadow ? { shadow } : {}) }
   }
 
   snapshot(): MachineSnapshot {
@@ -199,6 +225,8 @@ export class CanaryMachine {
       this.#baseline.reset()
       this.#candidate.reset()
       this.#remote = undefined
+      this.#compared = 0
+      this.#diverged = 0
     }
   }
 
@@ -223,7 +251,11 @@ export class CanaryMachine {
     const bp = b.p99()
     const cp = c.p99()
     const p99Ratio = bp === null || cp === null ? null : Math.round((Math.max(cp, LATENCY_FLOOR_MS) / Math.max(bp, LATENCY_FLOOR_MS)) * 1000) / 1000
-    return { step: this.step, weight: this.#weight, baseline, candidate, p99Ratio }
+    if (this.settings.gates.maxDivergence === undefined) return { step: this.step, weight: this.#weight, baseline, candidate, p99Ratio }
+    const compared = this.#compared + (this.#remote?.shadow?.compared ?? 0)
+    const diverged = this.#diverged + (this.#remote?.shadow?.diverged ?? 0)
+    const divergence = { compared, diverged, rate: compared === 0 ? 0 : round(diverged / compared) }
+    return { step: this.step, weight: this.#weight, baseline, candidate, p99Ratio, divergence }
   }
 
   /** Decide the current step if it is due. Call it often (the controller ticks it). */
@@ -240,6 +272,15 @@ export class CanaryMachine {
     }
     if (g.maxP99 !== undefined && c.p99Ms !== null && c.p99Ms > g.maxP99) {
       return this.#fail(f, 'maxP99', `candidate p99 ${c.p99Ms} ms above ${g.maxP99} ms`)
+    }
+    // Shadow answers compared with the baseline's: decided on enough comparisons too. Only the
+    // baseline's requests are mirrored to the candidate, so at a step of 100 there are none.
+    const dv = f.divergence
+    if (g.maxDivergence !== undefined && dv !== undefined && this.#weight < 100) {
+      if (dv.compared >= g.minRequests && dv.rate > g.maxDivergence) {
+        return this.#fail(f, 'maxDivergence', `candidate's shadow answers differ in ${dv.rate} (${dv.diverged}/${dv.compared}) above ${g.maxDivergence}`)
+      }
+      if (dv.compared < g.minRequests) return this.#wait(f, `${dv.compared} of ${g.minRequests} shadow answers compared`)
     }
     // With no baseline traffic (a step at 100) there is nothing to compare with: the ratio gate
     // does not apply; the absolute gates above still do.
@@ -316,6 +357,8 @@ export class CanaryMachine {
     this.#baseline.reset()
     this.#candidate.reset()
     this.#remote = undefined
+    this.#compared = 0
+    this.#diverged = 0
   }
 
   #decision(action: CanaryAction, by: CanaryDecision['by'], extra: Partial<CanaryDecision> = {}): CanaryDecision {

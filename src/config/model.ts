@@ -276,6 +276,8 @@ export interface CanarySettings {
     readonly maxP99Ratio: number
     /** Milliseconds; absent: no absolute bound. */
     readonly maxP99?: number
+    /** Highest share of compared shadow answers that differ (route `mirror` to the candidate with `compare`); absent: no such gate. */
+    readonly maxDivergence?: number
   }
   readonly webhook?: { readonly url: string; readonly timeout: number }
 }

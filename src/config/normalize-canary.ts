@@ -39,6 +39,7 @@ export function normalizeCanary(raw: unknown, split: readonly SplitTarget[], pat
     maxP99Ratio: asNumber(g['maxP99Ratio'], d.gates.maxP99Ratio),
   }
   if (g['maxP99'] !== undefined) gates.maxP99 = asDuration(g['maxP99'], 0)
+  if (typeof g['maxDivergence'] === 'number') gates.maxDivergence = g['maxDivergence']
   const canary: Mutable<CanarySettings> = {
     baseline,
     candidate,

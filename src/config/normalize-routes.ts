@@ -178,6 +178,10 @@ function normalizeRoute(name: string, raw: RawObject, path: string, env: RouteEn
       }
     }
   }
+  // The divergence gate judges the candidate's shadow answers: the route must mirror to it and compare.
+  if (route.canary?.gates.maxDivergence !== undefined && (route.mirror?.compare === undefined || route.mirror.pool !== route.canary.candidate)) {
+    ctx.problem(childPath(childPath(childPath(path, 'canary'), 'gates'), 'maxDivergence'), `needs the route's mirror to the candidate pool "${route.canary.candidate}" with compare`)
+  }
   return route
 }
 

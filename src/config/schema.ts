@@ -675,6 +675,13 @@ const Canary = Strict(
             Type.Number({ exclusiveMinimum: 0, description: "Highest candidate p99 / baseline p99 over the same window. Default 1.5." }),
           ),
           maxP99: Type.Optional(Duration("Highest candidate p99 latency, whatever the baseline's. Default none.")),
+          maxDivergence: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 1,
+              description: "Highest share of compared shadow answers (mirror to the candidate with compare) that differ from the baseline's. Default none.",
+            }),
+          ),
         },
         'What each step must pass before the candidate gets more traffic.',
       ),

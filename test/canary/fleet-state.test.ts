@@ -29,6 +29,8 @@ describe('a fleet’s canary counts and state', () => {
     expect(merged.figures()).toEqual(one.figures())
     expect(sum.baseline).toBeUndefined()
     expect(sumReports([{}, {}])).toBeUndefined()
+    // Shadow comparisons (the divergence gate) add up too.
+    expect(sumReports([{ shadow: { compared: 5, diverged: 1 } }, {}, { shadow: { compared: 7, diverged: 0 } }])).toEqual({ shadow: { compared: 12, diverged: 1 } })
   })
 
   it('decides on this instance’s counts plus the rest of the fleet’s, which alone would wait', () => {

@@ -131,4 +131,27 @@ describe('canary with server.workers: 2 (the main thread decides)', { timeout: 3
     await new Promise((r) => setTimeout(r, 50))
     expect(await spread(s, 20, v1, v2)).toEqual([20, 0])
   })
+
+  it('rolls back on the shadow divergence the workers compared (mirror.compare)', async () => {
+    const answer = (plan: string) => (_req: unknown, res: import('node:http').ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ plan }))
+    }
+    const v1 = await startUpstream('v1', answer('free'))
+    const v2 = await startUpstream('v2', answer('premium'))
+    ups.push(v1, v2)
+    const s = await start(
+      canaryConfig(
+        v1.url,
+        v2.url,
+        { steps: [20, 100], interval: '300ms', gates: { minRequests: 10, maxErrorRate: 0.5, maxP99Ratio: 50, maxDivergence: 0.05 } },
+        { mirror: { pool: 'v2', compare: true } },
+      ),
+    )
+    await driveUntil(s, 'rolled-back')
+    const view = await canary(s)
+    expect(view).toMatchObject({ state: 'rolled-back', step: 1, lastDecision: { gate: 'maxDivergence', figures: { divergence: { rate: 1 } } } })
+    // The main thread serves nothing: the comparisons came in the workers' batches.
+    expect((view['lastDecision'] as { figures: { divergence: { compared: number } } }).figures.divergence.compared).toBeGreaterThanOrEqual(10)
+  })
 })
