@@ -20,6 +20,7 @@ import type { GatewaySettings } from './config/model.js'
 import { createJwtFeature } from './auth/jwt-feature.js'
 import type { JwtVerifierOptions } from './auth/jwt-verifier.js'
 import { createCacheFeature } from './cache/feature.js'
+import type { CacheStore } from './cache/store.js'
 import { createCanaryFeature } from './canary/controller.js'
 import type { CanaryReport } from './canary/service.js'
 import type { EventLog } from './events.js'
@@ -55,6 +56,8 @@ export interface BuiltInFeatureDeps {
   readonly events: EventLog
   /** A worker thread's canary controller reports outcomes here and decides nothing (controller.ts). */
   readonly canaryReport?: (reports: CanaryReport[]) => void
+  /** A worker thread's view of the main thread's memory cache (src/cache/shared-store.ts). */
+  readonly sharedCacheStore?: CacheStore
 }
 
 export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
@@ -69,7 +72,7 @@ export function builtInFeatures(d: BuiltInFeatureDeps): Feature[] {
     createApiKeyFeature(),
     createBasicAuthFeature(),
     createCompressFeature(),
-    createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner }),
+    createCacheFeature({ settings: d.settings.cache, registry: d.registry, requests: d.metrics.cacheRequests, log: d.log, owner: d.owner, ...(d.sharedCacheStore !== undefined ? { sharedStore: d.sharedCacheStore } : {}) }),
     createMirrorFeature({ registry: d.registry, log: d.log, transport: d.transport, onComparison: (route, result) => comparisons?.(route, result) }),
     createCanaryFeature({
       registry: d.registry,

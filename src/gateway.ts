@@ -30,6 +30,8 @@ import type { RouteTable } from './routing/types.js'
 import { createPoolRegistry, type ManagedPoolRegistry, type PoolRegistry } from './upstream/index.js'
 import type { UpstreamEvent } from './upstream/types.js'
 import { sharedMemoryStoreHandle } from './ratelimit/shared-memory-store.js'
+import { RemoteStore } from './cache/shared-store.js'
+import type { MessagePort } from 'node:worker_threads'
 import { threadView } from './workers/thread-view.js'
 import { createAnswerRecorder } from './data-plane/recorder.js'
 import { createDataListener, type DataListener } from './data-plane/listener.js'
@@ -80,7 +82,11 @@ export interface GatewayOptions {
    * SO_REUSEPORT beside the other workers', no health checks of its own (the main thread probes
    * once for the process and sends verdicts), rate-limit budgets in the shared memory.
    */
-  readonly worker?: { readonly sharedRateLimit?: SharedArrayBuffer }
+  readonly worker?: {
+    readonly sharedRateLimit?: SharedArrayBuffer
+    /** The main thread's memory cache, served over this port (src/cache/shared-store.ts). */
+    readonly cachePort?: MessagePort
+  }
   /** The process-wide in-flight table shared by every worker thread's registry (src/upstream/shared-in-flight.ts). */
   readonly sharedInFlight?: SharedArrayBuffer
   /** false: bind no data listener (the main thread of a multi-thread gateway: admin, health checks, reloads). */
@@ -283,8 +289,10 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const transport = poolTransport
   const shared = options.worker?.sharedRateLimit
   const builtIns = { rateLimitStore: shared !== undefined && settings.rateLimit.store === 'memory' ? sharedMemoryStoreHandle(shared) : createRateLimitStore(settings.rateLimit) }
+  const cachePort = options.worker?.cachePort
+  const sharedCacheStore = cachePort !== undefined && settings.cache.store === 'memory' ? new RemoteStore(cachePort) : undefined
   const features: readonly Feature[] = [
-    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore, events, ...(options.canaryReport !== undefined ? { canaryReport: options.canaryReport } : {}) }),
+    ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore, events, ...(sharedCacheStore !== undefined ? { sharedCacheStore } : {}), ...(options.canaryReport !== undefined ? { canaryReport: options.canaryReport } : {}) }),
     ...(options.features ?? []),
   ]
   const baseForward = createForward({ metrics, transport })

@@ -65,12 +65,19 @@ export interface CacheFeatureDeps {
   readonly log: { warn(obj: object, msg?: string): void; warn(msg: string): void; debug(obj: object, msg?: string): void; info(obj: object, msg?: string): void; error(obj: object, msg?: string): void }
   /** The object the admin API looks the purge service up by. */
   readonly owner: object
+  /**
+   * The memory store as this thread sees it when another thread owns it (a worker thread's
+   * RemoteStore, src/cache/shared-store.ts): used instead of a store of its own when
+   * `cache.store` is memory; its gauges are the owner's to export.
+   */
+  readonly sharedStore?: CacheStore
 }
 
 export function createCacheFeature(deps: CacheFeatureDeps): Feature {
   const settings = deps.settings
-  const store = createStore(settings, (err) => deps.log.warn({ err: err.message }, 'cache store connection error'))
-  registerStoreMetrics(deps.registry, store)
+  const shared = settings.store === 'memory' ? deps.sharedStore : undefined
+  const store = shared ?? createStore(settings, (err) => deps.log.warn({ err: err.message }, 'cache store connection error'))
+  if (shared === undefined) registerStoreMetrics(deps.registry, store)
   const { middleware, fills } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, maxSize: settings.maxSize, requests: deps.requests, log: deps.log as never })
   registerCacheService(deps.owner, { ...storeService(store), fills })
   const compiled: RouteFeature = Object.freeze({ middleware })

@@ -2,6 +2,7 @@
  * What the main thread and the worker threads of a multi-thread gateway say to each other
  * (`server.workers`, src/workers/). Plain data only (structured clone).
  */
+import type { MessagePort } from 'node:worker_threads'
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 import type { CanaryReport, CanaryWeight } from '../canary/service.js'
 import type { WorkerView } from '../gateway.js'
@@ -18,6 +19,8 @@ export interface WorkerStart {
   readonly sharedRateLimit: SharedArrayBuffer
   /** Requests in flight per backend for the process (least-connections, P2C, least-response-time). */
   readonly sharedInFlight: SharedArrayBuffer
+  /** The main thread's memory cache, served over this port (transferred; src/cache/shared-store.ts). Absent with `cache.store: redis`. */
+  readonly cachePort?: MessagePort
   /** pino level for the worker's own log lines ('silent' in tests). */
   readonly logLevel: string
   readonly restarts: number

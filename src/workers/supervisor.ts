@@ -16,9 +16,11 @@
 import { once } from 'node:events'
 import net from 'node:net'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, Worker } from 'node:worker_threads'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { Logger } from 'pino'
+import { cacheServiceOf } from '../cache/registry.js'
+import { serveStore } from '../cache/shared-store.js'
 import { canaryLinkOf } from '../canary/service.js'
 import { normalizeConfig } from '../config/index.js'
 import { createGateway, type Gateway, type GatewayOptions, type ReloadResult, type WorkerView } from '../gateway.js'
@@ -31,7 +33,7 @@ import { threadView } from './thread-view.js'
 import type { SyncedGateway } from '../config-source/etcd-sync.js'
 
 /** Series the main thread owns for the process (health, circuits, reloads, the process itself); everything else is summed over workers. */
-const MAIN_OWNED = /^(process_|nodejs_|switchyard_(backend_up|backend_healthy|circuit_state|config_|build_info|stream_|canary_))/
+const MAIN_OWNED = /^(process_|nodejs_|switchyard_(backend_up|backend_healthy|circuit_state|config_|build_info|stream_|canary_|cache_bytes|cache_entries|cache_evictions))/
 /** The same value in every worker (certificates): the first worker's. */
 const SAME_IN_EVERY_WORKER = /^switchyard_tls_certificate_expiry/
 
@@ -53,6 +55,8 @@ export interface SupervisorOptions {
 interface Slot {
   readonly id: number
   worker: Worker | undefined
+  /** Stops serving the main thread's memory cache to this slot's current worker. */
+  stopCache?: () => void
   restarts: number
   listening: boolean
 }
@@ -143,6 +147,13 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
   }
 
   const spawn = (slot: Slot): Promise<void> => {
+    // The one memory cache of the process is the main thread's store; each worker reaches it
+    // over a port of its own (src/cache/shared-store.ts). A replacement gets a new port to the
+    // same store: nothing cached is lost with a worker.
+    const cacheStore = gateway!.settings.cache.store === 'memory' ? cacheServiceOf(gateway!.handle)?.store : undefined
+    const channel = cacheStore !== undefined ? new MessageChannel() : undefined
+    slot.stopCache?.()
+    slot.stopCache = channel !== undefined ? serveStore(cacheStore!, channel.port1) : undefined
     const start: WorkerStart = {
       id: slot.id,
       document: current,
@@ -152,9 +163,14 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
       logLevel: o.workerLogLevel ?? log?.level ?? 'silent',
       restarts: slot.restarts,
       canaryWeights: canaryLinkOf(gateway!.handle)?.weights() ?? [],
+      ...(channel !== undefined ? { cachePort: channel.port2 } : {}),
     }
     // The young generation bounded as the main thread's is (--max-semi-space-size=16 in bin/switchyard.js: 3 × 16 MiB).
-    const worker = new Worker(join(packageRoot, 'dist/src/workers/worker-main.js'), { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: 48 } })
+    const worker = new Worker(join(packageRoot, 'dist/src/workers/worker-main.js'), {
+      workerData: start,
+      transferList: channel !== undefined ? [channel.port2] : [],
+      resourceLimits: { maxYoungGenerationSizeMb: 48 },
+    })
     slot.worker = worker
     slot.listening = false
     return new Promise((resolve, reject) => {
@@ -190,6 +206,8 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
         const wasListening = slot.listening
         slot.listening = false
         slot.worker = undefined
+        slot.stopCache?.()
+        slot.stopCache = undefined
         if (!wasListening) reject(new Error(`worker ${slot.id} exited with code ${code} before listening`))
         if (closing) return
         // Replaced with backoff; its open connections are lost, no other worker's.

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       configPath: start.configPath,
       logger: log,
       processMetrics: false,
-      worker: { sharedRateLimit: start.sharedRateLimit },
+      worker: { sharedRateLimit: start.sharedRateLimit, ...(start.cachePort !== undefined ? { cachePort: start.cachePort } : {}) },
       sharedInFlight: start.sharedInFlight,
       onUpstreamEvent,
       // The main thread decides every canary from every worker's outcomes.
