@@ -157,11 +157,15 @@ async function main() {
   }
   // server.workers: the same plain route on 1 and on 2 worker threads, neither pinned (a
   // pinned process has one core whatever its threads). The load generator shares the cores.
+  // The cache hit too: with workers the one memory cache is the main thread's, each hit a
+  // message round trip from the worker (docs/workers.md).
   if (cpus().length >= 2 && process.env.BENCH_WORKERS_ROWS !== '0') {
-    for (const n of [1, 2]) {
-      const cfg = gwConfig({})
-      const started = await start('switchyard-workers', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(cfg), SWITCHYARD_BENCH_WORKERS: String(n) }, false)
-      targets.push({ name: `switchyard plain route, workers: ${n} (unpinned)`, accessLog: cfg.log.access.file, ...started })
+    for (const [row, extra] of [['plain route', {}], ['cache hit', { route: { cache: { ttl: '60s' } } }]]) {
+      for (const n of [1, 2]) {
+        const cfg = gwConfig(extra)
+        const started = await start('switchyard-workers', upstream, { SWITCHYARD_BENCH_CONFIG: JSON.stringify(cfg), SWITCHYARD_BENCH_WORKERS: String(n) }, false)
+        targets.push({ name: `switchyard ${row}, workers: ${n} (unpinned)`, accessLog: cfg.log.access.file, ...started })
+      }
     }
   }
   // Other work on the machine skews every row: the 1-minute load average before and after says
