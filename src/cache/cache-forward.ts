@@ -18,7 +18,7 @@ import type { RuntimeState } from '../runtime-state.js'
 import type { CompiledRoute } from '../routing/types.js'
 import { collectUpTo } from './body.js'
 import { requestDirectives, type RequestDirectives } from './cache-control.js'
-import { Coalescer } from './coalescer.js'
+import { Coalescer, type Flight } from './coalescer.js'
 import { FillBudget, fillLimits } from './fill-budget.js'
 import { bypassReason, entryKey, urlKey } from './key.js'
 import {
@@ -37,6 +37,7 @@ import { singleRange } from './range.js'
 import { announceSurrogate, ensurePool, sameOriginTarget, upstreamHeader } from './request-view.js'
 import { clientView, discard, entryResponse, HIDDEN, MEMBER, storedHeaders, withStatus } from './responses.js'
 import { CDN_CACHE_CONTROL, targetList } from './targeted.js'
+import type { RemoteStore } from './shared-store.js'
 import type { CacheEntry, CacheStore } from './store.js'
 
 /** Values of `result` in switchyard_cache_requests_total and of ctx.cacheResult. */
@@ -73,6 +74,11 @@ export interface CacheMiddlewareDeps {
   readonly log: Logger
   /** Wall clock in epoch ms (Date.now); injectable for tests. */
   readonly now?: () => number
+  /**
+   * The process's fills when worker threads share one store (src/cache/shared-store.ts): this
+   * worker's leader of a miss joins them, so misses on different workers fetch once.
+   */
+  readonly processFills?: Pick<RemoteStore, 'joinFill'>
 }
 
 export interface CacheMiddleware {
@@ -279,6 +285,7 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
       return fetch(j, { result: 'miss', fwd: 'fwd=miss' })
     }
     let shared: CacheEntry | undefined
+    let processFlight: Flight<CacheEntry> | undefined
     try {
       // The entry may have landed between our lookup and taking the lead.
       const again = await lookup(j)
@@ -287,9 +294,18 @@ export function createCacheMiddleware(deps: CacheMiddlewareDeps): CacheMiddlewar
         count(j, 'hit')
         return answer(j, again, 'hit')
       }
+      // Worker threads: another worker may be fetching this key already; wait for it.
+      const p = deps.processFills === undefined ? undefined : await deps.processFills.joinFill(j.keyFor([]), j.rc.coalesceMs)
+      if (p?.leader === true) processFlight = p.flight
+      else if (p !== undefined && p.entry !== undefined && j.keyFor(p.entry.vary) === p.entry.key) {
+        shared = p.entry
+        count(j, 'coalesced')
+        return answer(j, p.entry, 'fwd=miss; collapsed')
+      }
       return await fetch(j, { result: 'miss', fwd: 'fwd=miss', onStored: (e) => (shared = e) })
     } finally {
       c.flight.settle(shared)
+      processFlight?.settle(shared)
     }
   }
 

@@ -18,6 +18,7 @@ import { createCacheMiddleware } from './cache-forward.js'
 import { MemoryStore } from './memory-store.js'
 import { RedisStore } from './redis-store.js'
 import { registerCacheService, storeService } from './registry.js'
+import { RemoteStore } from './shared-store.js'
 import type { CacheStore } from './store.js'
 
 export function createStore(settings: CacheSettings, onError: (err: Error) => void): CacheStore {
@@ -78,7 +79,15 @@ export function createCacheFeature(deps: CacheFeatureDeps): Feature {
   const shared = settings.store === 'memory' ? deps.sharedStore : undefined
   const store = shared ?? createStore(settings, (err) => deps.log.warn({ err: err.message }, 'cache store connection error'))
   if (shared === undefined) registerStoreMetrics(deps.registry, store)
-  const { middleware, fills } = createCacheMiddleware({ store, maxEntrySize: settings.maxEntrySize, maxSize: settings.maxSize, requests: deps.requests, log: deps.log as never })
+  const processFills = shared instanceof RemoteStore ? shared : undefined
+  const { middleware, fills } = createCacheMiddleware({
+    store,
+    maxEntrySize: settings.maxEntrySize,
+    maxSize: settings.maxSize,
+    requests: deps.requests,
+    log: deps.log as never,
+    ...(processFills !== undefined ? { processFills } : {}),
+  })
   registerCacheService(deps.owner, { ...storeService(store), fills })
   const compiled: RouteFeature = Object.freeze({ middleware })
   return {

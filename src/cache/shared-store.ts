@@ -15,6 +15,7 @@
  * Why messages and not a shared-memory arena: docs/workers.md (the cost measured per hit).
  */
 import type { MessagePort } from 'node:worker_threads'
+import { Coalescer, type Flight } from './coalescer.js'
 import type { CacheEntry, CacheStats, CacheStore } from './store.js'
 
 /** A call from a worker's RemoteStore to the main thread's store. Plain data (structured clone). */
@@ -26,6 +27,10 @@ export type StoreCall =
   | { readonly id: number; readonly op: 'keysByPrefix' | 'deleteByPrefix'; readonly prefix: string }
   | { readonly id: number; readonly op: 'keysByTag' | 'deleteByTag'; readonly tag: string }
   | { readonly id: number; readonly op: 'clear' | 'stats' }
+  /** Lead or follow the process's fill of `key` (a miss going upstream); see ProcessFill. */
+  | { readonly id: number; readonly op: 'joinFill'; readonly key: string; readonly timeoutMs: number }
+  /** The leader's fill ended: stored under `stored` (a full key), or not stored. */
+  | { readonly id: number; readonly op: 'settleFill'; readonly key: string; readonly stored: string | undefined }
 
 /**
  * The answer to one call. A lookup whose guessed Vary names were not the resource's answers
@@ -63,8 +68,62 @@ export function sharedBody(body: Buffer): Buffer {
   return own
 }
 
-async function answer(store: CacheStore, c: StoreCall): Promise<{ value: unknown; vary?: readonly string[] }> {
+/**
+ * Fills of the process: concurrent misses for one key on different workers make one upstream
+ * request. Each worker coalesces its own misses first (cache-forward.ts); its leader then joins
+ * here. The first worker leads; the others wait for it (bounded by the flight's timeout) and get
+ * the stored entry, or nothing (then they fetch for themselves). The value shared is the full
+ * key the leader stored under, read from the store when the flight ends.
+ */
+export class ProcessFills {
+  readonly coalescer: Coalescer<string>
+  /** Flights led by each port's worker: ended (nothing shared) when that worker goes. */
+  readonly #led = new Map<StorePort, Map<string, Flight<string>>>()
+
+  constructor(coalescer: Coalescer<string>) {
+    this.coalescer = coalescer
+  }
+
+  /** 'lead', the follower's wait for the stored key, or 'none' at the coalescer's bound. */
+  join(port: StorePort, key: string, timeoutMs: number): 'lead' | 'none' | Promise<string | undefined> {
+    const c = this.coalescer.join(key, timeoutMs)
+    if (c === undefined) return 'none'
+    if (!c.leader) return c.shared
+    let led = this.#led.get(port)
+    if (led === undefined) this.#led.set(port, (led = new Map()))
+    // A flight this worker still leads for the key (it timed out here, not there) ends first.
+    led.get(key)?.settle(undefined)
+    led.set(key, c.flight)
+    return 'lead'
+  }
+
+  settle(port: StorePort, key: string, stored: string | undefined): void {
+    const led = this.#led.get(port)
+    const flight = led?.get(key)
+    if (flight === undefined) return
+    led!.delete(key)
+    flight.settle(stored)
+  }
+
+  /** The worker on `port` is gone: its flights end, its followers fetch for themselves. */
+  drop(port: StorePort): void {
+    const led = this.#led.get(port)
+    this.#led.delete(port)
+    for (const f of led?.values() ?? []) f.settle(undefined)
+  }
+}
+
+async function answer(store: CacheStore, c: StoreCall, fills: ProcessFills | undefined, port: StorePort): Promise<{ value: unknown; vary?: readonly string[] }> {
   switch (c.op) {
+    case 'joinFill': {
+      const j = fills === undefined ? 'none' : fills.join(port, c.key, c.timeoutMs)
+      if (typeof j === 'string') return { value: j }
+      const stored = await j
+      return { value: { entry: stored === undefined ? undefined : await store.get(stored) } }
+    }
+    case 'settleFill':
+      fills?.settle(port, c.key, c.stored)
+      return { value: undefined }
     case 'lookup': {
       let actual: readonly string[] | undefined
       const value = await store.lookup(c.urlKey, (names) => {
@@ -101,9 +160,9 @@ async function answer(store: CacheStore, c: StoreCall): Promise<{ value: unknown
  * Serve `store` to one worker's RemoteStore over `port` (main thread; one port per worker).
  * Returns a function that stops serving and closes the port; the store itself lives on.
  */
-export function serveStore(store: CacheStore, port: StorePort): () => void {
+export function serveStore(store: CacheStore, port: StorePort, fills?: ProcessFills): () => void {
   const onMessage = (c: StoreCall): void => {
-    answer(store, c).then(
+    answer(store, c, fills, port).then(
       (r) => port.postMessage({ id: c.id, ok: true, ...r } satisfies StoreReply),
       (err: unknown) => port.postMessage({ id: c.id, ok: false, message: (err as Error).message } satisfies StoreReply),
     )
@@ -114,6 +173,7 @@ export function serveStore(store: CacheStore, port: StorePort): () => void {
   return () => {
     port.off('message', onMessage)
     port.close()
+    fills?.drop(port)
   }
 }
 
@@ -182,11 +242,11 @@ export class RemoteStore implements CacheStore {
     return this.#pending.size
   }
 
-  #call(c: { op: StoreCall['op'] } & Record<string, unknown>): Promise<StoreReply & { ok: true }> {
+  #call(c: { op: StoreCall['op'] } & Record<string, unknown>, timeoutMs = this.#timeoutMs): Promise<StoreReply & { ok: true }> {
     if (this.#closed) return Promise.reject(new Error('cache store: closed'))
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline: this.#now() + this.#timeoutMs })
+      this.#pending.set(id, { resolve, reject, deadline: this.#now() + timeoutMs })
       this.#port.postMessage({ ...c, id })
     })
   }
@@ -244,6 +304,33 @@ export class RemoteStore implements CacheStore {
 
   stats(): Promise<CacheStats> {
     return this.#value({ op: 'stats' })
+  }
+
+  /**
+   * Join the process's fill of `key` (ProcessFills): resolves as leader (settle the flight with
+   * the stored entry, or undefined, exactly once), as follower with the entry the leader stored
+   * (undefined: fetch for yourself), or undefined when the process's flights are at their bound
+   * or the main thread does not answer.
+   */
+  async joinFill(key: string, timeoutMs: number): Promise<{ readonly leader: true; readonly flight: Flight<CacheEntry> } | { readonly leader: false; readonly entry: CacheEntry | undefined } | undefined> {
+    let r
+    try {
+      // A follower's answer comes when the leader is done: wait as long as the flight may last.
+      r = (await this.#call({ op: 'joinFill', key, timeoutMs }, timeoutMs + this.#timeoutMs)).value as 'lead' | 'none' | { entry: CacheEntry | undefined }
+    } catch {
+      return undefined
+    }
+    if (r === 'none') return undefined
+    if (r === 'lead') {
+      let done = false
+      const settle = (e: CacheEntry | undefined): void => {
+        if (done) return
+        done = true
+        this.#call({ op: 'settleFill', key, stored: e?.key }).catch(() => undefined)
+      }
+      return { leader: true, flight: { settle } }
+    }
+    return { leader: false, entry: revive(r.entry) }
   }
 
   /** Stop asking: pending calls fail, the port closes. The main thread's store lives on. */

@@ -20,7 +20,9 @@ import { MessageChannel, Worker } from 'node:worker_threads'
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { Logger } from 'pino'
 import { cacheServiceOf } from '../cache/registry.js'
-import { serveStore } from '../cache/shared-store.js'
+import { Coalescer } from '../cache/coalescer.js'
+import { fillLimits } from '../cache/fill-budget.js'
+import { ProcessFills, serveStore } from '../cache/shared-store.js'
 import { canaryLinkOf } from '../canary/service.js'
 import { normalizeConfig } from '../config/index.js'
 import { createGateway, type Gateway, type GatewayOptions, type ReloadResult, type WorkerView } from '../gateway.js'
@@ -96,6 +98,10 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
   const withPorts = (doc: Record<string, unknown>): Record<string, unknown> => ({ ...doc, server: { ...((doc.server as object | undefined) ?? {}), port: server.port, ...(server.tls ? { tls: server.tls } : {}) } })
   let current = withPorts(o.document)
   let lastLoaded = current
+  // Concurrent misses for one key on different workers fetch once (src/cache/shared-store.ts),
+  // bounded as each worker's own coalescing is (src/cache/fill-budget.ts).
+  const fillBound = fillLimits(settings.cache.maxSize, settings.cache.maxEntrySize)
+  const processFills = new ProcessFills(new Coalescer<string>(30_000, undefined, { maxFlights: fillBound.maxFills, maxWaiters: fillBound.maxWaiters }))
   const sharedRateLimit = createSharedRateLimitMemory()
   const sharedInFlight = createSharedInFlightMemory()
   const slots: Slot[] = Array.from({ length: o.count }, (_, id) => ({ id, worker: undefined, restarts: 0, listening: false }))
@@ -153,7 +159,7 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     const cacheStore = gateway!.settings.cache.store === 'memory' ? cacheServiceOf(gateway!.handle)?.store : undefined
     const channel = cacheStore !== undefined ? new MessageChannel() : undefined
     slot.stopCache?.()
-    slot.stopCache = channel !== undefined ? serveStore(cacheStore!, channel.port1) : undefined
+    slot.stopCache = channel !== undefined ? serveStore(cacheStore!, channel.port1, processFills) : undefined
     const start: WorkerStart = {
       id: slot.id,
       document: current,

@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { MemoryStore } from '../../src/cache/memory-store.js'
-import { RemoteStore, serveStore, sharedBody, type StoreCall } from '../../src/cache/shared-store.js'
+import { Coalescer } from '../../src/cache/coalescer.js'
+import { ProcessFills, RemoteStore, serveStore, sharedBody, type StoreCall } from '../../src/cache/shared-store.js'
 import { entry, storeContract } from './store-contract.js'
 
 const ports: MessagePort[] = []
@@ -16,12 +17,12 @@ afterEach(() => {
 })
 
 /** A RemoteStore talking to `host` over a real MessageChannel; `calls` records what crossed. */
-function remote(host: MemoryStore, calls: StoreCall[] = [], opts?: ConstructorParameters<typeof RemoteStore>[1]): RemoteStore {
+function remote(host: MemoryStore, calls: StoreCall[] = [], fills?: ProcessFills): RemoteStore & { stop: () => void } {
   const { port1, port2 } = new MessageChannel()
   ports.push(port1, port2)
   port1.on('message', (c: StoreCall) => calls.push(c))
-  serveStore(host, port1)
-  return new RemoteStore(port2, opts)
+  const stop = serveStore(host, port1, fills)
+  return Object.assign(new RemoteStore(port2), { stop })
 }
 
 storeContract('RemoteStore over a MessagePort', async () => remote(new MemoryStore({ maxSize: 64 * 1024, maxEntrySize: 4096 })))
@@ -109,5 +110,57 @@ describe('RemoteStore', () => {
     const host = new MemoryStore({ maxSize: 64 * 1024, maxEntrySize: 4096 })
     host.stats = () => Promise.reject(new Error('boom'))
     await expect(remote(host).stats()).rejects.toThrow(/cache store: boom/)
+  })
+
+  describe('process-wide fills', () => {
+    const fills = (maxFlights = 8) => new ProcessFills(new Coalescer<string>(10_000, undefined, { maxFlights, maxWaiters: 4 * maxFlights }))
+
+    it('lets one worker fetch a key while the others wait for what it stored', async () => {
+      const host = new MemoryStore({ maxSize: 64 * 1024, maxEntrySize: 4096 })
+      const f = fills()
+      const a = remote(host, [], f)
+      const b = remote(host, [], f)
+      const lead = await a.joinFill('/k', 1000)
+      expect(lead?.leader).toBe(true)
+      const follow = b.joinFill('/k', 1000)
+      // The follower's answer waits for the leader.
+      await new Promise((r) => setTimeout(r, 20))
+      expect(b.pending).toBe(1)
+      const e = entry('/k')
+      await a.set(e, 60_000)
+      if (lead?.leader) lead.flight.settle(e)
+      const got = await follow
+      expect(got?.leader).toBe(false)
+      expect(got?.leader === false && got.entry?.body.toString()).toBe('body of /k')
+      expect(f.coalescer.size).toBe(0)
+      // The flight is over: the next miss leads again.
+      expect((await b.joinFill('/k', 1000))?.leader).toBe(true)
+    })
+
+    it('shares nothing when the leader stored nothing, or its worker went', async () => {
+      const host = new MemoryStore({ maxSize: 64 * 1024, maxEntrySize: 4096 })
+      const f = fills()
+      const a = remote(host, [], f)
+      const b = remote(host, [], f)
+      const lead = await a.joinFill('/n', 1000)
+      const follow = b.joinFill('/n', 1000)
+      if (lead?.leader) lead.flight.settle(undefined)
+      expect(await follow).toEqual({ leader: false, entry: undefined })
+      // The leader's worker exits mid-fill: its followers are released at once.
+      expect((await a.joinFill('/gone', 1000))?.leader).toBe(true)
+      const waiting = b.joinFill('/gone', 1000)
+      await new Promise((r) => setTimeout(r, 20))
+      a.stop()
+      expect(await waiting).toEqual({ leader: false, entry: undefined })
+      expect(f.coalescer.size).toBe(0)
+    })
+
+    it('answers undefined at the flight bound or without process fills: fetch uncoalesced', async () => {
+      const host = new MemoryStore({ maxSize: 64 * 1024, maxEntrySize: 4096 })
+      const a = remote(host, [], fills(1))
+      expect((await a.joinFill('/1', 1000))?.leader).toBe(true)
+      expect(await a.joinFill('/2', 1000)).toBeUndefined()
+      expect(await remote(host).joinFill('/1', 1000)).toBeUndefined()
+    })
   })
 })

@@ -1,8 +1,9 @@
 /**
  * `server.workers: 2` with the memory cache: one cache for the process (the main thread's
  * store, src/cache/shared-store.ts). A response stored through one worker is a hit on the
- * other, the byte bound is one for the process, an admin purge empties it for every worker, and
- * a worker that dies and is replaced finds the cache as it was.
+ * other, the byte bound is one for the process, an admin purge empties it for every worker,
+ * concurrent misses on both workers fetch once, and a worker that dies and is replaced finds the
+ * cache as it was.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { existsSync } from 'node:fs'
@@ -120,6 +121,28 @@ describe('server.workers: 2 with the memory cache', { timeout: 30_000 }, () => {
     const kept = await onEveryWorker(s, `${s.url}/orders/1`, { 'cache-control': 'only-if-cached' })
     expect(kept.map((a) => a.status)).toEqual(kept.map(() => 200))
     expect(up.requests.length).toBe(2)
+  })
+
+  it('fetches a key once for concurrent misses on both workers', async () => {
+    let release: () => void = () => undefined
+    const held = new Promise<void>((r) => (release = r))
+    up = await startUpstream('a', async (_req, res) => {
+      await held
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }).end('slow')
+    })
+    const s = await start()
+    const before = await workerRequests(s)
+    // 16 connections at once: the kernel spreads them over both workers (checked below).
+    const all = Promise.all(Array.from({ length: 16 }, () => fresh(`${s.url}/slow`)))
+    await waitFor(() => up!.requests.length > 0, 5000, 5, 'the first fill')
+    // Time for the other worker's miss to join the fill (arriving later, it would be a hit anyway).
+    await new Promise((r) => setTimeout(r, 200))
+    release()
+    const answers = await all
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200))
+    expect(up.requests.length).toBe(1)
+    expect(answers.filter((a) => a.cacheStatus === 'switchyard; fwd=miss; stored').length).toBe(1)
+    expect((await workerRequests(s)).every((n, w) => n > before[w]!)).toBe(true)
   })
 
   it('keeps the cache when a worker dies: its replacement gets hits', async () => {
