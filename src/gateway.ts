@@ -290,7 +290,8 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
   const shared = options.worker?.sharedRateLimit
   const builtIns = { rateLimitStore: shared !== undefined && settings.rateLimit.store === 'memory' ? sharedMemoryStoreHandle(shared) : createRateLimitStore(settings.rateLimit) }
   const cachePort = options.worker?.cachePort
-  const sharedCacheStore = cachePort !== undefined && settings.cache.store === 'memory' ? new RemoteStore(cachePort) : undefined
+  // Given only when the process's cache is the main thread's memory store (supervisor.ts).
+  const sharedCacheStore = cachePort !== undefined ? new RemoteStore(cachePort) : undefined
   const features: readonly Feature[] = [
     ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore, events, ...(sharedCacheStore !== undefined ? { sharedCacheStore } : {}), ...(options.canaryReport !== undefined ? { canaryReport: options.canaryReport } : {}) }),
     ...(options.features ?? []),

@@ -68,15 +68,15 @@ export interface CacheFeatureDeps {
   readonly owner: object
   /**
    * The memory store as this thread sees it when another thread owns it (a worker thread's
-   * RemoteStore, src/cache/shared-store.ts): used instead of a store of its own when
-   * `cache.store` is memory; its gauges are the owner's to export.
+   * RemoteStore, src/cache/shared-store.ts): used instead of a store of its own (the process
+   * started with `cache.store: memory`); its gauges are the owner's to export.
    */
   readonly sharedStore?: CacheStore
 }
 
 export function createCacheFeature(deps: CacheFeatureDeps): Feature {
   const settings = deps.settings
-  const shared = settings.store === 'memory' ? deps.sharedStore : undefined
+  const shared = deps.sharedStore
   const store = shared ?? createStore(settings, (err) => deps.log.warn({ err: err.message }, 'cache store connection error'))
   if (shared === undefined) registerStoreMetrics(deps.registry, store)
   const processFills = shared instanceof RemoteStore ? shared : undefined

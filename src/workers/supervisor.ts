@@ -156,7 +156,9 @@ export async function createSupervisor(o: SupervisorOptions): Promise<Supervisor
     // The one memory cache of the process is the main thread's store; each worker reaches it
     // over a port of its own (src/cache/shared-store.ts). A replacement gets a new port to the
     // same store: nothing cached is lost with a worker.
-    const cacheStore = gateway!.settings.cache.store === 'memory' ? cacheServiceOf(gateway!.handle)?.store : undefined
+    // `cache.store` applies at start (a reload that changes it warns): a replacement worker
+    // uses the store the process started with, whatever the document says now.
+    const cacheStore = settings.cache.store === 'memory' ? cacheServiceOf(gateway!.handle)?.store : undefined
     const channel = cacheStore !== undefined ? new MessageChannel() : undefined
     slot.stopCache?.()
     slot.stopCache = channel !== undefined ? serveStore(cacheStore!, channel.port1, processFills) : undefined
