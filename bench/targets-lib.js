@@ -11,9 +11,10 @@ const here = dirname(fileURLToPath(import.meta.url))
 /**
  * The Node flags the gateway's launchers use (bin/switchyard.js's shebang, the Dockerfile, the
  * systemd unit): gateway targets run with them, as `switchyard start` does; the peers run as
- * their users would start them, with Node's defaults.
+ * their users would start them, with Node's defaults. BENCH_GATEWAY_FLAGS (space-separated, may
+ * be empty) replaces them, to measure what a flag costs.
  */
-export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=16']
+export const GATEWAY_NODE_FLAGS = process.env.BENCH_GATEWAY_FLAGS === undefined ? ['--max-semi-space-size=16'] : process.env.BENCH_GATEWAY_FLAGS.split(' ').filter(Boolean)
 
 /** The Node flags to start a bench target of `kind` with. */
 export function nodeFlagsFor(kind) {
