@@ -8,9 +8,9 @@
  * closes (src/data-plane/recorder.ts).
  *
  * Why not a framework here: the catch-all route over a swappable table needs nothing of a
- * router, and Fastify's per-request Request/Reply objects, hook runner and reply serialiser
- * cost about 17 µs of CPU a request on the benchmark machine (docs/benchmarks.md), more than
- * everything the gateway's own features add. The admin API (routes/) stays on Fastify.
+ * router, every listener must run exactly the same thing (no per-listener app to guard), and
+ * Fastify's per-request Request/Reply objects and hook runner cost CPU on every request
+ * (docs/benchmarks.md). The admin API (routes/) stays on Fastify.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { ServerResponse as NodeServerResponse } from 'node:http'
