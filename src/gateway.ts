@@ -8,6 +8,7 @@
  * swaps one reference. Requests in flight keep the snapshot they started with.
  */
 import type { FastifyInstance } from 'fastify'
+import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { pino, type Logger } from 'pino'
@@ -296,7 +297,10 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
     ...builtInFeatures({ settings, metrics, registry: metrics.registry, log, transport, owner: handle, rateLimitStore: builtIns.rateLimitStore, events, ...(sharedCacheStore !== undefined ? { sharedCacheStore } : {}), ...(options.canaryReport !== undefined ? { canaryReport: options.canaryReport } : {}) }),
     ...(options.features ?? []),
   ]
-  const baseForward = createForward({ metrics, transport })
+  // Background requests (refreshes, shadow copies) are aborted by this when the gateway closes.
+  const shutdown = new EventEmitter()
+  shutdown.setMaxListeners(0)
+  const baseForward = createForward({ metrics, transport, shutdown })
   const compileFor = async (next: GatewaySettings, routes: RouteTable, current: GatewaySettings | undefined): Promise<{ prepared: PreparedFeatures; pipelines: Pipelines }> => {
     const prepared = await prepareFeatures(features, next, current)
     return { prepared, pipelines: compilePipelines(routes, prepared, baseForward) }
@@ -586,6 +590,7 @@ export async function createGateway(config: unknown, options: GatewayOptions = {
           await new Promise((resolve) => setTimeout(resolve, delay))
         }
         serving = false
+        shutdown.emit('close')
         const timeout = state.settings.server.shutdownTimeout
         const timer = setTimeout(() => {
           log.warn({ shutdownTimeout: timeout }, 'shutdown timeout reached; closing remaining connections')

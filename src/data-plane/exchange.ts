@@ -17,6 +17,8 @@ export class Exchange implements ProxyRequest {
   answerHeaders: Record<string, string> | undefined = undefined
   /** A WebSocket tunnel took over: it records its handshake answer itself. */
   tunnelled = false
+  /** The response closed (answered, or the client went away); set by the data plane. */
+  closed = false
 
   constructor(
     readonly raw: IncomingMessage,

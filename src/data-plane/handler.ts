@@ -81,6 +81,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
    */
   function onResponseClose(this: Tracked): void {
     const ex = this[kExchange]!
+    ex.closed = true
     if (!ex.tunnelled) {
       if (this.headersSent) recorder.request(ex, ex.ctx, this, this.statusCode)
       else recorder.request(ex, ex.ctx, this, 499, errorCodeOf(this) ?? 'SWITCHYARD_CLIENT_CLOSED')
@@ -95,7 +96,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     if (plane.closing) return refuseClosing(ex)
     if (req.httpVersionMajor === 1) {
       const q = queueOf(req.socket)
-      if (q.busy) return waitTurn(q, res, () => run(ex))
+      // A request whose client left while it waited is not started: its answer was recorded
+      // (499) when its response closed, and the next one's turn comes at once.
+      if (q.busy) return waitTurn(q, res, () => (ex.closed || req.socket.destroyed ? endTurn(res) : run(ex)))
       // The connection is free (the usual case): no closure, no queue entry.
       startTurn(q, res)
     }

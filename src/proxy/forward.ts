@@ -105,6 +105,11 @@ export interface ForwardDeps {
   readonly random?: () => number
   /** Waits `ms` between tries; a timer unless a test injects one. */
   readonly sleep?: (ms: number) => Promise<void>
+  /**
+   * Emits 'close' when the gateway shuts down: the gateway's background requests (a stale
+   * entry's refresh, a shadow copy) are bound to it instead of to the client that caused them.
+   */
+  readonly shutdown?: EventEmitter
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -189,8 +194,13 @@ export function createForward(deps: ForwardDeps): Forward {
     }
     // An HTTP/2 request ends with its stream (the client's RST_STREAM cancels one call), not
     // with the connection other streams share; one listener per stream, none on the socket.
-    const closer: EventEmitter = (request.raw as { stream?: EventEmitter }).stream ?? request.raw.socket
-    closer.once('close', onClose)
+    // The gateway's own background requests (a stale entry's refresh, a shadow copy) outlive
+    // the client that caused them: they end with the gateway, not with its connection.
+    const background = options?.purpose === 'revalidate' || options?.purpose === 'shadow'
+    const closer: EventEmitter | undefined = background ? deps.shutdown : ((request.raw as { stream?: EventEmitter }).stream ?? request.raw.socket)
+    // Gone already (while a stage waited): its 'close' has been emitted and will not come again.
+    if ((closer as { destroyed?: boolean } | undefined)?.destroyed === true) throw new ERR_CLIENT_CLOSED()
+    closer?.once('close', onClose)
 
     // The route's total deadline (timeouts.total of the pool the decision chose): the wait for a
     // connection, every try and every backoff fit in it, or the answer is 504 (Envoy's route
@@ -417,7 +427,7 @@ export function createForward(deps: ForwardDeps): Forward {
       if (deadline !== undefined) clearTimeout(deadline)
       if (held !== undefined) discard(held.res)
       leaveBudget()
-      closer.off('close', onClose)
+      closer?.off('close', onClose)
     }
 
     function finish(res: TransportResponse, outcome: 'success' | 'failure' | 'done', lease: Lease | undefined, ms: number, pool: Pool, backend: Backend): UpstreamResponse {
