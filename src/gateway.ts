@@ -14,6 +14,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { ConfigError, loadConfigFile, normalizeConfig } from './config/index.js'
 import type { GatewaySettings, ServerSettings } from './config/model.js'
+import type { GatewayFile } from './config/schema.js'
 import { rawErrorResponse } from './errors.js'
 import { refuseConnect } from './net/edge-socket.js'
 import { deferContinue } from './net/expect-continue.js'
@@ -248,6 +249,16 @@ export function createEdgeServer(server: ServerSettings): ServerFactory {
 /** The answer to CONNECT on every listener. */
 export const CONNECT_REFUSED = rawErrorResponse(405, 'CONNECT is not supported', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n')
 
+/**
+ * What `createGateway` takes: the configuration as a YAML/JSON file would hold it (typed by the
+ * schema, so an editor completes and checks it), settings already normalised, or undefined to
+ * read `options.configPath`.
+ */
+export type GatewayInput = GatewayFile | GatewaySettings | undefined
+
+export async function createGateway(config: GatewayInput, options?: GatewayOptions): Promise<Gateway>
+/** A configuration of unknown shape (parsed from somewhere): validated, with every problem's path. */
+export async function createGateway(config: unknown, options?: GatewayOptions): Promise<Gateway>
 export async function createGateway(config: unknown, options: GatewayOptions = {}): Promise<Gateway> {
   const log: Logger = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ base: { service: 'switchyard' } }))
   const env = options.env ?? process.env
