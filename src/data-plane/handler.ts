@@ -93,6 +93,12 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     const ex = new Exchange(req, res)
     ;(res as Tracked)[kExchange] = ex
     res.on('close', onResponseClose)
+    // A client that resets mid-request makes Node destroy the request with 'aborted'; when a
+    // body reader had an 'error' listener at that moment and removed it before the error was
+    // emitted (next tick), the error had no listener and would kill the process. This one
+    // (shared, no closure) is always there; the outcome is recorded when the response closes.
+    req.on('error', ignoreError)
+    res.on('error', ignoreError)
     if (plane.closing) return refuseClosing(ex)
     if (req.httpVersionMajor === 1) {
       const q = queueOf(req.socket)
@@ -268,6 +274,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const plane: DataPlane = { request, upgrade, closing: false, tunnels }
   return plane
 }
+
+/** Errors of a client's request and response streams: the exchange's outcome says what happened. */
+function ignoreError(): void {}
 
 function statusOf(err: unknown): number {
   const s = (err as { statusCode?: unknown } | null)?.statusCode

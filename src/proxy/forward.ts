@@ -144,6 +144,12 @@ export function createForward(deps: ForwardDeps): Forward {
     // A request carrying an Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) asks
     // the server to deduplicate it: re-sending it is as safe as re-sending a PUT.
     const idempotent = IDEMPOTENT.has(method) || request.headers['idempotency-key'] !== undefined
+    // The gateway's own background requests (a stale entry's refresh, a shadow copy) outlive
+    // the client that caused them: they end with the gateway, not with its connection.
+    const background = options?.purpose === 'revalidate' || options?.purpose === 'shadow'
+    const closer: EventEmitter | undefined = background ? deps.shutdown : ((request.raw as { stream?: EventEmitter }).stream ?? request.raw.socket)
+    // Gone already (while a stage waited): its 'close' has been emitted and will not come again.
+    if ((closer as { destroyed?: boolean } | undefined)?.destroyed === true) throw new ERR_CLIENT_CLOSED()
     // Most requests carry no body: no promise to wait for then.
     const body = options?.noBody || !hasBody(request.raw) ? NO_BODY : await requestBodyOf(request, ctx)
     let replayable = body.kind !== 'stream'
@@ -192,15 +198,9 @@ export function createForward(deps: ForwardDeps): Forward {
       abort.emit('abort')
       trySignal?.emit('abort')
     }
+    closer?.once('close', onClose)
     // An HTTP/2 request ends with its stream (the client's RST_STREAM cancels one call), not
     // with the connection other streams share; one listener per stream, none on the socket.
-    // The gateway's own background requests (a stale entry's refresh, a shadow copy) outlive
-    // the client that caused them: they end with the gateway, not with its connection.
-    const background = options?.purpose === 'revalidate' || options?.purpose === 'shadow'
-    const closer: EventEmitter | undefined = background ? deps.shutdown : ((request.raw as { stream?: EventEmitter }).stream ?? request.raw.socket)
-    // Gone already (while a stage waited): its 'close' has been emitted and will not come again.
-    if ((closer as { destroyed?: boolean } | undefined)?.destroyed === true) throw new ERR_CLIENT_CLOSED()
-    closer?.once('close', onClose)
 
     // The route's total deadline (timeouts.total of the pool the decision chose): the wait for a
     // connection, every try and every backoff fit in it, or the answer is 504 (Envoy's route

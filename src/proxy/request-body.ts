@@ -96,7 +96,13 @@ export async function prepareBody(raw: IncomingMessage, bodyLimit: number): Prom
   // cut short.
   if (raw.destroyed || raw.socket.destroyed || raw.socket.writableEnded) throw Object.assign(new Error('client aborted the request body'), { code: 'ECONNRESET' })
   const limited = new LimitStream(bodyLimit)
+  // Whoever sends the body (the transport) listens for its errors; until then, or when nothing
+  // ever sends it (the request was refused after the body was prepared), a client reset must
+  // not become an 'error' without a listener, which would end the process.
+  limited.on('error', ignoreBodyError)
   raw.on('error', (err) => limited.destroy(err))
   raw.pipe(limited)
   return { kind: 'stream', stream: limited }
 }
+
+function ignoreBodyError(): void {}
