@@ -123,8 +123,16 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     } catch (err) {
       return fail(ex, err)
     }
-    if (pending === undefined) proceed(ex, ctx)
-    else pending.then(() => proceed(ex, ctx), (err: unknown) => fail(ex, err))
+    if (pending === undefined) proceedSafely(ex, ctx)
+    else pending.then(() => proceedSafely(ex, ctx), (err: unknown) => fail(ex, err))
+  }
+
+  function proceedSafely(ex: Exchange, ctx: RequestContext): void {
+    try {
+      proceed(ex, ctx)
+    } catch (err) {
+      fail(ex, err)
+    }
   }
 
   function proceed(ex: Exchange, ctx: RequestContext): void {
@@ -162,11 +170,22 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     } else writeResponse(ex.res, res.statusCode, headers, res.body, count)
   }
 
+  /**
+   * Answer a refused or failed request. Never throws: this runs from the server's 'request'
+   * listener and from promise callbacks, where an exception would end the process (an answer
+   * that cannot be written, e.g. a header Node refuses, closes the connection instead).
+   */
   function fail(ex: Exchange, err: unknown): void {
-    if (isGatewayAnswer(err)) return sendAnswer(ex, err)
-    const status = statusOf(err)
-    if (status >= 500) gw.log.warn({ err, reqId: ex.ctx?.id }, 'request failed')
-    sendError(ex, err, status)
+    try {
+      if (isGatewayAnswer(err)) return sendAnswer(ex, err)
+      const status = statusOf(err)
+      if (status >= 500) gw.log.warn({ err, reqId: ex.ctx?.id }, 'request failed')
+      sendError(ex, err, status)
+    } catch (cannot) {
+      gw.log.error({ err: cannot, reqId: ex.ctx?.id }, 'could not write the answer; closing the connection')
+      setErrorCode(ex.res, 'SWITCHYARD_INTERNAL')
+      ex.res.destroy()
+    }
   }
 
   /** A gateway error in the SPEC's JSON shape; never an upstream's text or a stack. */
