@@ -83,8 +83,14 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     const ex = this[kExchange]!
     ex.closed = true
     if (!ex.tunnelled) {
-      if (this.headersSent) recorder.request(ex, ex.ctx, this, this.statusCode)
-      else recorder.request(ex, ex.ctx, this, 499, errorCodeOf(this) ?? 'SWITCHYARD_CLIENT_CLOSED')
+      // An event listener: whatever a recording hook (a canary observer, span export) throws
+      // must not end the process, nor keep the connection's next request from its turn.
+      try {
+        if (this.headersSent) recorder.request(ex, ex.ctx, this, this.statusCode)
+        else recorder.request(ex, ex.ctx, this, 499, errorCodeOf(this) ?? 'SWITCHYARD_CLIENT_CLOSED')
+      } catch (err) {
+        gw.log.error({ err, reqId: ex.ctx?.id }, 'recording an answer failed')
+      }
     }
     endTurn(this)
   }
