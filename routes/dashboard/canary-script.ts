@@ -44,7 +44,10 @@ export const canaryJs = String.raw`
 
   var STATE_CLASS = { progressing: 'warn', paused: 'idle', promoted: 'ok', 'rolled-back': 'bad' };
 
-  function stepRow(r, current) {
+  // With gates.maxDivergence: the share of shadow answers that differed, of those compared.
+  function divergence(d) { return d ? pct(d.rate) + ' of ' + d.compared : '\u2013'; }
+
+  function stepRow(r, current, withDivergence) {
     var result = current
       ? (r.state === 'progressing' ? h('span', { class: 'pill warn', text: 'measuring' }) : h('span', { class: 'pill idle', text: r.state }))
       : r.result === 'passed' ? h('span', { class: 'pill ok', text: 'passed' }) : h('span', { class: 'pill bad', text: 'failed: ' + (r.gate || '') });
@@ -57,6 +60,7 @@ export const canaryJs = String.raw`
       h('td', { class: 'num', text: ms(r.baseline.p99Ms) }),
       h('td', { class: 'num', text: ms(r.candidate.p99Ms) }),
       h('td', { class: 'num', text: r.p99Ratio === null || r.p99Ratio === undefined ? '\u2013' : r.p99Ratio.toFixed(2) + '\u00d7' }),
+      withDivergence ? h('td', { class: 'num', 'data-divergence': '', text: divergence(r.divergence) }) : null,
       h('td', {}, [result]),
     ]);
   }
@@ -72,9 +76,10 @@ export const canaryJs = String.raw`
   }
 
   function card(c) {
-    var rows = c.history.map(function (r) { return stepRow(r, false); });
+    var withDivergence = c.gates && c.gates.maxDivergence !== undefined;
+    var rows = c.history.map(function (r) { return stepRow(r, false, withDivergence); });
     var decided = c.history.length > 0 && c.history[c.history.length - 1].step === c.step && c.state !== 'progressing' && c.state !== 'paused';
-    if (!decided) rows.push(stepRow({ step: c.step, weight: c.weight, baseline: c.baseline, candidate: c.candidate, p99Ratio: c.p99Ratio, state: c.state }, true));
+    if (!decided) rows.push(stepRow({ step: c.step, weight: c.weight, baseline: c.baseline, candidate: c.candidate, p99Ratio: c.p99Ratio, divergence: c.divergence, state: c.state }, true, withDivergence));
     var last = c.lastDecision;
     var buttons = [];
     if (c.state === 'progressing') buttons.push(h('button', { class: 'small', 'data-action': 'pause', onclick: function () { act(c.route, 'pause'); } }, ['Pause']));
@@ -89,7 +94,7 @@ export const canaryJs = String.raw`
         h('span', { class: 'right' }, buttons),
       ]),
       h('table', {}, [
-        h('thead', {}, [h('tr', {}, ['Step', 'Weight', 'Requests b / c', 'Errors base', 'Errors cand', 'p99 base', 'p99 cand', 'Ratio', 'Decision'].map(function (t, i) { return h('th', { class: i >= 1 && i <= 7 ? 'num' : null, text: t }); }))]),
+        h('thead', {}, [h('tr', {}, ['Step', 'Weight', 'Requests b / c', 'Errors base', 'Errors cand', 'p99 base', 'p99 cand', 'Ratio'].concat(withDivergence ? ['Divergence'] : [], ['Decision']).map(function (t, i, all) { return h('th', { class: i >= 1 && i < all.length - 1 ? 'num' : null, text: t }); }))]),
         h('tbody', {}, rows),
       ]),
       last ? h('div', { class: 'msg muted', 'data-last-decision': last.action, text: 'Last decision: ' + last.action + ' by ' + last.by + (last.reason ? ' \u2014 ' + last.reason : '') + ' (' + new Date(last.time).toLocaleTimeString() + ')' }) : null,
