@@ -3,22 +3,14 @@
  * both cohorts per step with each step's decision, and the operator's buttons reaching the API.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
 import { request } from 'undici'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { browserTestsRun, launchChromium } from '../helpers/browser.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { canaries, canaryConfig } from './helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const haveChromium = existsSync(CHROMIUM)
-const inCi = process.env.CI === 'true'
-
-if (!haveChromium && !inCi) {
-  console.warn(`\n*** canary dashboard test SKIPPED: ${CHROMIUM} not found (apt-get install chromium; CI installs it via .ci/run) ***\n`)
-}
-
-describe.runIf(haveChromium || inCi)('the canary panel of the dashboard', () => {
+describe.runIf(browserTestsRun('the canary dashboard test'))('the canary panel of the dashboard', () => {
   let ups: TestUpstream[] = []
   let gw: StartedGateway
   let browser: Browser
@@ -26,18 +18,13 @@ describe.runIf(haveChromium || inCi)('the canary panel of the dashboard', () => 
   let traffic: ReturnType<typeof setInterval> | undefined
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: the canary dashboard test cannot run (apt-get install chromium; .ci/run does this)`)
     ups = await Promise.all(['v1', 'v2'].map((n) => startUpstream(n)))
     gw = await startGateway(canaryConfig(ups[0]!.url, ups[1]!.url, { steps: [20, 50, 80], interval: '300ms', gates: { minRequests: 5, maxP99Ratio: 50 } }))
     let n = 0
     traffic = setInterval(() => {
       for (let i = 0; i < 4; i++) request(`${gw.url}/u/${n++}`).then((r) => r.body.dump(), () => undefined)
     }, 20)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium('the canary dashboard test')
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
   }, 30_000)
 

@@ -3,23 +3,15 @@
  * compared through `mirror.compare`): a Divergence column with the share of shadow answers that
  * differed and how many were compared, per decided step, in a real browser.
  */
-import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { browserTestsRun, launchChromium } from '../helpers/browser.js'
 import { request } from 'undici'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { canaryConfig } from './helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const haveChromium = existsSync(CHROMIUM)
-const inCi = process.env.CI === 'true'
-
-if (!haveChromium && !inCi) {
-  console.warn(`\n*** canary divergence dashboard test SKIPPED: ${CHROMIUM} not found (apt-get install chromium; CI installs it via .ci/run) ***\n`)
-}
-
-describe.runIf(haveChromium || inCi)('the canary panel with the divergence gate', () => {
+describe.runIf(browserTestsRun('the canary divergence dashboard test'))('the canary panel with the divergence gate', () => {
   let ups: TestUpstream[] = []
   let gw: StartedGateway
   let browser: Browser
@@ -27,7 +19,6 @@ describe.runIf(haveChromium || inCi)('the canary panel with the divergence gate'
   let traffic: ReturnType<typeof setInterval> | undefined
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: the canary dashboard test cannot run (apt-get install chromium; .ci/run does this)`)
     ups = await Promise.all(['v1', 'v2'].map((n) => startUpstream(n)))
     // The echo upstreams answer alike but for their name and the headers they received.
     gw = await startGateway(
@@ -42,11 +33,7 @@ describe.runIf(haveChromium || inCi)('the canary panel with the divergence gate'
     traffic = setInterval(() => {
       for (let i = 0; i < 4; i++) request(`${gw.url}/u/${n++}`).then((r) => r.body.dump(), () => undefined)
     }, 20)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium('the canary divergence dashboard test')
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
   }, 30_000)
 

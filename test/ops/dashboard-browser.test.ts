@@ -5,26 +5,20 @@
  * GET /api/routes. With UPDATE_DASHBOARD_PNG=1 it also refreshes docs/dashboard.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { request } from 'undici'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { browserTestsRun, launchChromium } from '../helpers/browser.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { startUpstream, waitFor, type TestUpstream } from '../helpers/upstream.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const haveChromium = existsSync(CHROMIUM)
-const inCi = process.env.CI === 'true'
 const TOKEN = 'dashboard-test-token'
 const root = resolve(import.meta.dirname, '../..')
 
-if (!haveChromium && !inCi) {
-  console.warn(`\n*** dashboard browser test SKIPPED: ${CHROMIUM} not found (apt-get install chromium; CI installs it via .ci/run) ***\n`)
-}
-
 // In CI the browser test always runs: a missing Chromium fails it with a clear message.
-describe.runIf(haveChromium || inCi)('dashboard in Chromium', () => {
+describe.runIf(browserTestsRun('the dashboard browser test'))('dashboard in Chromium', () => {
   let ups: TestUpstream[] = []
   let gw: StartedGateway
   let browser: Browser
@@ -36,7 +30,6 @@ describe.runIf(haveChromium || inCi)('dashboard in Chromium', () => {
     request(`${gw.adminUrl}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init?.headers as object) } })
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: the dashboard browser test cannot run (apt-get install chromium; .ci/run does this)`)
     ups = await Promise.all(['shop-1', 'shop-2', 'shop-canary', 'api-1', 'api-2'].map((n) => startUpstream(n)))
     const [s1, s2, canary, a1, a2] = ups.map((u) => u.url)
     const healthCheck = { path: '/health', interval: '100ms', timeout: '300ms', unhealthyThreshold: 1, healthyThreshold: 1 }
@@ -73,11 +66,7 @@ describe.runIf(haveChromium || inCi)('dashboard in Chromium', () => {
         )
       }
     }, 40)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium('the dashboard browser test')
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
     shotDir = mkdtempSync(join(tmpdir(), 'sy-dash-'))
   }, 30_000)

@@ -10,21 +10,16 @@
  * - at 420 px wide nothing overflows the page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
 import { request } from 'undici'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { browserTestsRun, launchChromium } from '../helpers/browser.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { historySettings } from '../../routes/api-history.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const haveChromium = existsSync(CHROMIUM)
-const inCi = process.env.CI === 'true'
 const TOKEN = 'history-test-token'
 
-if (!haveChromium && !inCi) console.warn(`\n*** dashboard history browser test SKIPPED: ${CHROMIUM} not found ***\n`)
-
-describe.runIf(haveChromium || inCi)('dashboard history and controls in Chromium', () => {
+describe.runIf(browserTestsRun('the dashboard history browser test'))('dashboard history and controls in Chromium', () => {
   let ups: TestUpstream[] = []
   let gw: StartedGateway
   let browser: Browser
@@ -33,7 +28,6 @@ describe.runIf(haveChromium || inCi)('dashboard history and controls in Chromium
   const interval = historySettings.intervalMs
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`${CHROMIUM} is missing: the dashboard browser test cannot run (apt-get install chromium; .ci/run does this)`)
     historySettings.intervalMs = 250
     const cached = await startUpstream('cached', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=60' })
@@ -60,11 +54,7 @@ describe.runIf(haveChromium || inCi)('dashboard history and controls in Chromium
         )
       }
     }, 40)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium('the dashboard history browser test')
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
   }, 30_000)
 
