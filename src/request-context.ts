@@ -1,7 +1,7 @@
 /**
- * Per-request state, kept in one object under one symbol (never ad-hoc `request.foo`).
- * Created in the request-context plugin's onRequest hook; read by every later stage and by
- * the access log.
+ * Per-request state, kept in one object (never ad-hoc `request.foo`). Created by admission
+ * (src/data-plane/admission.ts) with `newRequestContext`; read by every later stage and by the
+ * answer recorder.
  */
 import type { InterimSink } from './proxy/interim.js'
 import type { RuntimeState } from './runtime-state.js'
@@ -66,4 +66,49 @@ export interface RequestContext {
    * calls it once the response has ended. Routes that set none pay one property read.
    */
   observe?: OutcomeObserver
+}
+
+/** What a request's context starts from; everything else starts empty. */
+export interface RequestContextStart {
+  readonly id: string
+  readonly startedAt: number
+  readonly state: RuntimeState
+  readonly protocol: 'http' | 'https'
+  readonly clientIp: string
+  readonly peerTrusted: boolean
+  readonly path?: string
+  readonly query?: string
+  readonly route?: CompiledRoute
+  readonly upstreamPath?: string
+}
+
+/**
+ * A new request context. Every field is present from the start, always in the same order, so
+ * every context has one shape (V8 hidden classes) whatever sets what later.
+ */
+export function newRequestContext(s: RequestContextStart): RequestContext {
+  return {
+    id: s.id,
+    startedAt: s.startedAt,
+    state: s.state,
+    protocol: s.protocol,
+    clientIp: s.clientIp,
+    peerTrusted: s.peerTrusted,
+    path: s.path ?? '',
+    query: s.query ?? '',
+    route: s.route,
+    upstreamPath: s.upstreamPath ?? '',
+    pool: undefined,
+    servedByPool: undefined,
+    backend: undefined,
+    attempts: 0,
+    fallbackUsed: false,
+    upstreamMs: undefined,
+    cacheResult: undefined,
+    claims: undefined,
+    upstreamHeaders: undefined,
+    responseHeaders: undefined,
+    observe: undefined,
+    responseBytes: undefined,
+  }
 }

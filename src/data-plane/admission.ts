@@ -13,7 +13,7 @@ import type { GatewayHandle } from '../gateway-handle.js'
 import { resolveClientIp, unmapIPv4 } from '../net/client-ip.js'
 import { hostFieldCount, isValidHost, routingHost } from '../net/host.js'
 import { isValidRequestId } from '../proxy/headers.js'
-import type { RequestContext } from '../request-context.js'
+import { newRequestContext } from '../request-context.js'
 import { normalizePath } from '../routing/normalize-path.js'
 import { hasBody } from '../proxy/request-body.js'
 import type { Exchange } from './exchange.js'
@@ -88,30 +88,14 @@ export function admit(gw: GatewayHandle, ex: Exchange, protocol: 'http' | 'https
   const peerTrusted = gw.trust.isTrusted(peer)
   const sentId = ex.headers['x-request-id']
   const id = typeof sentId === 'string' && isValidRequestId(sentId) ? sentId : randomUUID()
-  const ctx: RequestContext = {
+  const ctx = newRequestContext({
     id,
     startedAt: performance.now(),
     state,
     protocol,
     clientIp: peerTrusted ? resolveClientIp(peer, ex.headers['x-forwarded-for'], gw.trust) : peer,
     peerTrusted,
-    path: '',
-    query: '',
-    route: undefined,
-    upstreamPath: '',
-    pool: undefined,
-    servedByPool: undefined,
-    backend: undefined,
-    attempts: 0,
-    fallbackUsed: false,
-    upstreamMs: undefined,
-    cacheResult: undefined,
-    claims: undefined,
-    upstreamHeaders: undefined,
-    responseHeaders: undefined,
-    observe: undefined,
-    responseBytes: undefined,
-  }
+  })
   ex.ctx = ctx
   gw.metrics.inFlight.inc()
 

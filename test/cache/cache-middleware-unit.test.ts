@@ -17,6 +17,7 @@ import type { RequestContext } from '../../src/request-context.js'
 import type { RuntimeState } from '../../src/runtime-state.js'
 import { compileRouteTable } from '../../src/routing/route-table.js'
 import { createPoolRegistry, type UpstreamPoolRegistry } from '../../src/upstream/index.js'
+import { newRequestContext } from '../../src/request-context.js'
 
 let registry: UpstreamPoolRegistry | undefined
 afterEach(async () => {
@@ -78,7 +79,7 @@ function rig(upstream: Upstream) {
     const socket = Object.assign(new EventEmitter(), { remoteAddress: '10.0.0.1' })
     const raw = Object.assign(Readable.from([]), { headers: h, httpVersionMajor: 1, socket })
     const request = { method, url: path, headers: h, raw: raw as unknown as IncomingMessage }
-    const ctx: RequestContext = {
+    const ctx: RequestContext = newRequestContext({
       id: `req-${calls.length}`,
       startedAt: performance.now(),
       state,
@@ -89,18 +90,7 @@ function rig(upstream: Upstream) {
       query: '',
       route,
       upstreamPath: path,
-      pool: undefined,
-      servedByPool: undefined,
-      backend: undefined,
-      attempts: 0,
-      fallbackUsed: false,
-      upstreamMs: undefined,
-      cacheResult: undefined,
-      claims: undefined,
-      upstreamHeaders: undefined,
-      responseBytes: undefined,
-      responseHeaders: undefined,
-    }
+    })
     const res = await forward(request as never, ctx, options)
     let body: string | null = null
     if (Buffer.isBuffer(res.body)) body = res.body.toString()

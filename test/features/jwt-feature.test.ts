@@ -16,6 +16,7 @@ import { compileRouteTable } from '../../src/routing/route-table.js'
 import type { CompiledRoute } from '../../src/routing/types.js'
 import { startKeyServer } from '../security/key-server.js'
 import { hs256, nowSec, rsaKeyPair, SECRET, tempFile } from '../security/tokens.js'
+import { newRequestContext } from '../../src/request-context.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -45,7 +46,7 @@ function request(authorization?: string): ProxyRequest {
 }
 
 function context(route: CompiledRoute): RequestContext {
-  return {
+  return newRequestContext({
     id: 'req-1',
     startedAt: 0,
     state: {} as never,
@@ -56,18 +57,7 @@ function context(route: CompiledRoute): RequestContext {
     query: '',
     route,
     upstreamPath: '/api',
-    pool: undefined,
-    servedByPool: undefined,
-    backend: undefined,
-    attempts: 0,
-    fallbackUsed: false,
-    upstreamMs: undefined,
-    cacheResult: undefined,
-    claims: undefined,
-    upstreamHeaders: undefined,
-    responseBytes: undefined,
-    responseHeaders: undefined,
-  }
+  })
 }
 
 interface Rig {

@@ -14,6 +14,7 @@ import type { RateLimitStore, RateLimitStoreHandle } from '../../src/ratelimit/s
 import type { RequestContext } from '../../src/request-context.js'
 import { compileRouteTable } from '../../src/routing/route-table.js'
 import type { CompiledRoute } from '../../src/routing/types.js'
+import { newRequestContext } from '../../src/request-context.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -40,7 +41,7 @@ function request(headers: Record<string, string> = {}): ProxyRequest {
 }
 
 function context(route: CompiledRoute, over: Partial<RequestContext> = {}): RequestContext {
-  return {
+  return Object.assign(newRequestContext({
     id: 'req-1',
     startedAt: 0,
     state: {} as never,
@@ -51,19 +52,7 @@ function context(route: CompiledRoute, over: Partial<RequestContext> = {}): Requ
     query: '',
     route,
     upstreamPath: '/api/users',
-    pool: undefined,
-    servedByPool: undefined,
-    backend: undefined,
-    attempts: 0,
-    fallbackUsed: false,
-    upstreamMs: undefined,
-    cacheResult: undefined,
-    claims: undefined,
-    upstreamHeaders: undefined,
-    responseBytes: undefined,
-    responseHeaders: undefined,
-    ...over,
-  }
+  }), over)
 }
 
 interface Rig {

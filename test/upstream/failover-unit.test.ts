@@ -19,6 +19,7 @@ import type { RuntimeState } from '../../src/runtime-state.js'
 import { compileRouteTable } from '../../src/routing/route-table.js'
 import { createPoolRegistry, type UpstreamPoolRegistry } from '../../src/upstream/index.js'
 import type { Backend } from '../../src/upstream/types.js'
+import { newRequestContext } from '../../src/request-context.js'
 
 /** What the stub does for one call: answer with a status, or fail like a socket would. */
 type Behaviour = number | 'refuse' | 'reset'
@@ -85,7 +86,7 @@ function rig(pools: Record<string, unknown>, plan: (origin: string, call: number
     const socket = Object.assign(new EventEmitter(), { remoteAddress: '10.0.0.1', destroyed: false, writableEnded: false })
     const raw = Object.assign(Readable.from(body === undefined ? [] : [Buffer.from(body)]), { headers, httpVersionMajor: 1, httpVersionMinor: 1, method, url: '/x', socket })
     const request: ProxyRequest = { method, url: '/x', headers, raw: raw as unknown as IncomingMessage }
-    const ctx: RequestContext = {
+    const ctx: RequestContext = newRequestContext({
       id: 'req-1',
       startedAt: performance.now(),
       state,
@@ -96,18 +97,7 @@ function rig(pools: Record<string, unknown>, plan: (origin: string, call: number
       query: '',
       route: table.get(routeName)!,
       upstreamPath: '/x',
-      pool: undefined,
-      servedByPool: undefined,
-      backend: undefined,
-      attempts: 0,
-      fallbackUsed: false,
-      upstreamMs: undefined,
-      cacheResult: undefined,
-      claims: undefined,
-      upstreamHeaders: undefined,
-      responseBytes: undefined,
-      responseHeaders: undefined,
-    }
+    })
     try {
       const res = await forward(request, ctx)
       let text: string | undefined
