@@ -195,7 +195,7 @@ describe.runIf(run)('canaries decided by one leader for an etcd fleet', { timeou
   afterAll(async () => {
     await Promise.all(ups.map((u) => u.close()))
     await etcd?.stop()
-    rmSync(dir, { recursive: true, force: true })
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
   it('elects exactly one leader and counts every instance’s requests once in the fleet’s window, shown by both', async () => {

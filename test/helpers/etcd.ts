@@ -32,11 +32,29 @@ export interface TestEtcd {
   stop(): Promise<void>
 }
 
+/**
+ * Start etcd on free ports. A port found free can be taken by another test process before etcd
+ * binds it (and two lookups can even return the same port): then etcd exits at once, and it is
+ * started again on other ports, up to three times.
+ */
 export async function startEtcd(): Promise<TestEtcd> {
+  let last: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startEtcdOnce()
+    } catch (err) {
+      last = err
+    }
+  }
+  throw last
+}
+
+async function startEtcdOnce(): Promise<TestEtcd> {
   const bin = etcdPath()
   if (!bin) throw new Error('etcd not installed (apt-get install etcd-server)')
   const clientPort = await freePort()
-  const peerPort = await freePort()
+  let peerPort = await freePort()
+  while (peerPort === clientPort) peerPort = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'sy-etcd-'))
   const url = `http://127.0.0.1:${clientPort}`
   let child: ChildProcess | undefined
@@ -56,7 +74,8 @@ export async function startEtcd(): Promise<TestEtcd> {
       ],
       { stdio: 'ignore', env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
     )
-    const deadline = Date.now() + 10_000
+    // A loaded CI machine (the whole suite in parallel) can take several seconds to start it.
+    const deadline = Date.now() + 20_000
     for (;;) {
       try {
         const res = await fetch(`${url}/health`)
@@ -79,7 +98,12 @@ export async function startEtcd(): Promise<TestEtcd> {
       c.kill('SIGKILL')
     })
   }
-  await start()
+  try {
+    await start()
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
   return {
     url,
     kill,
