@@ -56,7 +56,13 @@ export async function startPebble(httpPort: number): Promise<TestPebble> {
   if (!bin) throw new Error('pebble not installed (apt-get install pebble)')
   const pki: TestPki = await createPki()
   const leaf = await pki.issue('pebble', { subject: '/CN=pebble', ips: ['127.0.0.1'], dns: ['localhost'] })
-  const [api, mgmt, tlsPort] = [await freePort(), await freePort(), await freePort()]
+  // Three distinct ports, none the challenge port: two free-port lookups can return the same port.
+  const ports = new Set<number>()
+  while (ports.size < 3) {
+    const port = await freePort()
+    if (port !== httpPort) ports.add(port)
+  }
+  const [api, mgmt, tlsPort] = [...ports] as [number, number, number]
   const config = join(pki.dir, 'pebble.json')
   await writeFile(
     config,

@@ -30,14 +30,32 @@ export interface TestRedis {
   stop(): Promise<void>
 }
 
+/**
+ * Start redis-server on a free port. A port found free can be taken by another test process
+ * before redis binds it: then it exits at once, and it is started again on another port, up to
+ * three times.
+ */
 export async function startRedis(): Promise<TestRedis> {
+  let last: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startRedisOnce()
+    } catch (err) {
+      last = err
+    }
+  }
+  throw last
+}
+
+async function startRedisOnce(): Promise<TestRedis> {
   const bin = redisServerPath()
   if (!bin) throw new Error('redis-server not installed (apt-get install redis-server)')
   const port = await freePort()
   const child: ChildProcess = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
     stdio: 'ignore',
   })
-  const deadline = Date.now() + 5000
+  // A loaded CI machine (the whole suite in parallel) can take seconds to start it.
+  const deadline = Date.now() + 10_000
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
