@@ -2,11 +2,10 @@
 // interleaved with the Node floor and the peer, for changes whose effect is below the noise of
 // one cpu-per-request run. Usage: node bench/ab-cpu.js <other-checkout> [rounds] [seconds]
 // (the other checkout needs its own `npm run build`).
-import autocannon from 'autocannon'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { children, startTarget } from './targets-lib.js'
+import { children, cpuPerRequest, startTarget } from './targets-lib.js'
 
 const other = resolve(process.argv[2] ?? '.')
 const rounds = Number(process.argv[3] ?? 3)
@@ -15,18 +14,7 @@ const rate = Number(process.env.BENCH_RATE ?? 4000)
 const dir = mkdtempSync(join(tmpdir(), 'sy-ab-'))
 const { startTarget: startOther, children: otherChildren } = await import(join(other, 'bench/targets-lib.js'))
 
-function cpuTicks(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return Number(rest[11]) + Number(rest[12])
-}
-
-async function measure(target) {
-  await autocannon({ url: target.url, connections: 64, duration: 1 })
-  const before = cpuTicks(target.child.pid)
-  const r = await autocannon({ url: target.url, connections: 64, duration: seconds, overallRate: rate })
-  return (((cpuTicks(target.child.pid) - before) / 100) * 1e6) / r.requests.total
-}
+const measure = async (target) => (await cpuPerRequest(target, seconds, rate)).us
 
 const up = await startTarget('upstream')
 const cfg = (n) => JSON.stringify({ server: { host: '127.0.0.1', port: 0 }, admin: false, log: { access: { file: join(dir, `a${n}.log`) } }, pools: { bench: { backends: [up.url] } }, routes: [{ name: 'bench', match: { path: '/' }, pool: 'bench' }] })

@@ -1,11 +1,10 @@
 // CPU time per request of each proxy (user + system, from /proc/PID/stat), a figure that a busy
 // or shared machine disturbs far less than requests per second: it counts the work the process
 // did, not how much of the machine it was given. Usage: npm run build && node bench/cpu-per-request.js [seconds]
-import autocannon from 'autocannon'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { children, startTarget } from './targets-lib.js'
+import { children, cpuPerRequest, startTarget } from './targets-lib.js'
 import { extraRows } from './extra-rows.js'
 
 const seconds = Number(process.argv[2] ?? 5)
@@ -14,21 +13,9 @@ const seconds = Number(process.argv[2] ?? 5)
 // row is measured at the same one.
 const rate = Number(process.env.BENCH_RATE ?? 4000)
 const dir = mkdtempSync(join(tmpdir(), 'sy-cpu-'))
-const TICK = 100 // USER_HZ on Linux
-
-function cpuTicks(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return Number(rest[11]) + Number(rest[12]) // utime + stime
-}
 
 async function measure(name, target, headers = {}) {
-  await autocannon({ url: target.url, connections: 64, duration: 1, headers })
-  const before = cpuTicks(target.child.pid)
-  const r = await autocannon({ url: target.url, connections: 64, duration: seconds, headers, overallRate: rate })
-  const ticks = cpuTicks(target.child.pid) - before
-  const us = ((ticks / TICK) * 1e6) / r.requests.total
-  return { name, rps: Math.round(r.requests.average), us }
+  return { name, ...(await cpuPerRequest(target, seconds, rate, headers)) }
 }
 
 async function main() {

@@ -2,6 +2,8 @@
 // measure one thing (cpu-per-request.js, profile.js, workers-scaling.js). Every target started
 // is remembered so a failed run can kill them all: none outlives the bench.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import autocannon from 'autocannon'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -47,4 +49,25 @@ export async function startTarget(kind, upstream, env = {}, nodeArgs = []) {
     child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
   })
   return { url: `http://127.0.0.1:${port}`, child }
+}
+
+const TICK = 100 // USER_HZ on Linux
+
+/** CPU time (user + system) `pid` has used, in clock ticks, from /proc/PID/stat. */
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return Number(rest[11]) + Number(rest[12]) // utime + stime
+}
+
+/**
+ * CPU µs per request of `target` driven at `rate` req/s (64 connections) for `seconds`, after a
+ * 1 s warm-up: the work the process did, which a busy machine disturbs far less than req/s.
+ */
+export async function cpuPerRequest(target, seconds, rate, headers = {}) {
+  await autocannon({ url: target.url, connections: 64, duration: 1, headers })
+  const before = cpuTicks(target.child.pid)
+  const r = await autocannon({ url: target.url, connections: 64, duration: seconds, headers, overallRate: rate })
+  const ticks = cpuTicks(target.child.pid) - before
+  return { rps: Math.round(r.requests.average), us: ((ticks / TICK) * 1e6) / r.requests.total }
 }

@@ -24,7 +24,7 @@ import { createAccessLog, type AccessEntry, type AccessLog } from '../log/access
 import { errorCodeOf } from '../log/error-code.js'
 import { accessSinkFor, bindingsOf } from '../log/logger.js'
 import { unmapIPv4 } from '../net/client-ip.js'
-import { backendMetrics, backendRecorder } from './backend-metrics.js'
+import { backendMetrics, backendRecorder, statusClass } from './backend-metrics.js'
 import { ChildCache } from '../metrics/fast-series.js'
 
 /** Records answers of one gateway: metrics and the access line. */
@@ -43,7 +43,6 @@ export interface AnswerRecorder {
   close(): Promise<void>
 }
 
-const CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
 const kReadMark = Symbol('switchyard.bytesReadMark')
 const kWrittenMark = Symbol('switchyard.bytesWrittenMark')
 type MarkedSocket = Socket & { [kReadMark]?: number; [kWrittenMark]?: number }
@@ -74,7 +73,7 @@ export function createAnswerRecorder(gw: GatewayHandle): AnswerRecorder {
   const errChildren = new ChildCache((code) => m.errors.labels(code!))
   const count = (route: string, pool: string, status: number, method: string, ms: number, code: string | undefined): void => {
     reqChildren.get4(route, pool, status, method).inc()
-    durChildren.get3(route, pool, CLASSES[Math.min(5, Math.max(1, Math.floor(status / 100)))]!).observe(ms / 1000)
+    durChildren.get3(route, pool, statusClass(status)).observe(ms / 1000)
     if (code !== undefined) errChildren.get1(code).inc()
   }
   const bytes = (route: string, read: number, written: number): void => {
