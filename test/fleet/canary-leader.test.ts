@@ -325,10 +325,16 @@ describe.runIf(run)('canaries decided by one leader for an etcd fleet', { timeou
     ])
     expect(await split(follower)).toEqual({ v1: 0, v2: 100 })
 
-    // What etcd keeps: the last decision, by the new leader.
+    // What etcd keeps: the last decision, by the new leader. It is written after the decision
+    // applies locally, so wait for the write rather than read once.
     const client = new Etcd3({ hosts: etcd.url })
-    const stored = JSON.parse((await client.get(`${key}/fleet/canary/users`).string())!) as { by: string; state: string; history: unknown[] }
-    client.close()
+    const read = async (): Promise<{ by: string; state: string; history: unknown[] }> => JSON.parse((await client.get(`${key}/fleet/canary/users`).string())!)
+    let stored = await read()
+    try {
+      await waitFor(async () => (stored = await read()).state === 'promoted', 5_000, 25, 'the promotion persisted in etcd')
+    } finally {
+      client.close()
+    }
     expect(stored).toMatchObject({ by: followerId, state: 'promoted' })
     expect(stored.history).toHaveLength(3)
   })
